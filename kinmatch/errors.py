@@ -1,0 +1,96 @@
+"""The one exception hierarchy of kinmatch.
+
+Every error a user can cause is a :class:`KinmatchError`. Input errors name where the problem
+is (file, line, sample, locus, field) so that a lab can fix the record. They may quote the
+offending text back, because it comes from the person who supplied the file; no other error
+message carries a genotype.
+"""
+
+from __future__ import annotations
+
+
+class KinmatchError(Exception):
+    """Base class of every error kinmatch raises on purpose."""
+
+
+class InputError(KinmatchError):
+    """A record of an input file (or an argument) is invalid.
+
+    The message starts with the location: ``profiles.csv line 12, sample 'C7', locus 'vWA',
+    field 'allele2': ...``.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        source: str | None = None,
+        line: int | None = None,
+        sample: str | None = None,
+        locus: str | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.reason = reason
+        self.source = source
+        self.line = line
+        self.sample = sample
+        self.locus = locus
+        self.field = field
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        where: list[str] = []
+        if self.source is not None:
+            where.append(self.source if self.line is None else f"{self.source} line {self.line}")
+        elif self.line is not None:
+            where.append(f"line {self.line}")
+        if self.sample is not None:
+            where.append(f"sample {self.sample!r}")
+        if self.locus is not None:
+            where.append(f"locus {self.locus!r}")
+        if self.field is not None:
+            where.append(f"field {self.field!r}")
+        return f"{', '.join(where)}: {self.reason}" if where else self.reason
+
+    def located(
+        self,
+        *,
+        source: str | None = None,
+        line: int | None = None,
+        sample: str | None = None,
+        locus: str | None = None,
+        field: str | None = None,
+    ) -> InputError:
+        """Return a copy of this error with missing location parts filled in."""
+        return type(self)(
+            self.reason,
+            source=self.source if self.source is not None else source,
+            line=self.line if self.line is not None else line,
+            sample=self.sample if self.sample is not None else sample,
+            locus=self.locus if self.locus is not None else locus,
+            field=self.field if self.field is not None else field,
+        )
+
+
+class AlleleError(InputError):
+    """An allele designation is malformed, off-ladder ("OL") or there are too many alleles."""
+
+
+class LocusError(InputError):
+    """A locus name is not in the catalogue, or a locus is given twice for one sample."""
+
+
+class ProfileError(InputError):
+    """A profile file is malformed: bad header, duplicate sample ID, bad metadata."""
+
+
+class FrequencyTableError(InputError):
+    """An allele-frequency table is malformed or its frequencies do not add up."""
+
+
+class MutationModelError(InputError):
+    """A mutation model or rates file is invalid, or a locus has no rate."""
+
+
+class CaseError(InputError):
+    """A kinship case is malformed (cases file) or cannot be computed for this data."""
