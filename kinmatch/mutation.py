@@ -105,7 +105,7 @@ def _onestep(alleles: Sequence[Allele], rate: float) -> Matrix:
     if micro:
         raise MutationModelError(
             "the onestep model is undefined for a locus whose allele set has microvariants "
-            f"({len(micro)} in this allele set, e.g. {micro[0]})"
+            f"({len(micro)} in this allele set); use stepwise"
         )
     values = np.array([allele_value(a) for a in alleles])
     n = len(values)

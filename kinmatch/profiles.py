@@ -41,12 +41,12 @@ class Profile:
     """
 
     sample_id: str
-    genotypes: Mapping[str, Genotype]
+    genotypes: Mapping[str, Genotype] = field(repr=False)  # kept out of logs and tracebacks
     role: str | None = None
     case_id: str | None = None
     sex: str | None = None
     agency: str | None = None
-    amelogenin: tuple[str, str] | None = None
+    amelogenin: tuple[str, str] | None = field(default=None, repr=False)
 
     @property
     def loci(self) -> list[str]:

@@ -326,3 +326,32 @@ def test_verdicts(lr: float, parentage: bool, n_inconsistent: int, verdict: str)
     strict = VerdictRule(support_lr=1e6, exclusion_inconsistent_loci=2)
     assert strict.verdict(1e5, parentage=True) == "inconclusive"
     assert strict.verdict(1e9, parentage=True, n_inconsistent=2) == "exclusion"
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(list(RELATIONSHIPS)), st.sampled_from(MODELS), st.floats(0, 0.1),
+       st.data())  # fmt: skip
+def test_total_is_product_of_nonnegative_locus_lrs(
+    relationship: str, model: MutationModel, theta: float, data: st.DataObject
+) -> None:
+    loci = {"D8S1179": P, "vWA": {"14": 0.3, "15": 0.3, "16": 0.4}, "TPOX": {"8": 0.5, "11": 0.5}}
+    freqs = AlleleFrequencies.from_dict(loci)
+    persons = {}
+    for role in RELATIONSHIPS[relationship].roles:
+        genotypes = {}
+        for locus, table in loci.items():
+            if data.draw(st.booleans()):  # typed or not; sometimes an allele the table lacks
+                alleles = [*table, "99"]
+                genotypes[locus] = tuple(sorted(data.draw(st.lists(st.sampled_from(alleles),
+                                                                   min_size=2, max_size=2)),
+                                                key=float))  # fmt: skip
+        persons[role] = Profile(role, genotypes)
+    try:
+        result = kinship_lr(relationship, persons, freqs, theta=theta, mutation=model)
+    except CaseError:
+        return  # trio with an impossible mother-child pair and no mutation
+    values = [result.loci[name].lr for name in result.loci_compared]
+    assert all(v >= 0 for v in values)
+    assert all(result.loci[name].lr == 1.0 for name in result.loci_not_compared)
+    assert result.lr == pytest.approx(math.prod(values), rel=1e-12)
+    assert (result.log10_lr is None) == (0.0 in values)

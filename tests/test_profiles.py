@@ -117,3 +117,8 @@ def test_shipped_examples_read() -> None:
     table = read_profiles(examples)
     assert len(table) >= 10
     assert all(len(profile.genotypes) >= 20 for profile in table.values())
+
+
+def test_profile_repr_has_no_genotypes(tmp_path: Path) -> None:
+    table = read_profiles(write(tmp_path, "sample_id,vWA,AMEL\nS1,14/17,X/Y\n"))
+    assert "17" not in repr(table["S1"]) and "'Y'" not in repr(table["S1"])
