@@ -9,7 +9,8 @@ alleles and ``p`` their frequencies:
 * ``proportional``: ``alpha = rate / sum_k p_k (1 - p_k)``,
   ``M[i, j] = (1 - alpha) [i == j] + alpha p_j``. Refused when an entry leaves [0, 1].
 * ``stepwise`` (Familias' extended stepwise model): alleles fall in groups by their
-  microvariant suffix (``(a - round(a)) * 10``). Within the group of ``i``,
+  microvariant suffix (``round((a - round(a)) * 10)``, rounded as
+  pedmut >= 0.7 does). Within the group of ``i``,
   ``M[i, j] = rate * range^|a_i - a_j| / sum_{k in group, k != i} range^|a_i - a_k|``; to an
   allele of another group ``M[i, j] = rate2 / (number of alleles outside the group)``;
   ``M[i, i] = 1 - rate - rate2``, except ``1 - rate`` when every allele is in the group and

@@ -124,6 +124,45 @@ def test_every_relationship_and_model_matches_the_api(model: str, tmp_path: Path
             assert math.isclose(record["log10_lr"], math.log10(record["lr"]), abs_tol=1e-9)
 
 
+@pytest.fixture(scope="module")
+def integer_table(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The China table restricted to loci without microvariants, where onestep is defined."""
+    table = load_frequencies(CHINA)
+    path = tmp_path_factory.mktemp("integer") / "freq.csv"
+    rows = ["locus,allele,frequency"]
+    for locus in table.values():
+        if not any("." in allele for allele in locus.alleles):
+            pairs = zip(locus.alleles, locus.frequencies, strict=True)
+            rows += [f"{locus.locus},{allele},{freq}" for allele, freq in pairs]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("theta", [0.0, 0.03])
+@pytest.mark.parametrize("kind", ["none", "equal", "proportional", "stepwise", "onestep"])
+def test_every_model_and_theta_reachable(
+    kind: str, theta: float, integer_table: Path, tmp_path: Path
+) -> None:
+    args = [] if kind == "none" else ["--mutation-model", kind, "--mutation-rate", "0.003"]
+    out = tmp_path / "out.jsonl"
+    done = run("lr", "--frequencies", integer_table, "--profiles", EXAMPLES / "profiles.csv",
+               "--cases", EXAMPLES / "cases.csv", "--theta", str(theta), *args,
+               "--mutation-rate2", "0.0002", "--mutation-range", "0.4", "--out", out)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    model = MutationModel(kind, None if kind == "none" else MutationRates.uniform(0.003),
+                          rate2=0.0002, range=0.4)  # fmt: skip
+    profiles = read_profiles(EXAMPLES / "profiles.csv")
+    frequencies = load_frequencies(integer_table)
+    records = lines(out.read_text())
+    cases = read_cases(EXAMPLES / "cases.csv", profiles)
+    assert len({case.relationship for case in cases}) == 8
+    for case, record in zip(cases, records, strict=True):
+        expected = kinship_lr(case.relationship, case.persons(profiles), frequencies,
+                              theta=theta, mutation=model)  # fmt: skip
+        assert record["lr"] == pytest.approx(expected.lr, rel=1e-12)
+        assert record["loci"]["TH01"]["compared"] is False  # TH01 has 9.3: not in this table
+
+
 def test_examples_show_rare_allele_untyped_locus_and_mutation(tmp_path: Path) -> None:
     done = run("lr", "--frequencies", CHINA, "--profiles", EXAMPLES / "profiles.csv",
                "--cases", EXAMPLES / "cases.csv", *MODEL_ARGS["stepwise"])  # fmt: skip
