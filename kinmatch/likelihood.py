@@ -103,6 +103,15 @@ def _check_theta(theta: float) -> None:
         raise InputError(f"theta {theta!r} must be in [0, 1)", field="theta")
 
 
+def _check_roles(relationship: Relationship, roles: Mapping[str, object]) -> None:
+    unexpected = sorted(set(roles) - set(relationship.roles))
+    if unexpected:
+        raise CaseError(
+            f"{relationship.name} has no role {', '.join(unexpected)}; its roles are "
+            f"{', '.join(relationship.roles)}"
+        )
+
+
 def locus_lr(
     relationship: str | Relationship,
     locus: str,
@@ -123,7 +132,8 @@ def locus_lr(
     """
     rel = get_relationship(relationship) if isinstance(relationship, str) else relationship
     _check_theta(theta)
-    typed = {role: g for role, g in genotypes.items() if g is not None and role in rel.roles}
+    _check_roles(rel, genotypes)
+    typed = {role: g for role, g in genotypes.items() if g is not None}
     if locus not in frequencies:
         return LocusLR(locus, 1.0, False, reason="not in frequency table")
     missing = [role for role in rel.required if role not in typed]
@@ -174,6 +184,7 @@ def kinship_lr(
     ``log10_lr`` is the sum of their log10 and None when LR is 0.
     """
     rel = get_relationship(relationship)
+    _check_roles(rel, persons)
     missing = [role for role in rel.roles if role not in persons]
     if missing:
         raise CaseError(f"{relationship} needs profiles for {', '.join(missing)}")

@@ -355,3 +355,10 @@ def test_total_is_product_of_nonnegative_locus_lrs(
     assert all(result.loci[name].lr == 1.0 for name in result.loci_not_compared)
     assert result.lr == pytest.approx(math.prod(values), rel=1e-12)
     assert (result.log10_lr is None) == (0.0 in values)
+
+
+def test_unknown_roles_are_refused() -> None:
+    with pytest.raises(CaseError, match="no role father"):
+        locus_lr("parent-child", LOCUS, {"child": (a, b), "father": (a, c)}, FREQS)
+    with pytest.raises(CaseError, match="needs profiles for parent"):
+        kinship_lr("parent-child", {"child": profile("C", D8S1179=(a, b))}, FREQS)
