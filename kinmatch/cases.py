@@ -15,7 +15,7 @@ from pathlib import Path
 
 from kinmatch.errors import CaseError, InputError
 from kinmatch.profiles import Profile
-from kinmatch.relationships import RELATIONSHIPS
+from kinmatch.relationships import get_relationship
 
 CASE_COLUMNS: tuple[str, ...] = (
     "case_id", "relationship", "child", "parent", "mother", "father", "person1", "person2",
@@ -80,12 +80,7 @@ def _case(record: dict[str, str], line: int, profiles: Mapping[str, Profile]) ->
     case_id = record["case_id"]
     if not case_id:
         raise CaseError("empty case_id", field="case_id")
-    relationship = RELATIONSHIPS.get(record["relationship"])
-    if relationship is None:
-        raise CaseError(
-            f"unknown relationship {record['relationship']!r}: one of {', '.join(RELATIONSHIPS)}",
-            field="relationship",
-        )
+    relationship = get_relationship(record["relationship"])
     samples: dict[str, str] = {}
     for role in ROLE_COLUMNS:
         sample = record[role]

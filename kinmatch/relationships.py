@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kinmatch.errors import CaseError
 from kinmatch.pedigree import Pedigree, Person
 
 
@@ -155,10 +156,11 @@ RELATIONSHIPS: dict[str, Relationship] = {
 
 
 def get_relationship(name: str) -> Relationship:
-    """The relationship called ``name``; raises KeyError listing the valid names."""
+    """The relationship called ``name``; :class:`CaseError` lists the valid names."""
     try:
         return RELATIONSHIPS[name]
     except KeyError:
-        raise KeyError(
-            f"unknown relationship {name!r}: one of {', '.join(RELATIONSHIPS)}"
+        raise CaseError(
+            f"unknown relationship {name!r}: one of {', '.join(RELATIONSHIPS)}",
+            field="relationship",
         ) from None

@@ -362,3 +362,5 @@ def test_unknown_roles_are_refused() -> None:
         locus_lr("parent-child", LOCUS, {"child": (a, b), "father": (a, c)}, FREQS)
     with pytest.raises(CaseError, match="needs profiles for parent"):
         kinship_lr("parent-child", {"child": profile("C", D8S1179=(a, b))}, FREQS)
+    with pytest.raises(CaseError, match="unknown relationship 'cousins'"):
+        lr("cousins", person1=(a, b), person2=(a, c))
