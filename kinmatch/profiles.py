@@ -61,6 +61,10 @@ class ProfileTable(Mapping[str, Profile]):
     profiles: Mapping[str, Profile]
     layout: str
     ignored_loci: tuple[str, ...] = field(default=())
+    errors: tuple[InputError, ...] = field(default=())
+    """With ``collect_errors``: every bad record, located; its sample is left out whole."""
+    rejected: frozenset[str] = field(default=frozenset())
+    """Sample IDs left out because one of their records is bad."""
 
     def __getitem__(self, sample_id: str) -> Profile:
         return self.profiles[sample_id]
@@ -143,11 +147,16 @@ def _rows(path: Path) -> Iterator[tuple[int, list[str]]]:
         raise ProfileError(f"cannot read file: {exc.strerror}", source=str(path)) from None
 
 
-def read_profiles(path: str | Path, *, ignore_unknown_loci: bool = False) -> ProfileTable:
+def read_profiles(
+    path: str | Path, *, ignore_unknown_loci: bool = False, collect_errors: bool = False
+) -> ProfileTable:
     """Read and validate a profile CSV in the long or the wide layout.
 
     With ``ignore_unknown_loci`` columns or rows naming loci outside the catalogue are skipped
-    and listed in :attr:`ProfileTable.ignored_loci`; otherwise they are an error.
+    and listed in :attr:`ProfileTable.ignored_loci`; otherwise they are an error. By default
+    the first bad record raises; with ``collect_errors`` every bad record is collected in
+    :attr:`ProfileTable.errors` and its sample is left out whole (never half a profile).
+    Header errors always raise.
     """
     path = Path(path)
     source = str(path)
@@ -165,7 +174,7 @@ def read_profiles(path: str | Path, *, ignore_unknown_loci: bool = False) -> Pro
     is_long = "locus" in header and "allele1" in header
     reader = _LongReader if is_long else _WideReader
     try:
-        table = reader(source, header, ignore_unknown_loci).read(rows)
+        table = reader(source, header, ignore_unknown_loci).read(rows, collect_errors)
     except InputError as exc:
         raise exc.located(source=source) from None
     return table
@@ -181,27 +190,34 @@ class _Reader:
         self.ignored: dict[str, None] = {}
         self.drafts: dict[str, _Draft] = {}
 
-    def read(self, rows: Iterator[tuple[int, list[str]]]) -> ProfileTable:
+    def read(self, rows: Iterator[tuple[int, list[str]]], collect_errors: bool) -> ProfileTable:
+        errors: list[InputError] = []
+        rejected: set[str] = set()
         for line, row in rows:
             if not any(cell.strip() for cell in row):
                 continue  # blank line
-            if len(row) != len(self.header):
-                raise ProfileError(
-                    f"row has {len(row)} fields but the header has {len(self.header)}"
-                    " (truncated or misaligned record)",
-                    line=line,
-                    sample=row[0].strip() if row and self.header[0] == "sample_id" else None,
-                )
-            record = dict(zip(self.header, row, strict=True))
-            sample_id = record["sample_id"].strip()
-            if not sample_id:
-                raise ProfileError("empty sample_id", line=line, field="sample_id")
+            sample_id = row[0].strip() if row and self.header[0] == "sample_id" else ""
             try:
+                if len(row) != len(self.header):
+                    raise ProfileError(
+                        f"row has {len(row)} fields but the header has {len(self.header)}"
+                        " (truncated or misaligned record)"
+                    )
+                record = dict(zip(self.header, row, strict=True))
+                sample_id = record["sample_id"].strip()
+                if not sample_id:
+                    raise ProfileError("empty sample_id", field="sample_id")
                 self.add(line, sample_id, record)
             except InputError as exc:
-                raise exc.located(line=line, sample=sample_id) from None
-        profiles = {sid: draft.build() for sid, draft in self.drafts.items()}
-        return ProfileTable(profiles, self.layout, tuple(self.ignored))
+                located = exc.located(source=self.source, line=line, sample=sample_id or None)
+                if not collect_errors:
+                    raise located from None
+                errors.append(located)
+                rejected.add(sample_id)
+        profiles = {sid: draft.build() for sid, draft in self.drafts.items() if sid not in rejected}
+        return ProfileTable(
+            profiles, self.layout, tuple(self.ignored), tuple(errors), frozenset(rejected)
+        )
 
     def add(self, line: int, sample_id: str, record: dict[str, str]) -> None:
         raise NotImplementedError

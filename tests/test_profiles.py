@@ -122,3 +122,18 @@ def test_shipped_examples_read() -> None:
 def test_profile_repr_has_no_genotypes(tmp_path: Path) -> None:
     table = read_profiles(write(tmp_path, "sample_id,vWA,AMEL\nS1,14/17,X/Y\n"))
     assert "17" not in repr(table["S1"]) and "'Y'" not in repr(table["S1"])
+
+
+def test_collect_errors_reports_every_bad_record_and_drops_its_sample(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "sample_id,locus,allele1,allele2\n"
+        "S1,vWA,12,13\nS1,TH01,OL,\nS2,vWA,14,15\nS3,vWA,x,1\nS3,TH01,6,\nS4,D99,1,2\n",
+    )
+    with pytest.raises(AlleleError):
+        read_profiles(path)
+    table = read_profiles(path, collect_errors=True)
+    assert list(table) == ["S2"]
+    assert table.rejected == {"S1", "S3", "S4"}
+    assert [(e.line, e.sample) for e in table.errors] == [(3, "S1"), (5, "S3"), (7, "S4")]
+    assert "off-ladder" in str(table.errors[0]) and str(table.errors[0]).startswith(str(path))
