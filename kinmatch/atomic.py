@@ -28,8 +28,13 @@ def atomic_writer(path: str | Path) -> Iterator[TextIO]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
-    directory = os.open(target.parent, os.O_RDONLY)
+    fsync_path(target.parent)
+
+
+def fsync_path(path: str | Path) -> None:
+    """fsync a file or a directory (a directory after a rename makes the rename durable)."""
+    fd = os.open(path, os.O_RDONLY)
     try:
-        os.fsync(directory)
+        os.fsync(fd)
     finally:
-        os.close(directory)
+        os.close(fd)

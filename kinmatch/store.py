@@ -1,0 +1,430 @@
+"""The reference store: profiles in memory-mapped Arrow IPC fragments plus a JSON manifest.
+
+Layout of a store directory::
+
+    manifest.json              loci, per-locus allele dictionaries, fragment list, generation
+    fragments/frag-*.arrow     uncompressed Arrow IPC files, one per ingested batch
+    .lock                      held while a batch is being written
+
+Each fragment holds the metadata columns ``sample_id``, ``role`` and ``sex`` (small codes),
+``case_id``, ``agency`` and ``ingest_time``, and ``genotypes``: one fixed-size list of
+``uint16`` genotype codes per profile, one code per locus of the fragment. A code indexes the
+unordered pair of allele codes (see :func:`genotype_code`); code 0 means the locus is
+missing, never a fake allele. Allele codes are positions in the locus' dictionary, which only
+grows, so codes written earlier keep their meaning.
+
+Writes are atomic: a batch is validated whole, written to a temporary file, fsynced, renamed
+into ``fragments/``, and only then is the manifest replaced (write, fsync, rename). A process
+killed at any point leaves a store with all or none of the batch; files no manifest names are
+ignored and removed by the next ingest. Reads memory-map the fragments, so opening a store
+reads no genotypes into private memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from numpy.typing import NDArray
+
+from kinmatch.alleles import Allele, make_genotype, sort_alleles
+from kinmatch.atomic import atomic_writer, fsync_path
+from kinmatch.errors import InputError, KinmatchError, ProfileError
+from kinmatch.loci import locus_sort_key
+from kinmatch.profiles import ROLES, Profile, read_profiles
+
+FORMAT = 1
+MANIFEST = "manifest.json"
+FRAGMENTS = "fragments"
+MISSING = 0
+NO_ROLE = 255
+SEXES = ("M", "F")
+NO_SEX = 2
+ROLE_CODES = {role: code for code, role in enumerate(ROLES)}
+
+
+class StoreError(KinmatchError):
+    """The directory is not a readable store, or a write could not be completed."""
+
+
+class IngestError(KinmatchError):
+    """A batch was refused; nothing was written. ``errors`` lists every bad record."""
+
+    def __init__(self, errors: Sequence[InputError]) -> None:
+        self.errors = tuple(errors)
+        lines = "\n".join(f"  {error}" for error in self.errors)
+        super().__init__(f"{len(self.errors)} bad records; nothing was written:\n{lines}")
+
+
+def genotype_code(first: int, second: int) -> int:
+    """Code of the unordered pair of allele codes: ``hi * (hi + 1) / 2 + lo + 1``; 0 is missing."""
+    lo, hi = min(first, second), max(first, second)
+    return hi * (hi + 1) // 2 + lo + 1
+
+
+def genotype_alleles(code: int) -> tuple[int, int]:
+    """Inverse of :func:`genotype_code` for a code above 0."""
+    index = code - 1
+    hi = int((np.sqrt(8 * index + 1) - 1) // 2)
+    while hi * (hi + 1) // 2 > index:
+        hi -= 1
+    while (hi + 1) * (hi + 2) // 2 <= index:
+        hi += 1
+    return index - hi * (hi + 1) // 2, hi
+
+
+def n_genotype_codes(n_alleles: int) -> int:
+    """Number of codes of a locus with ``n_alleles`` dictionary alleles, missing included."""
+    return n_alleles * (n_alleles + 1) // 2 + 1
+
+
+@dataclass(frozen=True)
+class FragmentInfo:
+    file: str
+    rows: int
+    loci: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Manifest:
+    generation: int = 0
+    loci: tuple[str, ...] = ()
+    alleles: dict[str, tuple[Allele, ...]] = field(default_factory=dict)
+    fragments: tuple[FragmentInfo, ...] = ()
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "format": FORMAT,
+                "generation": self.generation,
+                "loci": list(self.loci),
+                "alleles": {locus: list(alleles) for locus, alleles in self.alleles.items()},
+                "fragments": [
+                    {"file": f.file, "rows": f.rows, "loci": list(f.loci)} for f in self.fragments
+                ],
+            },
+            indent=1,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Manifest:
+        data = json.loads(text)
+        if data.get("format") != FORMAT:
+            raise StoreError(f"unsupported store format {data.get('format')!r}")
+        return cls(
+            generation=int(data["generation"]),
+            loci=tuple(data["loci"]),
+            alleles={locus: tuple(alleles) for locus, alleles in data["alleles"].items()},
+            fragments=tuple(
+                FragmentInfo(f["file"], int(f["rows"]), tuple(f["loci"])) for f in data["fragments"]
+            ),
+        )
+
+
+class Fragment:
+    """One memory-mapped fragment; arrays are views of the mapped file."""
+
+    def __init__(self, path: Path, info: FragmentInfo) -> None:
+        self.path = path
+        self.info = info
+        try:
+            source = pa.memory_map(str(path), "r")
+            table = pa.ipc.open_file(source).read_all()
+        except (OSError, pa.ArrowInvalid) as exc:
+            raise StoreError(f"{path}: unreadable fragment ({exc})") from None
+        if table.num_rows != info.rows:
+            raise StoreError(f"{path}: {table.num_rows} rows, manifest says {info.rows}")
+        self.table = table
+
+    def _column(self, name: str) -> pa.Array:
+        return self.table.column(name).combine_chunks()
+
+    @property
+    def rows(self) -> int:
+        return self.info.rows
+
+    @property
+    def loci(self) -> tuple[str, ...]:
+        return self.info.loci
+
+    @property
+    def codes(self) -> NDArray[np.uint16]:
+        """Genotype codes, shape (rows, loci of this fragment), a view of the mapped file."""
+        values = self._column("genotypes").values
+        flat = values.to_numpy(zero_copy_only=True)
+        return flat.reshape(self.rows, len(self.loci))  # type: ignore[no-any-return]
+
+    @property
+    def roles(self) -> NDArray[np.uint8]:
+        return self._column("role").to_numpy(zero_copy_only=True)  # type: ignore[no-any-return]
+
+    @property
+    def sexes(self) -> NDArray[np.uint8]:
+        return self._column("sex").to_numpy(zero_copy_only=True)  # type: ignore[no-any-return]
+
+    @property
+    def sample_ids(self) -> pa.Array:
+        return self._column("sample_id")
+
+    @property
+    def case_ids(self) -> pa.Array:
+        return self._column("case_id")
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What one ingest did."""
+
+    added: int
+    loci_seen: tuple[str, ...]
+    rejected: tuple[InputError, ...]
+    generation: int
+
+
+class ReferenceStore:
+    """A directory of reference profiles (see the module docstring)."""
+
+    def __init__(self, path: Path, manifest: Manifest) -> None:
+        self.path = path
+        self.manifest = manifest
+        self._fragments: list[Fragment] | None = None
+
+    @classmethod
+    def create(cls, path: str | Path) -> ReferenceStore:
+        """Create an empty store; the directory must not hold one already."""
+        root = Path(path)
+        if (root / MANIFEST).exists():
+            raise StoreError(f"{root} already holds a store")
+        (root / FRAGMENTS).mkdir(mode=0o700, parents=True, exist_ok=True)
+        root.chmod(0o700)  # genetic data: owner only
+        _write_manifest(root, Manifest())
+        return cls(root, Manifest())
+
+    @classmethod
+    def open(cls, path: str | Path) -> ReferenceStore:
+        """Open an existing store; nothing is read but the manifest."""
+        root = Path(path)
+        try:
+            manifest = Manifest.from_json((root / MANIFEST).read_text())
+        except FileNotFoundError:
+            raise StoreError(f"{root} is not a kinmatch store (no {MANIFEST})") from None
+        except (OSError, ValueError, KeyError) as exc:
+            raise StoreError(f"{root}/{MANIFEST}: unreadable manifest ({exc})") from None
+        return cls(root, manifest)
+
+    @classmethod
+    def open_or_create(cls, path: str | Path) -> ReferenceStore:
+        root = Path(path)
+        return cls.open(root) if (root / MANIFEST).exists() else cls.create(root)
+
+    @property
+    def generation(self) -> int:
+        return self.manifest.generation
+
+    @property
+    def loci(self) -> tuple[str, ...]:
+        return self.manifest.loci
+
+    def alleles(self, locus: str) -> tuple[Allele, ...]:
+        """The dictionary of ``locus``: allele code -> allele."""
+        return self.manifest.alleles.get(locus, ())
+
+    def __len__(self) -> int:
+        return sum(f.rows for f in self.manifest.fragments)
+
+    @property
+    def fragments(self) -> list[Fragment]:
+        """Memory-mapped fragments, opened on first use."""
+        if self._fragments is None:
+            self._fragments = [
+                Fragment(self.path / FRAGMENTS / info.file, info)
+                for info in self.manifest.fragments
+            ]
+        return self._fragments
+
+    def sample_ids(self) -> set[str]:
+        return {sid for fragment in self.fragments for sid in fragment.sample_ids.to_pylist()}
+
+    def decode(self, fragment: Fragment, row: int) -> Profile:
+        """The profile stored at ``row`` of ``fragment``."""
+        genotypes = {}
+        for locus, code in zip(fragment.loci, fragment.codes[row].tolist(), strict=True):
+            if code != MISSING:
+                first, second = genotype_alleles(code)
+                dictionary = self.alleles(locus)
+                genotypes[locus] = make_genotype(dictionary[first], dictionary[second])
+        role = int(fragment.roles[row])
+        sex = int(fragment.sexes[row])
+        return Profile(
+            sample_id=str(fragment.sample_ids[row]),
+            genotypes=genotypes,
+            role=ROLES[role] if role != NO_ROLE else None,
+            case_id=fragment.case_ids[row].as_py(),
+            sex=SEXES[sex] if sex != NO_SEX else None,
+            agency=fragment.table.column("agency")[row].as_py(),
+        )
+
+    def profiles(self) -> Iterator[Profile]:
+        """Every stored profile, decoded (slow; for export and tests)."""
+        for fragment in self.fragments:
+            for row in range(fragment.rows):
+                yield self.decode(fragment, row)
+
+    def ingest_csv(
+        self,
+        paths: Sequence[str | Path],
+        *,
+        skip_invalid: bool = False,
+        ignore_unknown_loci: bool = False,
+    ) -> IngestReport:
+        """Validate every record of ``paths``, then append them as one atomic batch.
+
+        Any bad record (or a sample already in the store or repeated across files) refuses the
+        whole batch with :class:`IngestError` listing every one, unless ``skip_invalid``: then
+        the good samples are added and the bad records are reported in full.
+        """
+        errors: list[InputError] = []
+        profiles: list[Profile] = []
+        for path in paths:
+            table = read_profiles(
+                path, ignore_unknown_loci=ignore_unknown_loci, collect_errors=True
+            )
+            errors.extend(table.errors)
+            profiles.extend(table.values())
+        return self._ingest(profiles, errors, skip_invalid)
+
+    def ingest(self, profiles: Iterable[Profile], *, skip_invalid: bool = False) -> IngestReport:
+        """Append validated profiles as one atomic batch (duplicates as in :meth:`ingest_csv`)."""
+        return self._ingest(list(profiles), [], skip_invalid)
+
+    def _ingest(
+        self, profiles: list[Profile], errors: list[InputError], skip_invalid: bool
+    ) -> IngestReport:
+        with self._lock():
+            self.refresh()
+            existing = self.sample_ids()
+            seen: set[str] = set()
+            accepted = []
+            for profile in profiles:
+                if profile.sample_id in existing or profile.sample_id in seen:
+                    where = "in the store" if profile.sample_id in existing else "in this batch"
+                    errors.append(
+                        ProfileError(
+                            f"duplicate sample_id: already {where}",
+                            sample=profile.sample_id,
+                            field="sample_id",
+                        )
+                    )
+                    continue
+                seen.add(profile.sample_id)
+                accepted.append(profile)
+            if errors and not skip_invalid:
+                raise IngestError(errors)
+            loci_seen = tuple(
+                sorted({locus for p in accepted for locus in p.genotypes}, key=locus_sort_key)
+            )
+            if accepted:
+                self._append(accepted)
+            self._remove_orphans()
+            return IngestReport(len(accepted), loci_seen, tuple(errors), self.generation)
+
+    def refresh(self) -> None:
+        """Re-read the manifest (after another process ingested)."""
+        fresh = ReferenceStore.open(self.path).manifest
+        if fresh != self.manifest:
+            self.manifest = fresh
+            self._fragments = None
+
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
+        with (self.path / ".lock").open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _append(self, profiles: list[Profile]) -> None:
+        old = self.manifest
+        loci = list(old.loci)
+        alleles = {locus: list(codes) for locus, codes in old.alleles.items()}
+        batch_loci = {locus for p in profiles for locus in p.genotypes}
+        for locus in sorted(batch_loci - set(loci), key=locus_sort_key):
+            loci.append(locus)
+        for locus in batch_loci:
+            known = set(alleles.setdefault(locus, []))
+            new = {a for p in profiles if locus in p.genotypes for a in p.genotypes[locus]}
+            alleles[locus].extend(sort_alleles(new - known))
+        index = {locus: {a: i for i, a in enumerate(alleles[locus])} for locus in batch_loci}
+
+        codes = np.zeros((len(profiles), len(loci)), dtype=np.uint16)
+        for row, profile in enumerate(profiles):
+            for column, locus in enumerate(loci):
+                genotype = profile.genotypes.get(locus)
+                if genotype is not None:
+                    lookup = index[locus]
+                    codes[row, column] = genotype_code(lookup[genotype[0]], lookup[genotype[1]])
+        if any(n_genotype_codes(len(a)) > 65535 for a in alleles.values()):
+            raise StoreError("a locus has too many alleles for 16-bit genotype codes")
+        table = _fragment_table(profiles, codes, loci)
+
+        generation = old.generation + 1
+        name = f"frag-{generation:06d}-{uuid.uuid4().hex[:8]}.arrow"
+        fragments = self.path / FRAGMENTS
+        temporary = fragments / f".tmp-{name}"
+        with pa.OSFile(str(temporary), "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
+            w.write_table(table)
+        temporary.chmod(0o600)
+        fsync_path(temporary)
+        os.rename(temporary, fragments / name)
+        fsync_path(fragments)
+        info = FragmentInfo(name, len(profiles), tuple(loci))
+        manifest = Manifest(
+            generation,
+            tuple(loci),
+            {locus: tuple(codes_) for locus, codes_ in alleles.items()},
+            (*old.fragments, info),
+        )
+        _write_manifest(self.path, manifest)
+        self.manifest = manifest
+        self._fragments = None
+
+    def _remove_orphans(self) -> None:
+        """Delete files no manifest names (left by a killed ingest)."""
+        named = {info.file for info in self.manifest.fragments}
+        for path in (self.path / FRAGMENTS).iterdir():
+            if path.name not in named:
+                path.unlink(missing_ok=True)
+        for path in self.path.glob(f".{MANIFEST}.*.tmp"):
+            path.unlink(missing_ok=True)
+
+
+def _fragment_table(profiles: list[Profile], codes: NDArray[np.uint16], loci: list[str]) -> Any:
+    now = datetime.now(UTC)
+    flat = pa.array(codes.reshape(-1), type=pa.uint16())
+    columns = {
+        "sample_id": pa.array([p.sample_id for p in profiles], type=pa.string()),
+        "role": pa.array([ROLE_CODES.get(p.role or "", NO_ROLE) for p in profiles], pa.uint8()),
+        "sex": pa.array([SEXES.index(p.sex) if p.sex else NO_SEX for p in profiles], pa.uint8()),
+        "case_id": pa.array([p.case_id for p in profiles], type=pa.string()),
+        "agency": pa.array([p.agency for p in profiles], type=pa.string()),
+        "ingest_time": pa.array([now] * len(profiles), type=pa.timestamp("us", tz="UTC")),
+        "genotypes": pa.FixedSizeListArray.from_arrays(flat, len(loci)),
+    }
+    schema_metadata = {b"kinmatch.loci": json.dumps(loci).encode()}
+    return pa.table(columns).replace_schema_metadata(schema_metadata)
+
+
+def _write_manifest(root: Path, manifest: Manifest) -> None:
+    with atomic_writer(root / MANIFEST) as handle:
+        handle.write(manifest.to_json())
