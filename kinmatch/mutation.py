@@ -28,6 +28,7 @@ import csv
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -117,6 +118,21 @@ def _onestep(alleles: Sequence[Allele], rate: float) -> Matrix:
         matrix[i, i] = 1.0 - rate if count else 1.0
         if count:
             matrix[i, neighbours] = rate / count
+    return matrix
+
+
+@lru_cache(maxsize=4096)
+def _cached_matrix(
+    kind: str,
+    alleles: tuple[Allele, ...],
+    frequencies: tuple[float, ...],
+    rate: float,
+    rate2: float,
+    range_: float,
+) -> Matrix:
+    """:func:`mutation_matrix`, memoised: score tables ask for the same matrices many times."""
+    matrix = mutation_matrix(kind, alleles, frequencies, rate, rate2=rate2, range_=range_)
+    matrix.flags.writeable = False
     return matrix
 
 
@@ -257,13 +273,13 @@ class MutationModel:
                 )
             try:
                 result.append(
-                    mutation_matrix(
+                    _cached_matrix(
                         self.kind,
                         alleles.alleles,
-                        alleles.frequencies,
+                        tuple(alleles.frequencies.tolist()),
                         rate,
-                        rate2=self.rate2,
-                        range_=self.range,
+                        self.rate2,
+                        self.range,
                     )
                 )
             except InputError as exc:
