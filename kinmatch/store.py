@@ -316,6 +316,10 @@ class ReferenceStore:
             seen: set[str] = set()
             accepted = []
             for profile in profiles:
+                if not profile.genotypes:
+                    errors.append(ProfileError("no typed autosomal locus: nothing to compare",
+                                               sample=profile.sample_id))  # fmt: skip
+                    continue
                 if profile.sample_id in existing or profile.sample_id in seen:
                     where = "in the store" if profile.sample_id in existing else "in this batch"
                     errors.append(

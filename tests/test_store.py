@@ -96,6 +96,12 @@ def test_skip_invalid_adds_the_good_samples(tmp_path: Path) -> None:
     assert {p.sample_id for p in store.profiles()} == {"G1", "G2"}
 
 
+def test_empty_profile_is_refused(tmp_path: Path) -> None:
+    store = ReferenceStore.create(tmp_path)
+    with pytest.raises(IngestError, match="no typed autosomal locus"):
+        store.ingest([Profile("E", {})])
+
+
 def test_not_a_store(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="not a kinmatch store"):
         ReferenceStore.open(tmp_path)

@@ -1,0 +1,119 @@
+"""Per-query score tables over the store's genotype codes, built with the exact core.
+
+For one query and a relationship where the other side is a single stored profile, the LR at
+a locus depends only on that profile's genotype there. So for every locus of the store and
+every genotype code of its dictionary the table holds log10 LR, whether the locus is compared
+and whether it is inconsistent without mutation, each computed by
+:func:`kinmatch.likelihood.locus_lr`, the reference implementation. Every entry uses the
+allele set the core would use for that pair (the frequency table's alleles plus the query's
+and that genotype's alleles the table lacks), never the rest of the store's dictionary, so a
+scan over the table gives exactly the core's LR. Entries are memoised across queries.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from kinmatch.alleles import Allele, Genotype, make_genotype
+from kinmatch.frequencies import DEFAULT_MIN_FREQUENCY, AlleleFrequencies
+from kinmatch.likelihood import NO_MUTATION, locus_lr
+from kinmatch.mutation import MutationModel
+from kinmatch.store import genotype_alleles, n_genotype_codes
+
+SEX_CLASSES = ("M", "F")  # table row of a reference whose sex picks a mutation matrix
+
+
+@dataclass(frozen=True)
+class ScoreTables:
+    """Tables of shape (sex classes, loci, codes); loci in the store's order."""
+
+    log10_lr: NDArray[np.float64]
+    inconsistent: NDArray[np.uint8]
+    compared: NDArray[np.uint8]
+
+
+def code_genotypes(dictionary: Sequence[Allele]) -> list[Genotype | None]:
+    """Genotype of every code of a locus dictionary; index 0 (missing) is None."""
+    genotypes: list[Genotype | None] = [None]
+    for code in range(1, n_genotype_codes(len(dictionary))):
+        first, second = genotype_alleles(code)
+        genotypes.append(make_genotype(dictionary[first], dictionary[second]))
+    return genotypes
+
+
+class TableBuilder:
+    """Builds :class:`ScoreTables` for one frequency table, theta and mutation model."""
+
+    def __init__(
+        self,
+        frequencies: AlleleFrequencies,
+        *,
+        theta: float = 0.0,
+        mutation: MutationModel = NO_MUTATION,
+        min_frequency: float = DEFAULT_MIN_FREQUENCY,
+    ) -> None:
+        self.frequencies = frequencies
+        self.theta = theta
+        self.mutation = mutation
+        self.min_frequency = min_frequency
+        self._entries: dict[tuple[object, ...], tuple[float, int, int]] = {}
+
+    def entry(
+        self,
+        relationship: str,
+        locus: str,
+        genotypes: Mapping[str, Genotype | None],
+        transmitter_sex: str,
+    ) -> tuple[float, int, int]:
+        """``(log10 LR, inconsistent, compared)`` of one locus, memoised."""
+        key = (relationship, locus, tuple(sorted(genotypes.items())), transmitter_sex)
+        found = self._entries.get(key)
+        if found is None:
+            result = locus_lr(
+                relationship, locus, genotypes, self.frequencies, theta=self.theta,
+                mutation=self.mutation, min_frequency=self.min_frequency,
+                transmitter_sex=transmitter_sex,
+            )  # fmt: skip
+            log10 = math.log10(result.lr) if result.lr > 0 else -math.inf
+            found = (log10, int(result.consistent is False), int(result.compared))
+            self._entries[key] = found
+        return found
+
+    def single(
+        self,
+        relationship: str,
+        fixed: Mapping[str, Mapping[str, Genotype]],
+        free_role: str,
+        loci: Sequence[str],
+        dictionaries: Mapping[str, Sequence[Allele]],
+        *,
+        transmitter_sexes: Sequence[str] = ("M",),
+    ) -> ScoreTables:
+        """Tables over the codes of ``free_role`` (the stored profile).
+
+        ``fixed`` maps the query's roles to their genotypes per locus. One table row per entry
+        of ``transmitter_sexes`` (the stored parent's sex in a duo).
+        """
+        width = max((n_genotype_codes(len(dictionaries.get(locus, ()))) for locus in loci),
+                    default=1)  # fmt: skip
+        shape = (len(transmitter_sexes), len(loci), width)
+        log10_lr = np.zeros(shape)
+        inconsistent = np.zeros(shape, dtype=np.uint8)
+        compared = np.zeros(shape, dtype=np.uint8)
+        for li, locus in enumerate(loci):
+            query = {role: typed.get(locus) for role, typed in fixed.items()}
+            if locus not in self.frequencies or all(g is None for g in query.values()):
+                continue  # LR 1, not compared, for every code
+            for code, genotype in enumerate(code_genotypes(dictionaries.get(locus, ()))):
+                if genotype is None:
+                    continue
+                for s, sex in enumerate(transmitter_sexes):
+                    log10_lr[s, li, code], inconsistent[s, li, code], compared[s, li, code] = (
+                        self.entry(relationship, locus, {**query, free_role: genotype}, sex)
+                    )
+        return ScoreTables(log10_lr, inconsistent, compared)

@@ -1,0 +1,149 @@
+"""Searcher: kernel LRs equal the core on random stores; who meets whom; ranking and ties."""
+
+import math
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kinmatch import (
+    AlleleFrequencies,
+    MutationModel,
+    MutationRates,
+    Profile,
+    kinship_lr,
+    load_frequencies,
+    read_profiles,
+)
+from kinmatch.search import SEARCHABLE, Searcher
+from kinmatch.store import ReferenceStore
+
+ROOT = Path(__file__).parent.parent
+EXAMPLES = ROOT / "fixtures" / "examples" / "profiles.csv"
+CHINA = ROOT / "fixtures" / "freq_China_GBT37223.csv"
+
+LOCI = {"D8S1179": ["10", "11", "12", "13"], "TH01": ["6", "7", "9.3"], "vWA": ["14", "15"]}
+ROLES = ["father", "mother", "parent", "sibling", "other", "unknown-origin", None]
+MODELS = [
+    MutationModel(),
+    MutationModel("equal", MutationRates.uniform(0.01, paternal=0.02, maternal=0.005)),
+    MutationModel("stepwise", MutationRates.uniform(0.01, paternal=0.02, maternal=0.005),
+                  rate2=0.001, range=0.5),
+    MutationModel("proportional", MutationRates.uniform(0.01)),
+]  # fmt: skip
+
+
+@st.composite
+def profiles(draw: st.DrawFn, sample_id: str) -> Profile:
+    genotypes = {}
+    for locus, alleles in LOCI.items():
+        if genotypes and draw(st.integers(0, 4)) == 0:
+            continue  # untyped locus (a stored profile has at least one typed locus)
+        pool = [*alleles, "8"]  # "8" is in no frequency table: a rare allele
+        pair = sorted(draw(st.lists(st.sampled_from(pool), min_size=2, max_size=2)), key=float)
+        genotypes[locus] = (pair[0], pair[1])
+    return Profile(sample_id, genotypes, role=draw(st.sampled_from(ROLES)),
+                   sex=draw(st.sampled_from(["M", "F", None])))  # fmt: skip
+
+
+@st.composite
+def tables(draw: st.DrawFn) -> AlleleFrequencies:
+    table = {}
+    for locus, alleles in LOCI.items():
+        if locus == "vWA" and draw(st.booleans()):
+            continue  # a stored locus the table lacks: never compared
+        weights = [draw(st.integers(1, 9)) for _ in alleles]
+        table[locus] = {a: w / sum(weights) for a, w in zip(alleles, weights, strict=True)}
+    return AlleleFrequencies.from_dict(table)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from([r for r in SEARCHABLE if r != "parents-child"]),
+    st.sampled_from(MODELS),
+    st.sampled_from([0.0, 0.02]),
+    tables(),
+    st.data(),
+)
+def test_kernel_lr_equals_core_on_random_stores(
+    relationship: str,
+    model: MutationModel,
+    theta: float,
+    frequencies: AlleleFrequencies,
+    data: st.DataObject,
+) -> None:
+    n = data.draw(st.integers(2, 12))
+    stored = [data.draw(profiles(f"R{i:02d}")) for i in range(n)]
+    query = data.draw(profiles("Q"))
+    with tempfile.TemporaryDirectory() as tmp:
+        store = ReferenceStore.create(tmp)
+        half = n // 2
+        store.ingest(stored[:half])
+        store.ingest(stored[half:])  # two fragments, the dictionaries grow in between
+        searcher = Searcher(store, frequencies, theta=theta, mutation=model)
+        result = searcher.search(query, relationship, top_k=n, search_all=True)
+    assert result.n_scored == n and len(result.hits) == n
+    young = query.role in (None, "unknown-origin")
+    by_id = {p.sample_id: p for p in stored}
+    for hit in result.hits:
+        reference = by_id[hit.reference_id]
+        if relationship == "parent-child":
+            roles = {"child": query, "parent": reference} if young else \
+                {"child": reference, "parent": query}  # fmt: skip
+        else:
+            roles = {"person2": query, "person1": reference} if young else \
+                {"person1": query, "person2": reference}  # fmt: skip
+        core = kinship_lr(relationship, roles, frequencies, theta=theta, mutation=model)
+        assert hit.lr == pytest.approx(core.lr, rel=1e-9, abs=0)  # LR 0 stays exactly 0
+        assert hit.n_inconsistent == len(core.inconsistent_loci)
+        assert hit.loci_compared == len(core.loci_compared)
+        assert hit.breakdown.lr == core.lr
+    logs = [h.log10_lr if h.log10_lr is not None else -math.inf for h in result.hits]
+    assert logs == sorted(logs, reverse=True)
+
+
+@pytest.fixture(scope="module")
+def example_store(tmp_path_factory: pytest.TempPathFactory) -> ReferenceStore:
+    store = ReferenceStore.create(tmp_path_factory.mktemp("store"))
+    store.ingest_csv([EXAMPLES])
+    return store
+
+
+def test_who_meets_whom(example_store: ReferenceStore) -> None:
+    searcher = Searcher(example_store, load_frequencies(CHINA))
+    profiles = read_profiles(EXAMPLES)
+    child = searcher.search(profiles["U01"], "parent-child", top_k=100)
+    assert {h.reference_id for h in child.hits} == {"K01-F", "K01-M", "K02-F", "P03"}
+    assert [h.reference_id for h in child.hits[:2]] == ["K01-M", "K01-F"]
+    assert child.hits[0].verdict == "support" and child.hits[0].rank == 1
+    father = searcher.search(profiles["K01-F"], "parent-child", top_k=100)
+    assert {h.reference_id for h in father.hits} == {"U01", "U02", "U04"}
+    sibling = searcher.search(profiles["K04-SIB"], "full-siblings", top_k=1)
+    assert [h.reference_id for h in sibling.hits] == ["U04"]
+    everyone = searcher.search(profiles["U01"], "parent-child", top_k=100, search_all=True)
+    assert everyone.n_scored == len(profiles) - 1  # all but the query itself
+
+
+def test_threshold_and_top_k(example_store: ReferenceStore) -> None:
+    searcher = Searcher(example_store, load_frequencies(CHINA))
+    query = read_profiles(EXAMPLES)["U01"]
+    above = searcher.search(query, "parent-child", top_k=None, min_lr=1e4)
+    assert [h.reference_id for h in above.hits] == ["K01-M", "K01-F"]
+    both = searcher.search(query, "parent-child", top_k=1, min_lr=1e4)
+    assert [h.reference_id for h in both.hits] == ["K01-M"]
+    none = searcher.search(query, "parent-child", top_k=5, min_lr=1e30)
+    assert none.hits == ()
+
+
+def test_ties_are_broken_by_sample_id(tmp_path: Path) -> None:
+    store = ReferenceStore.create(tmp_path)
+    twins = [Profile(sid, {"vWA": ("14", "15")}, role="father") for sid in ("Z9", "A1", "M5")]
+    store.ingest(twins[:1])
+    store.ingest(twins[1:])
+    searcher = Searcher(store, AlleleFrequencies.from_dict({"vWA": {"14": 0.5, "15": 0.5}}))
+    query = Profile("C", {"vWA": ("14", "14")}, role="unknown-origin")
+    result = searcher.search(query, "parent-child", top_k=2)
+    assert [h.reference_id for h in result.hits] == ["A1", "M5"]
+    assert [h.rank for h in result.hits] == [1, 2]
