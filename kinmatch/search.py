@@ -33,13 +33,13 @@ from numpy.typing import NDArray
 
 from kinmatch.errors import CaseError, InputError
 from kinmatch.frequencies import DEFAULT_MIN_FREQUENCY, AlleleFrequencies
-from kinmatch.kernels.scan import score_single
+from kinmatch.kernels.scan import score_couples, score_single
 from kinmatch.likelihood import NO_MUTATION, KinshipResult, kinship_lr
 from kinmatch.mutation import MutationModel
 from kinmatch.profiles import Profile
 from kinmatch.relationships import get_relationship
 from kinmatch.store import ROLE_CODES, Fragment, ReferenceStore
-from kinmatch.tables import SEX_CLASSES, ScoreTables, TableBuilder
+from kinmatch.tables import SEX_CLASSES, ScoreTables, TableBuilder, couple_tables
 from kinmatch.verdict import VerdictRule
 
 PARENT_ROLES = ("father", "mother", "parent")
@@ -118,6 +118,7 @@ class Searcher:
         self.mutation = mutation
         self.min_frequency = min_frequency
         self.verdict_rule = verdict_rule or VerdictRule()
+        self._couple_cache: tuple[int, _Couples] | None = None
         self.tables = TableBuilder(frequencies, theta=theta, mutation=mutation,
                                    min_frequency=min_frequency)  # fmt: skip
 
@@ -130,7 +131,11 @@ class Searcher:
         min_lr: float | None = None,
         search_all: bool = False,
     ) -> SearchResult:
-        """Score ``query`` against the stored profiles it meets (see the module docstring)."""
+        """Score ``query`` against the stored profiles it meets (see the module docstring).
+
+        For ``parents-child`` the query is a child and the references are the registered
+        couples; a couple searching for its child uses :meth:`search_couple`.
+        """
         started = time.perf_counter()
         get_relationship(relationship)
         if relationship not in SEARCHABLE:
@@ -138,12 +143,13 @@ class Searcher:
                             f"{', '.join(SEARCHABLE)}")  # fmt: skip
         _check_limits(top_k, min_lr)
         young = query.role in (None, UNKNOWN_ORIGIN)
+        if relationship == "parents-child":
+            if not young:
+                raise CaseError("a couple searches for its child with search_couple()")
+            return self._search_couples(query, top_k, min_lr, started)
         if relationship == "parent-child":
             query_role, free_role = ("child", "parent") if young else ("parent", "child")
             targets: tuple[str, ...] = PARENT_ROLES if young else (UNKNOWN_ORIGIN,)
-        elif relationship == "parents-child":
-            raise CaseError("parents-child searches take a child (search_couples) or a couple "
-                            "(search_as_couple)")  # fmt: skip
         else:
             query_role, free_role = ("person2", "person1") if young else ("person1", "person2")
             targets = RELATIVE_ROLES if young else (UNKNOWN_ORIGIN,)
@@ -152,33 +158,42 @@ class Searcher:
             relationship, {query_role: query.genotypes}, free_role, self.store.loci,
             self.store.manifest.alleles, transmitter_sexes=sexes,
         )  # fmt: skip
-        scores = self._scan(tables, None if search_all else targets, query.sample_id,
+        scores = self._scan(tables, None if search_all else targets, {query.sample_id},
                             by_sex=free_role == "parent")  # fmt: skip
-        hits = self._select(scores, top_k, min_lr)
-        reported = []
-        for rank, (f, row, log10, n_inc, n_cmp) in enumerate(hits, start=1):
-            fragment = self.store.fragments[f]
-            reference = self.store.decode(fragment, row)
-            breakdown = kinship_lr(
-                relationship, {query_role: query, free_role: reference}, self.frequencies,
-                theta=self.theta, mutation=self.mutation, min_frequency=self.min_frequency,
-                verdict_rule=self.verdict_rule,
-            )  # fmt: skip
-            reported.append(
-                Hit(
-                    query.sample_id,
-                    reference.sample_id,
-                    relationship,
-                    _lr(log10),
-                    None if log10 == -math.inf else log10,
-                    rank,
-                    n_inc,
-                    n_cmp,
-                    breakdown,
-                    case_id=reference.case_id,
-                )
-            )
-        return SearchResult(query.sample_id, relationship, tuple(reported), scores.n_scored,
+        hits = self._single_hits(scores, top_k, min_lr, relationship, {query_role: query},
+                                 free_role, query.sample_id)  # fmt: skip
+        return SearchResult(query.sample_id, relationship, hits, scores.n_scored,
+                            time.perf_counter() - started)  # fmt: skip
+
+    def search_couple(
+        self,
+        father: Profile,
+        mother: Profile,
+        *,
+        top_k: int | None = 10,
+        min_lr: float | None = None,
+        search_all: bool = False,
+    ) -> SearchResult:
+        """Score a couple against the persons of unknown origin as their child.
+
+        The result's ``query_id`` is the couple's ``case_id`` when they share one, otherwise
+        ``father_id+mother_id``.
+        """
+        started = time.perf_counter()
+        _check_limits(top_k, min_lr)
+        couple = {"father": father, "mother": mother}
+        tables = self.tables.single(
+            "parents-child", {role: p.genotypes for role, p in couple.items()}, "child",
+            self.store.loci, self.store.manifest.alleles,
+        )  # fmt: skip
+        exclude = {father.sample_id, mother.sample_id}
+        scores = self._scan(tables, None if search_all else (UNKNOWN_ORIGIN,), exclude,
+                            by_sex=False)  # fmt: skip
+        query_id = father.case_id if father.case_id and father.case_id == mother.case_id \
+            else f"{father.sample_id}+{mother.sample_id}"  # fmt: skip
+        hits = self._single_hits(scores, top_k, min_lr, "parents-child", couple, "child",
+                                 query_id)  # fmt: skip
+        return SearchResult(query_id, "parents-child", hits, scores.n_scored,
                             time.perf_counter() - started)  # fmt: skip
 
     def search_batch(
@@ -204,14 +219,17 @@ class Searcher:
         return results
 
     def _scan(
-        self, tables: ScoreTables, targets: Sequence[str] | None, query_id: str, *, by_sex: bool
+        self,
+        tables: ScoreTables,
+        targets: Sequence[str] | None,
+        exclude: set[str],
+        *,
+        by_sex: bool,
     ) -> _Scores:
         locus_index = {locus: i for i, locus in enumerate(self.store.loci)}
         parts = []
-        n_scored = 0
         for f, fragment in enumerate(self.store.fragments):
-            selected = _selected(fragment, targets, query_id)
-            n_scored += int(selected.sum())
+            selected = _selected(fragment, targets, exclude)
             n = fragment.rows
             out = (np.empty(n), np.empty(n, np.int16), np.empty(n, np.int16))
             # the stored parent's sex picks the matrix; unknown sex counts as male, as in the core
@@ -221,48 +239,212 @@ class Searcher:
                          tables.log10_lr, tables.inconsistent, tables.compared, *out)  # fmt: skip
             rows = np.flatnonzero(selected)
             parts.append((np.full(len(rows), f), rows, out[0][rows], out[1][rows], out[2][rows]))
-        if not parts:
-            empty = np.empty(0, np.int64)
-            return _Scores(empty, empty, np.empty(0), np.empty(0, np.int16),
-                           np.empty(0, np.int16))  # fmt: skip
         fragments, rows, log10, n_inc, n_cmp = (np.concatenate(c) for c in zip(*parts, strict=True))
-        return _Scores(fragments, rows, log10, n_inc, n_cmp, n_scored)
+        return _Scores(fragments, rows, log10, n_inc, n_cmp, len(rows))
 
-    def _select(
-        self, scores: _Scores, top_k: int | None, min_lr: float | None
-    ) -> list[tuple[int, int, float, int, int]]:
-        """Hits at or above ``min_lr`` and among the ``top_k`` best; ties by sample ID."""
-        keep = np.ones(len(scores.log10_lr), dtype=bool)
-        if min_lr is not None:
-            keep &= scores.log10_lr >= (math.log10(min_lr) if min_lr > 0 else -math.inf)
-        index = np.flatnonzero(keep)
-        if top_k is not None and len(index) > top_k:
-            values = scores.log10_lr[index]
-            cutoff = np.partition(values, len(values) - top_k)[len(values) - top_k]
-            index = index[values >= cutoff]  # ties at the cut stay, to be ordered by ID
-        ids = [str(self.store.fragments[scores.fragment[i]].sample_ids[scores.row[i]])
-               for i in index]  # fmt: skip
-        order = sorted(range(len(index)), key=lambda j: (-scores.log10_lr[index[j]], ids[j]))
-        if top_k is not None:
-            order = order[:top_k]
-        return [
-            (int(scores.fragment[index[j]]), int(scores.row[index[j]]),
-             float(scores.log10_lr[index[j]]), int(scores.n_inconsistent[index[j]]),
-             int(scores.n_compared[index[j]]))
-            for j in order
-        ]  # fmt: skip
+    def _single_hits(
+        self,
+        scores: _Scores,
+        top_k: int | None,
+        min_lr: float | None,
+        relationship: str,
+        query_roles: dict[str, Profile],
+        free_role: str,
+        query_id: str,
+    ) -> tuple[Hit, ...]:
+        def ids(positions: NDArray[np.int64]) -> list[str]:
+            return [str(self.store.fragments[scores.fragment[i]].sample_ids[scores.row[i]])
+                    for i in positions]  # fmt: skip
+
+        hits = []
+        for rank, i in enumerate(_rank(scores.log10_lr, ids, top_k, min_lr), start=1):
+            fragment = self.store.fragments[int(scores.fragment[i])]
+            reference = self.store.decode(fragment, int(scores.row[i]))
+            breakdown = self._breakdown(relationship, {**query_roles, free_role: reference})
+            hits.append(
+                _hit(
+                    query_id,
+                    reference.sample_id,
+                    relationship,
+                    scores,
+                    i,
+                    rank,
+                    breakdown,
+                    case_id=reference.case_id,
+                )
+            )
+        return tuple(hits)
+
+    def _search_couples(
+        self, child: Profile, top_k: int | None, min_lr: float | None, started: float
+    ) -> SearchResult:
+        couples = self._couples()
+        tables = couple_tables(self.tables, child.genotypes, self.store.loci,
+                               self.store.manifest.alleles)  # fmt: skip
+        n = len(couples.case_ids)
+        out = (np.empty(n), np.empty(n, np.int16), np.empty(n, np.int16), np.empty(n, bool))
+        score_couples(
+            couples.father, couples.mother, tables.transmit, tables.count, tables.rare,
+            tables.duo.log10_lr, tables.duo.inconsistent, tables.child_p, tables.child_het,
+            self.theta, *out,
+        )  # fmt: skip
+        log10, n_inc, n_cmp, exact = out
+        for flagged in np.flatnonzero(exact).tolist():  # a parent's rare allele: core scores it
+            result = self._breakdown("parents-child", self._couple_roles(couples, flagged, child))
+            log10[flagged] = -math.inf if result.log10_lr is None else result.log10_lr
+            n_inc[flagged] = len(result.inconsistent_loci)
+            n_cmp[flagged] = len(result.loci_compared)
+        scores = _Scores(np.zeros(n, np.int64), np.arange(n), log10, n_inc, n_cmp, n)
+
+        def ids(positions: NDArray[np.int64]) -> list[str]:
+            return [couples.label(position) for position in positions.tolist()]
+
+        hits = []
+        for rank, i in enumerate(_rank(log10, ids, top_k, min_lr), start=1):
+            roles = self._couple_roles(couples, i, child)
+            breakdown = self._breakdown("parents-child", roles)
+            hits.append(
+                _hit(
+                    child.sample_id,
+                    couples.case_ids[i],
+                    "parents-child",
+                    scores,
+                    i,
+                    rank,
+                    breakdown,
+                    father_id=roles["father"].sample_id,
+                    mother_id=roles["mother"].sample_id,
+                    case_id=couples.case_ids[i],
+                )
+            )
+        return SearchResult(child.sample_id, "parents-child", tuple(hits), n,
+                            time.perf_counter() - started)  # fmt: skip
+
+    def _couple_roles(self, couples: _Couples, i: int, child: Profile) -> dict[str, Profile]:
+        (ff, fr), (mf, mr) = couples.rows[i]
+        return {
+            "child": child,
+            "father": self.store.decode(self.store.fragments[ff], fr),
+            "mother": self.store.decode(self.store.fragments[mf], mr),
+        }
+
+    def _couples(self) -> _Couples:
+        """Registered couples (a father and a mother sharing a case_id), cached per generation."""
+        if self._couple_cache is None or self._couple_cache[0] != self.store.generation:
+            self._couple_cache = (self.store.generation, _find_couples(self.store))
+        return self._couple_cache[1]
+
+    def _breakdown(self, relationship: str, roles: dict[str, Profile]) -> KinshipResult:
+        return kinship_lr(relationship, roles, self.frequencies, theta=self.theta,
+                          mutation=self.mutation, min_frequency=self.min_frequency,
+                          verdict_rule=self.verdict_rule)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Couples:
+    """Couples with their codes gathered in store-locus order (C, L)."""
+
+    case_ids: list[str]
+    rows: list[tuple[tuple[int, int], tuple[int, int]]]
+    father: NDArray[np.uint16]
+    mother: NDArray[np.uint16]
+    father_ids: list[str]
+    mother_ids: list[str]
+
+    def label(self, i: int) -> str:
+        return f"{self.case_ids[i]}/{self.father_ids[i]}/{self.mother_ids[i]}"
+
+
+def _find_couples(store: ReferenceStore) -> _Couples:
+    parents: dict[str, dict[str, list[tuple[int, int, str]]]] = {}
+    father_code, mother_code = ROLE_CODES["father"], ROLE_CODES["mother"]
+    for f, fragment in enumerate(store.fragments):
+        roles = fragment.roles
+        rows = np.flatnonzero((roles == father_code) | (roles == mother_code))
+        case_ids = fragment.case_ids.take(pa.array(rows)).to_pylist()
+        sample_ids = fragment.sample_ids.take(pa.array(rows)).to_pylist()
+        for row, case_id, sample_id in zip(rows.tolist(), case_ids, sample_ids, strict=True):
+            if case_id:
+                role = "father" if roles[row] == father_code else "mother"
+                parents.setdefault(case_id, {}).setdefault(role, []).append((f, row, sample_id))
+    pairs = [
+        (case_id, father, mother)
+        for case_id in sorted(parents)
+        for father in parents[case_id].get("father", [])
+        for mother in parents[case_id].get("mother", [])
+    ]
+    fathers = [(father[0], father[1]) for _, father, _ in pairs]
+    mothers = [(mother[0], mother[1]) for _, _, mother in pairs]
+    return _Couples(
+        [case_id for case_id, _, _ in pairs],
+        list(zip(fathers, mothers, strict=True)),
+        _gather(store, fathers),
+        _gather(store, mothers),
+        [father[2] for _, father, _ in pairs],
+        [mother[2] for _, _, mother in pairs],
+    )
+
+
+def _gather(store: ReferenceStore, rows: list[tuple[int, int]]) -> NDArray[np.uint16]:
+    """Codes of the given (fragment, row) profiles, in store-locus order (0 where untyped)."""
+    locus_index = {locus: i for i, locus in enumerate(store.loci)}
+    out = np.zeros((len(rows), len(store.loci)), dtype=np.uint16)
+    if not rows:
+        return out
+    where = np.array(rows, dtype=np.int64).reshape(-1, 2)
+    for f, fragment in enumerate(store.fragments):
+        positions = np.flatnonzero(where[:, 0] == f)
+        columns = np.array([locus_index[locus] for locus in fragment.loci], dtype=np.int64)
+        out[np.ix_(positions, columns)] = fragment.codes[where[positions, 1]]
+    return out
+
+
+def _hit(
+    query_id: str,
+    reference_id: str,
+    relationship: str,
+    scores: _Scores,
+    i: int,
+    rank: int,
+    breakdown: KinshipResult,
+    **ids: str | None,
+) -> Hit:
+    log10 = float(scores.log10_lr[i])
+    return Hit(query_id, reference_id, relationship, _lr(log10),
+               None if log10 == -math.inf else log10, rank, int(scores.n_inconsistent[i]),
+               int(scores.n_compared[i]), breakdown, **ids)  # fmt: skip
+
+
+def _rank(
+    log10: NDArray[np.float64],
+    ids: Callable[[NDArray[np.int64]], list[str]],
+    top_k: int | None,
+    min_lr: float | None,
+) -> list[int]:
+    """Positions at or above ``min_lr`` and among the ``top_k`` best, ties ordered by ID."""
+    keep = np.ones(len(log10), dtype=bool)
+    if min_lr is not None:
+        keep &= log10 >= (math.log10(min_lr) if min_lr > 0 else -math.inf)
+    index = np.flatnonzero(keep)
+    if top_k is not None and len(index) > top_k:
+        values = log10[index]
+        cutoff = np.partition(values, len(values) - top_k)[len(values) - top_k]
+        index = index[values >= cutoff]  # ties at the cut stay, to be ordered by ID
+    names = ids(index)
+    order = sorted(range(len(index)), key=lambda j: (-log10[index[j]], names[j]))
+    return [int(index[j]) for j in (order[:top_k] if top_k is not None else order)]
 
 
 def _selected(
-    fragment: Fragment, targets: Sequence[str] | None, query_id: str
+    fragment: Fragment, targets: Sequence[str] | None, exclude: set[str]
 ) -> NDArray[np.bool_]:
     if targets is None:
         selected = np.ones(fragment.rows, dtype=bool)
     else:
         codes = [ROLE_CODES[role] for role in targets]
         selected = np.isin(fragment.roles, np.array(codes, dtype=np.uint8))
-    own = pc.equal(fragment.sample_ids, pa.scalar(query_id)).to_numpy(zero_copy_only=False)
-    return np.asarray(selected & ~own.astype(bool), dtype=bool)
+    own = pc.is_in(fragment.sample_ids, value_set=pa.array(sorted(exclude), pa.string()))
+    return np.asarray(selected & ~own.to_numpy(zero_copy_only=False).astype(bool), dtype=bool)
 
 
 def _lr(log10: float) -> float:

@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from kinmatch.alleles import Allele, Genotype, make_genotype
+from kinmatch.errors import CaseError, InputError
 from kinmatch.frequencies import DEFAULT_MIN_FREQUENCY, AlleleFrequencies
 from kinmatch.likelihood import NO_MUTATION, locus_lr
 from kinmatch.mutation import MutationModel
@@ -117,3 +118,64 @@ class TableBuilder:
                         self.entry(relationship, locus, {**query, free_role: genotype}, sex)
                     )
         return ScoreTables(log10_lr, inconsistent, compared)
+
+
+@dataclass(frozen=True)
+class CoupleTables:
+    """Inputs of :func:`kinmatch.kernels.scan.score_couples` for one child (see there)."""
+
+    transmit: NDArray[np.float64]
+    count: NDArray[np.uint8]
+    rare: NDArray[np.uint8]
+    duo: ScoreTables
+    child_p: NDArray[np.float64]
+    child_het: NDArray[np.uint8]
+
+
+def couple_tables(
+    builder: TableBuilder,
+    child: Mapping[str, Genotype],
+    loci: Sequence[str],
+    dictionaries: Mapping[str, Sequence[Allele]],
+) -> CoupleTables:
+    """Per-parent tables for scoring one child against couples.
+
+    Entries use the allele set of the child's comparison (the table's alleles plus the child's
+    alleles it lacks); a parent genotype with an allele outside it is marked ``rare`` and its
+    couple is scored by the core instead, since that allele changes the allele set and the
+    mutation matrices of the whole comparison.
+    """
+    duo = builder.single("parent-child", {"child": child}, "parent", loci, dictionaries,
+                         transmitter_sexes=SEX_CLASSES)  # fmt: skip
+    width = duo.log10_lr.shape[2]
+    transmit = np.zeros((2, len(loci), width, 2))
+    count = np.zeros((len(loci), width, 2), dtype=np.uint8)
+    rare = np.zeros((len(loci), width), dtype=np.uint8)
+    child_p = np.zeros((len(loci), 2))
+    child_het = np.full(len(loci), 255, dtype=np.uint8)
+    for li, locus in enumerate(loci):
+        genotype = child.get(locus)
+        if genotype is None or locus not in builder.frequencies:
+            continue
+        alleles = builder.frequencies.locus_alleles(locus, genotype, builder.min_frequency)
+        try:
+            matrices = builder.mutation.matrices(alleles)
+        except InputError as exc:
+            raise CaseError(exc.reason, locus=locus) from None
+        n = len(alleles.alleles)
+        sexes = matrices if matrices is not None else (np.eye(n), np.eye(n))
+        wanted = [alleles.index(a) for a in genotype]
+        child_p[li] = alleles.frequencies[wanted]
+        child_het[li] = int(genotype[0] != genotype[1])
+        position = {a: i for i, a in enumerate(alleles.alleles)}
+        for code, pair in enumerate(code_genotypes(dictionaries.get(locus, ()))):
+            if pair is None:
+                continue
+            if pair[0] not in position or pair[1] not in position:
+                rare[li, code] = 1
+                continue
+            a, b = position[pair[0]], position[pair[1]]
+            for s, matrix in enumerate(sexes):
+                transmit[s, li, code] = (matrix[a, wanted] + matrix[b, wanted]) / 2
+            count[li, code] = [(a == k) + (b == k) for k in wanted]
+    return CoupleTables(transmit, count, rare, duo, child_p, child_het)

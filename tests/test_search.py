@@ -147,3 +147,52 @@ def test_ties_are_broken_by_sample_id(tmp_path: Path) -> None:
     result = searcher.search(query, "parent-child", top_k=2)
     assert [h.reference_id for h in result.hits] == ["A1", "M5"]
     assert [h.rank for h in result.hits] == [1, 2]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(MODELS), st.sampled_from([0.0, 0.03]), tables(), st.data())
+def test_couple_kernel_equals_core_on_random_stores(
+    model: MutationModel, theta: float, frequencies: AlleleFrequencies, data: st.DataObject
+) -> None:
+    n_cases = data.draw(st.integers(1, 6))
+    stored = []
+    for case in range(n_cases):
+        for role in ("father", "mother"):
+            profile = data.draw(profiles(f"{role[0].upper()}{case}"))
+            stored.append(
+                Profile(
+                    profile.sample_id,
+                    profile.genotypes,
+                    role=role,
+                    case_id=f"K{case}",
+                    sex="M" if role == "father" else "F",
+                )
+            )
+    stored.append(Profile("LONE", {"vWA": ("14", "15")}, role="father", case_id="K99"))
+    child = data.draw(profiles("Q"))
+    child = Profile("Q", child.genotypes, role="unknown-origin")
+    with tempfile.TemporaryDirectory() as tmp:
+        store = ReferenceStore.create(tmp)
+        store.ingest(stored[: len(stored) // 2])
+        store.ingest(stored[len(stored) // 2 :])  # a father and mother may be in two fragments
+        store.ingest([child])
+        searcher = Searcher(store, frequencies, theta=theta, mutation=model)
+        result = searcher.search(child, "parents-child", top_k=n_cases)
+        by_id = {p.sample_id: p for p in stored}
+        assert result.n_scored == n_cases  # the lone father is no couple
+        for hit in result.hits:
+            roles = {"child": child, "father": by_id[hit.father_id], "mother": by_id[hit.mother_id]}
+            core = kinship_lr("parents-child", roles, frequencies, theta=theta, mutation=model)
+            assert hit.reference_id == hit.case_id == by_id[hit.father_id].case_id
+            assert hit.lr == pytest.approx(core.lr, rel=1e-9, abs=0)
+            assert hit.n_inconsistent == len(core.inconsistent_loci)
+            assert hit.loci_compared == len(core.loci_compared)
+
+        father, mother = by_id["F0"], by_id["M0"]
+        reverse = searcher.search_couple(father, mother, top_k=100, search_all=True)
+        assert reverse.query_id == "K0" and reverse.n_scored == len(stored) - 2 + 1
+        everyone = {**by_id, "Q": child}
+        for hit in reverse.hits:
+            roles = {"child": everyone[hit.reference_id], "father": father, "mother": mother}
+            core = kinship_lr("parents-child", roles, frequencies, theta=theta, mutation=model)
+            assert hit.lr == pytest.approx(core.lr, rel=1e-9, abs=0)

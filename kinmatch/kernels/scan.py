@@ -46,3 +46,78 @@ def score_single(
         out_log10[r] = total
         out_inconsistent[r] = n_inc
         out_compared[r] = n_cmp
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def score_couples(
+    father: np.ndarray,  # (C, L) uint16 codes of each couple's father
+    mother: np.ndarray,  # (C, L) uint16 codes of each couple's mother
+    transmit: np.ndarray,  # (2, L, G, 2) float64: P(parent of sex s passes child allele k)
+    count: np.ndarray,  # (L, G, 2) uint8: copies of child allele k in a genotype
+    rare: np.ndarray,  # (L, G) uint8: genotype has an allele outside the comparison's set
+    duo_log10: np.ndarray,  # (2, L, G) float64: duo log10 LR with a parent of sex s
+    duo_inconsistent: np.ndarray,  # (2, L, G) uint8
+    child_p: np.ndarray,  # (L, 2) float64: frequencies of the child's two alleles
+    child_het: np.ndarray,  # (L,) uint8: 1 heterozygous, 0 homozygous, 255 not compared
+    theta: float,
+    out_log10: np.ndarray,  # (C,) float64
+    out_inconsistent: np.ndarray,  # (C,) int16
+    out_compared: np.ndarray,  # (C,) int16
+    out_exact: np.ndarray,  # (C,) bool: rare allele in both-typed locus; score exactly
+) -> None:
+    """Child against couples: LR = P(child | parents) / P(child | parents' alleles, unrelated).
+
+    With both parents typed at a locus, H1 = t_F(c1) t_M(c2) + t_F(c2) t_M(c1) (one term for a
+    homozygous child) and H2 is the Balding-Nichols draw of the child's alleles after the
+    parents' four: (n1 theta + (1 - theta) p1) / (1 + 3 theta) times
+    (n2 theta + (1 - theta) p2) / (1 + 4 theta), doubled for a heterozygote, n counting the
+    allele among the drawn ones. With one parent typed the locus is that parent's duo.
+    """
+    couples, loci = father.shape
+    for c in prange(couples):
+        total = 0.0
+        n_inc = 0
+        n_cmp = 0
+        exact = False
+        for li in range(loci):
+            het = child_het[li]
+            if het == 255:
+                continue
+            f = father[c, li]
+            m = mother[c, li]
+            if f == 0 and m == 0:
+                continue
+            n_cmp += 1
+            if m == 0:
+                total += duo_log10[0, li, f]
+                n_inc += duo_inconsistent[0, li, f]
+                continue
+            if f == 0:
+                total += duo_log10[1, li, m]
+                n_inc += duo_inconsistent[1, li, m]
+                continue
+            if rare[li, f] or rare[li, m]:
+                exact = True
+            n1 = count[li, f, 0] + count[li, m, 0]
+            p1 = child_p[li, 0]
+            first = (n1 * theta + (1.0 - theta) * p1) / (1.0 + 3.0 * theta)
+            if het:
+                h1 = transmit[0, li, f, 0] * transmit[1, li, m, 1]
+                h1 += transmit[0, li, f, 1] * transmit[1, li, m, 0]
+                n2 = count[li, f, 1] + count[li, m, 1]
+                p2 = child_p[li, 1]
+                h2 = 2.0 * first * (n2 * theta + (1.0 - theta) * p2) / (1.0 + 4.0 * theta)
+                fits = (count[li, f, 0] > 0 and count[li, m, 1] > 0) or (
+                    count[li, f, 1] > 0 and count[li, m, 0] > 0
+                )
+            else:
+                h1 = transmit[0, li, f, 0] * transmit[1, li, m, 0]
+                h2 = first * ((n1 + 1) * theta + (1.0 - theta) * p1) / (1.0 + 4.0 * theta)
+                fits = count[li, f, 0] > 0 and count[li, m, 0] > 0
+            if not fits:
+                n_inc += 1
+            total += np.log10(h1 / h2) if h1 > 0.0 else -np.inf
+        out_log10[c] = total
+        out_inconsistent[c] = n_inc
+        out_compared[c] = n_cmp
+        out_exact[c] = exact
