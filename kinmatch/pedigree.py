@@ -155,99 +155,165 @@ def pedigree_likelihood(
     ``genotypes`` maps typed persons to allele-index pairs into ``frequencies``; persons not in
     it are untyped. ``matrices`` is ``(paternal, maternal)``, None for no mutation.
     """
+    grid = _likelihood(pedigree, genotypes, None, frequencies, theta, matrices)
+    return float(grid[0, 0])
+
+
+def pedigree_likelihood_grid(
+    pedigree: Pedigree,
+    genotypes: Mapping[str, IndexGenotype],
+    free: str,
+    frequencies: Vector,
+    *,
+    theta: float = 0.0,
+    matrices: tuple[Matrix, Matrix] | None = None,
+) -> NDArray[np.float64]:
+    """The likelihood for every genotype of person ``free`` at once.
+
+    Entry ``[a, b]`` is the likelihood when ``free`` carries paternal allele ``a`` and
+    maternal allele ``b`` (an ordered genotype); the unordered genotype {a, b} has likelihood
+    ``[a, b] + [b, a]`` for a != b and ``[a, a]`` for a homozygote. Same method and
+    conventions as :func:`pedigree_likelihood`, evaluated on arrays over (a, b).
+    """
+    if free in genotypes:
+        raise ValueError(f"{free} is both typed and free")
+    return _likelihood(pedigree, genotypes, free, frequencies, theta, matrices)
+
+
+def _likelihood(
+    pedigree: Pedigree,
+    genotypes: Mapping[str, IndexGenotype],
+    free: str | None,
+    frequencies: Vector,
+    theta: float,
+    matrices: tuple[Matrix, Matrix] | None,
+) -> NDArray[np.float64]:
     p = np.asarray(frequencies, dtype=np.float64)
-    typed = frozenset(genotypes)
+    n = len(p)
+    typed = frozenset(genotypes) | ({free} if free else set())
     unknown = typed - set(pedigree.names)
     if unknown:
         raise ValueError(f"typed persons not in the pedigree: {sorted(unknown)}")
     transmit = {"M": matrices[0], "F": matrices[1]} if matrices is not None else None
+    shape = (n, n) if free else (1, 1)
+    free_values = {}
+    if free:
+        free_values = {
+            f"{free}/0": np.broadcast_to(np.arange(n)[:, np.newaxis], shape),
+            f"{free}/1": np.broadcast_to(np.arange(n)[np.newaxis, :], shape),
+        }
     orderings = [
         [(name, (a, b)), (name, (b, a))] if a != b else [(name, (a, b))]
         for name, (a, b) in sorted(genotypes.items())
     ]
-    total = 0.0
+    total = np.zeros(shape)
     for forest, probability in _forests(pedigree, typed):
         for assignment in itertools.product(*orderings):
-            observed = {
-                f"{name}/{slot}": pair[slot] for name, pair in assignment for slot in (0, 1)
-            }
-            total += probability * _forest_value(forest, observed, p, theta, transmit)
-    return float(total)
+            values = dict(free_values)
+            for name, pair in assignment:
+                for slot in (0, 1):
+                    values[f"{name}/{slot}"] = np.full(shape, pair[slot])
+            total += probability * _Forest(p, theta, transmit, values).value(forest)
+    return total
 
 
-def _forest_value(
-    forest: Forest,
-    observed: Mapping[str, int],
-    p: Vector,
-    theta: float,
-    transmit: Mapping[str, Matrix] | None,
-) -> float:
-    n = len(p)
+class _Forest:
+    """Evaluates one forest on a grid: every gene value is an array of allele indices."""
 
-    def value(node: Tree) -> Vector:
+    def __init__(
+        self,
+        p: Vector,
+        theta: float,
+        transmit: Mapping[str, Matrix] | None,
+        values: Mapping[str, NDArray[np.int64]],
+    ) -> None:
+        self.p = p
+        self.theta = theta
+        self.transmit = transmit
+        self.values = values
+        self.alleles = np.arange(len(p)).reshape(-1, 1, 1)
+
+    def value(self, forest: Forest) -> NDArray[np.float64]:
+        fixed: list[NDArray[np.int64]] = []
+        weight: NDArray[np.float64] | float = 1.0
+        free: list[NDArray[np.float64]] = []
+        for root in forest:
+            below = self._tree(root)
+            if root[0]:
+                allele = self.values[root[0]]
+                fixed.append(allele)
+                weight = weight * self._at(below, allele)
+            else:
+                free.append(below)
+        return np.asarray(weight * self._urn_fixed(fixed) * self._urn_free(free, fixed))
+
+    def _tree(self, node: Tree) -> NDArray[np.float64]:
+        """f(x, a, b): probability of the observations below ``node`` given its allele x."""
         label, subtrees = node
-        result = np.ones(n)
+        shape = (len(self.p), *next(iter(self.values.values())).shape)
+        result = np.ones(shape)
         if label:
-            result = np.zeros(n)
-            result[observed[label]] = 1.0
+            result = (self.alleles == self.values[label][np.newaxis]).astype(np.float64)
         for sex, child in subtrees:
-            below = value(child)
-            result = result * (below if transmit is None else transmit[sex] @ below)
+            below = self._tree(child)
+            if self.transmit is not None:
+                below = np.tensordot(self.transmit[sex], below, axes=(1, 0))
+            result = result * below
         return result
 
-    fixed: list[int] = []
-    weight = 1.0
-    free: list[Vector] = []
-    for root in forest:
-        vector = value(root)
-        if root[0]:
-            allele = observed[root[0]]
-            fixed.append(allele)
-            weight *= vector[allele]
-        else:
-            free.append(vector)
-        if weight == 0.0:
-            return 0.0
-    return weight * _urn_fixed(fixed, p, theta) * _urn_free(free, Counter(fixed), p, theta)
+    @staticmethod
+    def _at(vector: NDArray[np.float64], allele: NDArray[np.int64]) -> NDArray[np.float64]:
+        found: NDArray[np.float64] = np.take_along_axis(vector, allele[np.newaxis], axis=0)[0]
+        return found
 
+    def _urn_fixed(self, alleles: Sequence[NDArray[np.int64]]) -> NDArray[np.float64] | float:
+        """Probability of drawing ``alleles`` in order from the Balding-Nichols urn."""
+        result: NDArray[np.float64] | float = 1.0
+        theta = self.theta
+        for m, allele in enumerate(alleles):
+            seen = sum((earlier == allele for earlier in alleles[:m]), np.zeros(allele.shape))
+            result = result * (seen * theta + (1 - theta) * self.p[allele]) / (1 + (m - 1) * theta)
+        return result
 
-def _urn_fixed(alleles: Sequence[int], p: Vector, theta: float) -> float:
-    """Probability of drawing ``alleles`` in order from the Balding-Nichols urn."""
-    result = 1.0
-    seen: Counter[int] = Counter()
-    for m, allele in enumerate(alleles):
-        result *= (seen[allele] * theta + (1 - theta) * p[allele]) / (1 + (m - 1) * theta)
-        seen[allele] += 1
-    return result
+    def _urn_free(
+        self, vectors: Sequence[NDArray[np.float64]], fixed: Sequence[NDArray[np.int64]]
+    ) -> NDArray[np.float64] | float:
+        """E[prod_k vectors[k](X_k)] over further urn draws X_k after the ``fixed`` draws.
 
+        Each draw copies one specific earlier draw (weight theta each) or is fresh from p
+        (weight 1 - theta), normalised by 1 + (m - 1) theta for m earlier draws (the
+        Chinese-restaurant form of the Balding-Nichols urn). A copy of a fixed draw takes its
+        allele; fresh draws start a block whose allele is summed over p.
+        """
+        p = self.p.reshape(-1, 1, 1)
+        if self.theta == 0.0:
+            result: NDArray[np.float64] | float = 1.0
+            for vector in vectors:
+                result = result * np.sum(p * vector, axis=0)
+            return result
+        theta, start = self.theta, len(fixed)
 
-def _urn_free(vectors: Sequence[Vector], fixed: Counter[int], p: Vector, theta: float) -> float:
-    """E[prod_k vectors[k](X_k)] for further urn draws X_k after the draws counted in ``fixed``.
+        def seat(
+            k: int, source: list[tuple[str, int]], blocks: list[NDArray[np.float64]]
+        ) -> NDArray[np.float64] | float:
+            if k == len(vectors):
+                result: NDArray[np.float64] | float = 1.0
+                for block in blocks:
+                    result = result * np.sum(p * block, axis=0)
+                return result
+            vector = vectors[k]
+            total: NDArray[np.float64] | float = 0.0
+            targets = [("fixed", t) for t in range(start)] + source[:k]
+            for kind, index in targets:  # copy one earlier draw
+                if kind == "fixed":
+                    total = total + theta * self._at(vector, fixed[index]) * seat(
+                        k + 1, [*source, (kind, index)], blocks
+                    )
+                else:
+                    merged = [*blocks[:index], blocks[index] * vector, *blocks[index + 1 :]]
+                    total = total + theta * seat(k + 1, [*source, (kind, index)], merged)
+            fresh = seat(k + 1, [*source, ("block", len(blocks))], [*blocks, vector])
+            total = total + (1 - theta) * fresh
+            return total / (1 + (start + k - 1) * theta)
 
-    Each draw copies one of the earlier draws (weight theta each) or is fresh from p (weight
-    1 - theta), normalised by 1 + (m - 1) theta for m earlier draws (Chinese-restaurant form
-    of the Balding-Nichols urn). Copies of a fixed draw take its allele; fresh draws start a
-    block whose allele is summed over p.
-    """
-    if theta == 0.0:
-        return float(np.prod([p @ vector for vector in vectors]))
-    start = sum(fixed.values())
-    alleles = sorted(fixed)
-
-    def seat(k: int, joined: dict[int, int], blocks: list[tuple[int, Vector]]) -> float:
-        if k == len(vectors):
-            return float(np.prod([p @ vector for _, vector in blocks]))
-        vector = vectors[k]
-        norm = 1 + (start + k - 1) * theta
-        total = 0.0
-        for allele in alleles:
-            if vector[allele] != 0.0:
-                share = theta * (fixed[allele] + joined.get(allele, 0)) * vector[allele]
-                total += share * seat(k + 1, {**joined, allele: joined.get(allele, 0) + 1}, blocks)
-        for i, (size, block) in enumerate(blocks):
-            merged = [*blocks[:i], (size + 1, block * vector), *blocks[i + 1 :]]
-            total += theta * size * seat(k + 1, joined, merged)
-        total += (1 - theta) * seat(k + 1, joined, [*blocks, (1, vector)])
-        return total / norm
-
-    return seat(0, {}, [])
+        return seat(0, [], [])

@@ -28,6 +28,8 @@ from kinmatch import (
     mutation_matrix,
 )
 from kinmatch.alleles import make_genotype, sort_alleles
+from kinmatch.pedigree import pedigree_likelihood_grid
+from kinmatch.relationships import RELATIONSHIPS
 
 LOCUS = "D8S1179"
 KINDS = ("none", "equal", "proportional", "stepwise", "onestep")
@@ -420,3 +422,36 @@ def test_twin_mutation_in_a_duo() -> None:
     h1_ped, _ = parent_child("M")
     h1 = brute_force_likelihood(h1_ped, {"child": (0, 0), "parent": (1, 1)}, p, paternal=paternal)
     assert h1 == pytest.approx(0.6**2 * r * 0.4, rel=1e-14)
+
+
+GRID_CASES = [(name, role) for name, case in CASES.items() for role in case.roles]
+
+
+@pytest.mark.parametrize(("relationship", "free"), GRID_CASES)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_grid_matches_brute_force(relationship: str, free: str, data: st.DataObject) -> None:
+    """pedigree_likelihood_grid: every genotype of the free person at once equals the twin."""
+    case = CASES[relationship]
+    locus = data.draw(loci(min(case.max_n, 4)), label="locus")
+    try:
+        paternal, maternal = locus.matrices()
+    except MutationModelError:
+        assume(False)
+        raise
+    n = len(locus.alleles)
+    sex = data.draw(st.sampled_from(["M", "F"]), label="sex")
+    fixed = {role: data.draw(genotype(n), label=role) for role in case.roles if role != free}
+    matrices = None if paternal is None or maternal is None else (paternal, maternal)
+    library_peds = RELATIONSHIPS[relationship].pedigrees(sex)
+    for library_ped, twin_ped in zip(library_peds, case.pedigrees(sex), strict=True):
+        grid = pedigree_likelihood_grid(library_ped, fixed, free, locus.p, theta=locus.theta,
+                                        matrices=matrices)  # fmt: skip
+        for a in range(n):
+            for b in range(a, n):
+                unordered = grid[a, b] + grid[b, a] if a != b else grid[a, a]
+                twin = brute_force_likelihood(
+                    twin_ped, {**fixed, free: (a, b)}, locus.p, theta=locus.theta,
+                    paternal=paternal, maternal=maternal,
+                )  # fmt: skip
+                assert math.isclose(unordered, twin, rel_tol=1e-12, abs_tol=1e-300)
