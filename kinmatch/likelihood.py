@@ -21,7 +21,7 @@ lacks, at the minimum frequency (reported); mutation matrices are built on that 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,6 +112,14 @@ def _check_roles(relationship: Relationship, roles: Mapping[str, object]) -> Non
         )
 
 
+def untyped_roles(relationship: Relationship, typed: Collection[str]) -> str | None:
+    """Why a locus is not compared when only ``typed`` roles are typed there, or None."""
+    missing = [role for role in relationship.required if role not in typed]
+    if relationship.any_of and not any(role in typed for role in relationship.any_of):
+        missing.append(" or ".join(relationship.any_of))
+    return ", ".join(missing) or None
+
+
 def locus_lr(
     relationship: str | Relationship,
     locus: str,
@@ -136,11 +144,9 @@ def locus_lr(
     typed = {role: g for role, g in genotypes.items() if g is not None}
     if locus not in frequencies:
         return LocusLR(locus, 1.0, False, reason="not in frequency table")
-    missing = [role for role in rel.required if role not in typed]
-    if rel.any_of and not any(role in typed for role in rel.any_of):
-        missing.append(" or ".join(rel.any_of))
-    if missing:
-        return LocusLR(locus, 1.0, False, reason=f"untyped: {', '.join(missing)}")
+    gap = untyped_roles(rel, typed)
+    if gap:
+        return LocusLR(locus, 1.0, False, reason=f"untyped: {gap}")
 
     alleles = frequencies.locus_alleles(
         locus, (a for g in typed.values() for a in g), min_frequency

@@ -22,8 +22,10 @@ from numpy.typing import NDArray
 from kinmatch.alleles import Allele, Genotype, make_genotype
 from kinmatch.errors import CaseError, InputError
 from kinmatch.frequencies import DEFAULT_MIN_FREQUENCY, AlleleFrequencies
-from kinmatch.likelihood import NO_MUTATION, locus_lr
+from kinmatch.likelihood import NO_MUTATION, locus_lr, untyped_roles
 from kinmatch.mutation import MutationModel
+from kinmatch.pedigree import pedigree_likelihood_grid
+from kinmatch.relationships import Relationship, get_relationship
 from kinmatch.store import genotype_alleles, n_genotype_codes
 
 SEX_CLASSES = ("M", "F")  # table row of a reference whose sex picks a mutation matrix
@@ -98,26 +100,74 @@ class TableBuilder:
         """Tables over the codes of ``free_role`` (the stored profile).
 
         ``fixed`` maps the query's roles to their genotypes per locus. One table row per entry
-        of ``transmitter_sexes`` (the stored parent's sex in a duo).
+        of ``transmitter_sexes`` (the stored parent's sex in a duo). Each locus is one call of
+        :func:`~kinmatch.pedigree.pedigree_likelihood_grid` per hypothesis on the allele set of
+        the query's comparison; codes with an allele outside that set are computed one by one
+        with :func:`~kinmatch.likelihood.locus_lr` on their own allele set.
         """
+        rel = get_relationship(relationship)
         width = max((n_genotype_codes(len(dictionaries.get(locus, ()))) for locus in loci),
                     default=1)  # fmt: skip
         shape = (len(transmitter_sexes), len(loci), width)
-        log10_lr = np.zeros(shape)
-        inconsistent = np.zeros(shape, dtype=np.uint8)
-        compared = np.zeros(shape, dtype=np.uint8)
+        tables = ScoreTables(np.zeros(shape), np.zeros(shape, np.uint8), np.zeros(shape, np.uint8))
         for li, locus in enumerate(loci):
-            query = {role: typed.get(locus) for role, typed in fixed.items()}
-            if locus not in self.frequencies or all(g is None for g in query.values()):
-                continue  # LR 1, not compared, for every code
-            for code, genotype in enumerate(code_genotypes(dictionaries.get(locus, ()))):
-                if genotype is None:
-                    continue
+            query = {role: typed[locus] for role, typed in fixed.items() if locus in typed}
+            if locus in self.frequencies and not untyped_roles(rel, {*query, free_role}):
                 for s, sex in enumerate(transmitter_sexes):
-                    log10_lr[s, li, code], inconsistent[s, li, code], compared[s, li, code] = (
-                        self.entry(relationship, locus, {**query, free_role: genotype}, sex)
-                    )
-        return ScoreTables(log10_lr, inconsistent, compared)
+                    self._fill(tables, s, li, rel, locus, query, free_role, sex,
+                               code_genotypes(dictionaries.get(locus, ())))  # fmt: skip
+        return tables
+
+    def _fill(
+        self,
+        tables: ScoreTables,
+        s: int,
+        li: int,
+        rel: Relationship,
+        locus: str,
+        query: Mapping[str, Genotype],
+        free_role: str,
+        sex: str,
+        genotypes: Sequence[Genotype | None],
+    ) -> None:
+        alleles = self.frequencies.locus_alleles(
+            locus, (a for g in query.values() for a in g), self.min_frequency
+        )
+        position = {allele: i for i, allele in enumerate(alleles.alleles)}
+        coded = {role: (position[g[0]], position[g[1]]) for role, g in query.items()}
+        try:
+            matrices = self.mutation.matrices(alleles)
+        except InputError as exc:
+            raise CaseError(exc.reason, locus=locus) from None
+        h1_ped, h2_ped = rel.pedigrees(sex)
+        p, theta = alleles.frequencies, self.theta
+        h1 = _unordered(pedigree_likelihood_grid(h1_ped, coded, free_role, p, theta=theta,
+                                                 matrices=matrices))  # fmt: skip
+        h2 = _unordered(pedigree_likelihood_grid(h2_ped, coded, free_role, p, theta=theta,
+                                                 matrices=matrices))  # fmt: skip
+        fits = h1 if matrices is None else _unordered(
+            pedigree_likelihood_grid(h1_ped, coded, free_role, p)
+        )  # fmt: skip
+        for code, genotype in enumerate(genotypes):
+            if genotype is None:
+                continue
+            if genotype[0] in position and genotype[1] in position:
+                i, j = position[genotype[0]], position[genotype[1]]
+                if h2[i, j] == 0.0:
+                    raise CaseError("the genotypes are impossible under H2", locus=locus)
+                ratio = h1[i, j] / h2[i, j]
+                entry = (math.log10(ratio) if ratio > 0 else -math.inf, int(fits[i, j] == 0), 1)
+            else:  # an allele the comparison's allele set lacks: its own allele set
+                entry = self.entry(rel.name, locus, {**query, free_role: genotype}, sex)
+            tables.log10_lr[s, li, code] = entry[0]
+            tables.inconsistent[s, li, code] = entry[1]
+            tables.compared[s, li, code] = entry[2]
+
+
+def _unordered(grid: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Likelihood of unordered genotypes: [a, b] + [b, a] off the diagonal, [a, a] on it."""
+    result: NDArray[np.float64] = grid + grid.T - np.diag(np.diag(grid))
+    return result
 
 
 @dataclass(frozen=True)
