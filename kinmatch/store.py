@@ -165,6 +165,13 @@ class Fragment:
         return flat.reshape(self.rows, len(self.loci))  # type: ignore[no-any-return]
 
     @property
+    def signatures(self) -> NDArray[np.uint8]:
+        """Allele signatures (see :data:`SIGNATURES`), shape (rows, loci), memory-mapped."""
+        values = self._column("signatures").values
+        flat = values.to_numpy(zero_copy_only=True)
+        return flat.reshape(self.rows, len(self.loci))  # type: ignore[no-any-return]
+
+    @property
     def roles(self) -> NDArray[np.uint8]:
         return self._column("role").to_numpy(zero_copy_only=True)  # type: ignore[no-any-return]
 
@@ -359,18 +366,12 @@ class ReferenceStore:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def _append(self, profiles: list[Profile]) -> None:
-        old = self.manifest
-        loci = list(old.loci)
-        alleles = {locus: list(codes) for locus, codes in old.alleles.items()}
-        batch_loci = {locus for p in profiles for locus in p.genotypes}
-        for locus in sorted(batch_loci - set(loci), key=locus_sort_key):
-            loci.append(locus)
-        for locus in batch_loci:
-            known = set(alleles.setdefault(locus, []))
-            new = {a for p in profiles if locus in p.genotypes for a in p.genotypes[locus]}
-            alleles[locus].extend(sort_alleles(new - known))
-        index = {locus: {a: i for i, a in enumerate(alleles[locus])} for locus in batch_loci}
-
+        loci = sorted({locus for p in profiles for locus in p.genotypes}, key=locus_sort_key)
+        dictionaries = {
+            locus: sort_alleles({a for p in profiles for a in p.genotypes.get(locus, ())})
+            for locus in loci
+        }
+        index = {locus: {a: i for i, a in enumerate(dictionaries[locus])} for locus in loci}
         codes = np.zeros((len(profiles), len(loci)), dtype=np.uint16)
         for row, profile in enumerate(profiles):
             for column, locus in enumerate(loci):
@@ -378,9 +379,63 @@ class ReferenceStore:
                 if genotype is not None:
                     lookup = index[locus]
                     codes[row, column] = genotype_code(lookup[genotype[0]], lookup[genotype[1]])
-        if any(n_genotype_codes(len(a)) > 65535 for a in alleles.values()):
-            raise StoreError("a locus has too many alleles for 16-bit genotype codes")
-        table = _fragment_table(profiles, codes, loci)
+        self._write_batch(
+            EncodedBatch(
+                sample_ids=[p.sample_id for p in profiles],
+                roles=np.array([ROLE_CODES.get(p.role or "", NO_ROLE) for p in profiles],
+                               dtype=np.uint8),
+                sexes=np.array([SEXES.index(p.sex) if p.sex else NO_SEX for p in profiles],
+                               dtype=np.uint8),
+                case_ids=[p.case_id for p in profiles],
+                agencies=[p.agency for p in profiles],
+                loci=tuple(loci),
+                alleles={locus: tuple(dictionaries[locus]) for locus in loci},
+                codes=codes,
+            )
+        )  # fmt: skip
+
+    def append_encoded(self, batch: EncodedBatch) -> IngestReport:
+        """Append a batch that is already encoded (bulk loading of synthetic databases).
+
+        Codes refer to ``batch.alleles``; they are translated to the store's dictionaries.
+        Sample IDs must be new; the batch is written atomically like any other.
+        """
+        with self._lock():
+            self.refresh()
+            existing = self.sample_ids()
+            errors = [
+                ProfileError("duplicate sample_id: already in the store", sample=sid)
+                for sid in batch.sample_ids
+                if sid in existing
+            ]
+            if len(set(batch.sample_ids)) != len(batch.sample_ids):
+                errors.append(ProfileError("duplicate sample_id within the batch"))
+            if errors:
+                raise IngestError(errors)
+            self._write_batch(batch)
+            self._remove_orphans()
+            return IngestReport(len(batch.sample_ids), batch.loci, (), self.generation)
+
+    def _write_batch(self, batch: EncodedBatch) -> None:
+        old = self.manifest
+        loci = list(old.loci)
+        loci += sorted(set(batch.loci) - set(loci), key=locus_sort_key)
+        alleles = {locus: list(codes) for locus, codes in old.alleles.items()}
+        codes = np.zeros((len(batch.sample_ids), len(loci)), dtype=np.uint16)
+        for column, locus in enumerate(batch.loci):
+            dictionary = alleles.setdefault(locus, [])
+            known = set(dictionary)
+            dictionary.extend(a for a in batch.alleles[locus] if a not in known)
+            if n_genotype_codes(len(dictionary)) > 65535:
+                raise StoreError(f"locus {locus} has too many alleles for 16-bit codes")
+            position = {a: i for i, a in enumerate(dictionary)}
+            remap = np.zeros(n_genotype_codes(len(batch.alleles[locus])), dtype=np.uint16)
+            for code in range(1, len(remap)):
+                first, second = genotype_alleles(code)
+                remap[code] = genotype_code(position[batch.alleles[locus][first]],
+                                            position[batch.alleles[locus][second]])  # fmt: skip
+            codes[:, loci.index(locus)] = remap[batch.codes[:, column]]
+        table = _fragment_table(batch, codes, loci)
 
         generation = old.generation + 1
         name = f"frag-{generation:06d}-{uuid.uuid4().hex[:8]}.arrow"
@@ -392,7 +447,7 @@ class ReferenceStore:
         fsync_path(temporary)
         os.rename(temporary, fragments / name)
         fsync_path(fragments)
-        info = FragmentInfo(name, len(profiles), tuple(loci))
+        info = FragmentInfo(name, len(batch.sample_ids), tuple(loci))
         manifest = Manifest(
             generation,
             tuple(loci),
@@ -413,18 +468,54 @@ class ReferenceStore:
             path.unlink(missing_ok=True)
 
 
-def _fragment_table(profiles: list[Profile], codes: NDArray[np.uint16], loci: list[str]) -> Any:
+@dataclass(frozen=True)
+class EncodedBatch:
+    """Profiles already encoded: genotype codes over ``loci`` against ``alleles``."""
+
+    sample_ids: Sequence[str]
+    roles: NDArray[np.uint8]
+    sexes: NDArray[np.uint8]
+    case_ids: Sequence[str | None]
+    agencies: Sequence[str | None]
+    loci: tuple[str, ...]
+    alleles: dict[str, tuple[Allele, ...]]
+    codes: NDArray[np.uint16]
+
+
+def _signature_table() -> NDArray[np.uint8]:
+    """Allele signature of every genotype code: bit (allele code mod 8) of each allele.
+
+    Missing (code 0) is all bits, so an untyped locus never looks inconsistent.
+    """
+    index = np.arange(65535, dtype=np.int64)  # codes 1..65535
+    hi = ((np.sqrt(8 * index + 1) - 1) // 2).astype(np.int64)
+    hi -= hi * (hi + 1) // 2 > index  # guard against rounding of the square root
+    hi += (hi + 1) * (hi + 2) // 2 <= index
+    lo = index - hi * (hi + 1) // 2
+    table = np.full(65536, 0xFF, dtype=np.uint8)
+    table[1:] = (1 << (lo % 8)) | (1 << (hi % 8))
+    return table
+
+
+SIGNATURES = _signature_table()
+
+
+def _fragment_table(batch: EncodedBatch, codes: NDArray[np.uint16], loci: list[str]) -> Any:
     now = datetime.now(UTC)
-    flat = pa.array(codes.reshape(-1), type=pa.uint16())
+    n = len(batch.sample_ids)
     columns = {
-        "sample_id": pa.array([p.sample_id for p in profiles], type=pa.string()),
-        "role": pa.array([ROLE_CODES.get(p.role or "", NO_ROLE) for p in profiles], pa.uint8()),
-        "sex": pa.array([SEXES.index(p.sex) if p.sex else NO_SEX for p in profiles], pa.uint8()),
-        "case_id": pa.array([p.case_id for p in profiles], type=pa.string()),
-        "agency": pa.array([p.agency for p in profiles], type=pa.string()),
-        "ingest_time": pa.array([now] * len(profiles), type=pa.timestamp("us", tz="UTC")),
-        "genotypes": pa.FixedSizeListArray.from_arrays(flat, len(loci)),
-    }
+        "sample_id": pa.array(batch.sample_ids, type=pa.string()),
+        "role": pa.array(batch.roles, type=pa.uint8()),
+        "sex": pa.array(batch.sexes, type=pa.uint8()),
+        "case_id": pa.array(batch.case_ids, type=pa.string()),
+        "agency": pa.array(batch.agencies, type=pa.string()),
+        "ingest_time": pa.array(np.full(n, np.datetime64(now.replace(tzinfo=None), "us")),
+                                type=pa.timestamp("us", tz="UTC")),
+        "genotypes": pa.FixedSizeListArray.from_arrays(pa.array(codes.reshape(-1)), len(loci)),
+        "signatures": pa.FixedSizeListArray.from_arrays(
+            pa.array(SIGNATURES[codes].reshape(-1)), len(loci)
+        ),
+    }  # fmt: skip
     schema_metadata = {b"kinmatch.loci": json.dumps(loci).encode()}
     return pa.table(columns).replace_schema_metadata(schema_metadata)
 

@@ -13,6 +13,8 @@ import pytest
 from kinmatch import Profile, read_profiles
 from kinmatch.store import (
     MISSING,
+    SIGNATURES,
+    EncodedBatch,
     IngestError,
     ReferenceStore,
     StoreError,
@@ -185,3 +187,28 @@ def test_sigkill_at_many_points_leaves_all_or_none(tmp_path: Path) -> None:
     named = {info.file for info in store.manifest.fragments}
     assert {p.name for p in (store_path / "fragments").iterdir()} == named  # orphans removed
     assert len(store) == expected + 1
+
+
+def test_append_encoded_translates_codes_and_writes_signatures(tmp_path: Path) -> None:
+    store = ReferenceStore.create(tmp_path)
+    store.ingest([Profile("A", {"vWA": ("17", "18")})])  # store dictionary: 17 -> 0, 18 -> 1
+    batch = EncodedBatch(
+        sample_ids=["X", "Y"],
+        roles=np.array([0, 255], dtype=np.uint8),
+        sexes=np.array([0, 2], dtype=np.uint8),
+        case_ids=["K1", None],
+        agencies=[None, "BJ"],
+        loci=("vWA", "TH01"),
+        alleles={"vWA": ("18", "14"), "TH01": ("9.3",)},  # the batch's own dictionary
+        codes=np.array([[genotype_code(0, 1), 0], [genotype_code(1, 1), genotype_code(0, 0)]],
+                       dtype=np.uint16),
+    )  # fmt: skip
+    store.append_encoded(batch)
+    decoded = {p.sample_id: p for p in ReferenceStore.open(tmp_path).profiles()}
+    assert decoded["X"].genotypes == {"vWA": ("14", "18")}
+    assert decoded["Y"].genotypes == {"vWA": ("14", "14"), "TH01": ("9.3", "9.3")}
+    assert (decoded["X"].role, decoded["X"].case_id, decoded["Y"].agency) == ("father", "K1", "BJ")
+    for fragment in ReferenceStore.open(tmp_path).fragments:
+        assert np.array_equal(fragment.signatures, SIGNATURES[fragment.codes])
+    with pytest.raises(IngestError, match="already in the store"):
+        store.append_encoded(batch)
