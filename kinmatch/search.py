@@ -24,7 +24,8 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -33,6 +34,8 @@ from numpy.typing import NDArray
 
 from kinmatch.errors import CaseError, InputError
 from kinmatch.frequencies import DEFAULT_MIN_FREQUENCY, AlleleFrequencies
+from kinmatch.index import ALL_BITS, DEFAULT_MAX_INCONSISTENT, query_masks
+from kinmatch.kernels.filter import filter_children, filter_pairs, filter_single
 from kinmatch.kernels.scan import score_couples, score_single
 from kinmatch.likelihood import NO_MUTATION, KinshipResult, kinship_lr
 from kinmatch.mutation import MutationModel
@@ -83,8 +86,11 @@ class SearchResult:
     relationship: str
     hits: tuple[Hit, ...]
     n_scored: int
+    """References (or couples) the query met."""
     seconds: float
     error: str | None = None
+    n_candidates: int | None = None
+    """References scored exactly after the candidate filter (None when it was off)."""
 
 
 @dataclass(frozen=True)
@@ -96,7 +102,7 @@ class _Scores:
     log10_lr: NDArray[np.float64]
     n_inconsistent: NDArray[np.int16]
     n_compared: NDArray[np.int16]
-    n_scored: int = field(default=0)
+    n_met: int
 
 
 class Searcher:
@@ -111,8 +117,12 @@ class Searcher:
         mutation: MutationModel = NO_MUTATION,
         min_frequency: float = DEFAULT_MIN_FREQUENCY,
         verdict_rule: VerdictRule | None = None,
+        max_inconsistent: int | None = DEFAULT_MAX_INCONSISTENT,
     ) -> None:
+        """``max_inconsistent`` is the candidate filter's bound for parentage searches
+        (:mod:`kinmatch.index`); None scans every reference."""
         self.store = store
+        self.max_inconsistent = max_inconsistent
         self.frequencies = frequencies
         self.theta = theta
         self.mutation = mutation
@@ -158,12 +168,13 @@ class Searcher:
             relationship, {query_role: query.genotypes}, free_role, self.store.loci,
             self.store.manifest.alleles, transmitter_sexes=sexes,
         )  # fmt: skip
+        masks = (self._masks(query),) if relationship == "parent-child" else None
         scores = self._scan(tables, None if search_all else targets, {query.sample_id},
-                            by_sex=free_role == "parent")  # fmt: skip
+                            by_sex=free_role == "parent", masks=masks)  # fmt: skip
         hits = self._single_hits(scores, top_k, min_lr, relationship, {query_role: query},
                                  free_role, query.sample_id)  # fmt: skip
-        return SearchResult(query.sample_id, relationship, hits, scores.n_scored,
-                            time.perf_counter() - started)  # fmt: skip
+        return self._result(query.sample_id, relationship, hits, scores, masks is not None,
+                            started)  # fmt: skip
 
     def search_couple(
         self,
@@ -187,14 +198,14 @@ class Searcher:
             self.store.loci, self.store.manifest.alleles,
         )  # fmt: skip
         exclude = {father.sample_id, mother.sample_id}
+        masks = (self._masks(father), self._masks(mother))
         scores = self._scan(tables, None if search_all else (UNKNOWN_ORIGIN,), exclude,
-                            by_sex=False)  # fmt: skip
+                            by_sex=False, masks=masks)  # fmt: skip
         query_id = father.case_id if father.case_id and father.case_id == mother.case_id \
             else f"{father.sample_id}+{mother.sample_id}"  # fmt: skip
         hits = self._single_hits(scores, top_k, min_lr, "parents-child", couple, "child",
                                  query_id)  # fmt: skip
-        return SearchResult(query_id, "parents-child", hits, scores.n_scored,
-                            time.perf_counter() - started)  # fmt: skip
+        return self._result(query_id, "parents-child", hits, scores, True, started)
 
     def search_batch(
         self,
@@ -225,22 +236,53 @@ class Searcher:
         exclude: set[str],
         *,
         by_sex: bool,
+        masks: tuple[NDArray[np.uint8], ...] | None = None,
     ) -> _Scores:
+        """Score the references met; with ``masks`` only the filter's candidates."""
         locus_index = {locus: i for i, locus in enumerate(self.store.loci)}
         parts = []
+        n_met = 0
         for f, fragment in enumerate(self.store.fragments):
             selected = _selected(fragment, targets, exclude)
+            n_met += int(selected.sum())
             n = fragment.rows
+            locus_map = np.array([locus_index[locus] for locus in fragment.loci], np.int64)
+            if masks is not None and self.max_inconsistent is not None:
+                keep = np.empty(n, dtype=bool)
+                if len(masks) == 1:
+                    filter_single(fragment.signatures, locus_map, masks[0], selected,
+                                  self.max_inconsistent, keep)  # fmt: skip
+                else:
+                    filter_children(fragment.signatures, locus_map, masks[0], masks[1], selected,
+                                    self.max_inconsistent, keep)  # fmt: skip
+                selected = keep
             out = (np.empty(n), np.empty(n, np.int16), np.empty(n, np.int16))
             # the stored parent's sex picks the matrix; unknown sex counts as male, as in the core
             sex_class = (fragment.sexes == 1) if by_sex else np.zeros(n, dtype=bool)
-            locus_map = np.array([locus_index[locus] for locus in fragment.loci], np.int64)
             score_single(fragment.codes, locus_map, sex_class.astype(np.uint8), selected,
                          tables.log10_lr, tables.inconsistent, tables.compared, *out)  # fmt: skip
             rows = np.flatnonzero(selected)
             parts.append((np.full(len(rows), f), rows, out[0][rows], out[1][rows], out[2][rows]))
         fragments, rows, log10, n_inc, n_cmp = (np.concatenate(c) for c in zip(*parts, strict=True))
-        return _Scores(fragments, rows, log10, n_inc, n_cmp, len(rows))
+        return _Scores(fragments, rows, log10, n_inc, n_cmp, n_met)
+
+    def _masks(self, query: Profile) -> NDArray[np.uint8]:
+        return query_masks(query.genotypes, self.store.loci, self.store.manifest.alleles,
+                           set(self.frequencies))  # fmt: skip
+
+    def _result(
+        self,
+        query_id: str,
+        relationship: str,
+        hits: tuple[Hit, ...],
+        scores: _Scores,
+        indexed: bool,
+        started: float,
+    ) -> SearchResult:
+        filtered = indexed and self.max_inconsistent is not None
+        return SearchResult(query_id, relationship, hits, scores.n_met,
+                            time.perf_counter() - started,
+                            n_candidates=len(scores.row) if filtered else None)  # fmt: skip
 
     def _single_hits(
         self,
@@ -281,32 +323,41 @@ class Searcher:
         couples = self._couples()
         tables = couple_tables(self.tables, child.genotypes, self.store.loci,
                                self.store.manifest.alleles)  # fmt: skip
-        n = len(couples.case_ids)
+        candidates = np.arange(len(couples.case_ids))
+        if self.max_inconsistent is not None:
+            keep = np.empty(len(candidates), dtype=bool)
+            filter_pairs(couples.father_signatures, couples.mother_signatures,
+                         self._masks(child), self.max_inconsistent, keep)  # fmt: skip
+            candidates = np.flatnonzero(keep)
+        n = len(candidates)
         out = (np.empty(n), np.empty(n, np.int16), np.empty(n, np.int16), np.empty(n, bool))
         score_couples(
-            couples.father, couples.mother, tables.transmit, tables.count, tables.rare,
-            tables.duo.log10_lr, tables.duo.inconsistent, tables.child_p, tables.child_het,
-            self.theta, *out,
+            couples.father[candidates], couples.mother[candidates], tables.transmit,
+            tables.count, tables.rare, tables.duo.log10_lr, tables.duo.inconsistent,
+            tables.child_p, tables.child_het, self.theta, *out,
         )  # fmt: skip
         log10, n_inc, n_cmp, exact = out
         for flagged in np.flatnonzero(exact).tolist():  # a parent's rare allele: core scores it
-            result = self._breakdown("parents-child", self._couple_roles(couples, flagged, child))
+            roles = self._couple_roles(couples, int(candidates[flagged]), child)
+            result = self._breakdown("parents-child", roles)
             log10[flagged] = -math.inf if result.log10_lr is None else result.log10_lr
             n_inc[flagged] = len(result.inconsistent_loci)
             n_cmp[flagged] = len(result.loci_compared)
-        scores = _Scores(np.zeros(n, np.int64), np.arange(n), log10, n_inc, n_cmp, n)
+        scores = _Scores(np.zeros(n, np.int64), candidates, log10, n_inc, n_cmp,
+                         len(couples.case_ids))  # fmt: skip
 
         def ids(positions: NDArray[np.int64]) -> list[str]:
-            return [couples.label(position) for position in positions.tolist()]
+            return [couples.label(int(candidates[position])) for position in positions.tolist()]
 
         hits = []
         for rank, i in enumerate(_rank(log10, ids, top_k, min_lr), start=1):
-            roles = self._couple_roles(couples, i, child)
+            couple = int(candidates[i])
+            roles = self._couple_roles(couples, couple, child)
             breakdown = self._breakdown("parents-child", roles)
             hits.append(
                 _hit(
                     child.sample_id,
-                    couples.case_ids[i],
+                    couples.case_ids[couple],
                     "parents-child",
                     scores,
                     i,
@@ -314,11 +365,10 @@ class Searcher:
                     breakdown,
                     father_id=roles["father"].sample_id,
                     mother_id=roles["mother"].sample_id,
-                    case_id=couples.case_ids[i],
+                    case_id=couples.case_ids[couple],
                 )
             )
-        return SearchResult(child.sample_id, "parents-child", tuple(hits), n,
-                            time.perf_counter() - started)  # fmt: skip
+        return self._result(child.sample_id, "parents-child", tuple(hits), scores, True, started)
 
     def _couple_roles(self, couples: _Couples, i: int, child: Profile) -> dict[str, Profile]:
         (ff, fr), (mf, mr) = couples.rows[i]
@@ -350,6 +400,8 @@ class _Couples:
     mother: NDArray[np.uint16]
     father_ids: list[str]
     mother_ids: list[str]
+    father_signatures: NDArray[np.uint8]
+    mother_signatures: NDArray[np.uint8]
 
     def label(self, i: int) -> str:
         return f"{self.case_ids[i]}/{self.father_ids[i]}/{self.mother_ids[i]}"
@@ -382,20 +434,27 @@ def _find_couples(store: ReferenceStore) -> _Couples:
         _gather(store, mothers),
         [father[2] for _, father, _ in pairs],
         [mother[2] for _, _, mother in pairs],
+        _gather(store, fathers, signatures=True),
+        _gather(store, mothers, signatures=True),
     )
 
 
-def _gather(store: ReferenceStore, rows: list[tuple[int, int]]) -> NDArray[np.uint16]:
-    """Codes of the given (fragment, row) profiles, in store-locus order (0 where untyped)."""
+def _gather(
+    store: ReferenceStore, rows: list[tuple[int, int]], *, signatures: bool = False
+) -> NDArray[Any]:
+    """Codes (or signatures) of (fragment, row) profiles in store-locus order; untyped where
+    a fragment lacks a locus."""
     locus_index = {locus: i for i, locus in enumerate(store.loci)}
-    out = np.zeros((len(rows), len(store.loci)), dtype=np.uint16)
+    shape = (len(rows), len(store.loci))
+    out = np.full(shape, ALL_BITS, np.uint8) if signatures else np.zeros(shape, np.uint16)
     if not rows:
         return out
     where = np.array(rows, dtype=np.int64).reshape(-1, 2)
     for f, fragment in enumerate(store.fragments):
         positions = np.flatnonzero(where[:, 0] == f)
         columns = np.array([locus_index[locus] for locus in fragment.loci], dtype=np.int64)
-        out[np.ix_(positions, columns)] = fragment.codes[where[positions, 1]]
+        source = fragment.signatures if signatures else fragment.codes
+        out[np.ix_(positions, columns)] = source[where[positions, 1]]
     return out
 
 

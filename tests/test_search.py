@@ -82,8 +82,11 @@ def test_kernel_lr_equals_core_on_random_stores(
         half = n // 2
         store.ingest(stored[:half])
         store.ingest(stored[half:])  # two fragments, the dictionaries grow in between
-        searcher = Searcher(store, frequencies, theta=theta, mutation=model)
+        searcher = Searcher(store, frequencies, theta=theta, mutation=model,
+                            max_inconsistent=None)  # fmt: skip
         result = searcher.search(query, relationship, top_k=n, search_all=True)
+        indexed = Searcher(store, frequencies, theta=theta, mutation=model, max_inconsistent=1)
+        filtered = indexed.search(query, relationship, top_k=n, search_all=True)
     assert result.n_scored == n and len(result.hits) == n
     young = query.role in (None, "unknown-origin")
     by_id = {p.sample_id: p for p in stored}
@@ -102,6 +105,15 @@ def test_kernel_lr_equals_core_on_random_stores(
         assert hit.breakdown.lr == core.lr
     logs = [h.log10_lr if h.log10_lr is not None else -math.inf for h in result.hits]
     assert logs == sorted(logs, reverse=True)
+    # the candidate filter (parentage only) keeps every reference within the bound, same LRs
+    full = {h.reference_id: h for h in result.hits}
+    kept = {h.reference_id: h for h in filtered.hits}
+    if relationship == "parent-child":
+        assert filtered.n_candidates is not None and filtered.n_candidates <= n
+        assert {r for r, h in full.items() if h.n_inconsistent <= 1} <= set(kept)
+        assert all(kept[r].lr == full[r].lr for r in kept)
+    else:
+        assert filtered.n_candidates is None and kept.keys() == full.keys()
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +124,7 @@ def example_store(tmp_path_factory: pytest.TempPathFactory) -> ReferenceStore:
 
 
 def test_who_meets_whom(example_store: ReferenceStore) -> None:
-    searcher = Searcher(example_store, load_frequencies(CHINA))
+    searcher = Searcher(example_store, load_frequencies(CHINA), max_inconsistent=None)
     profiles = read_profiles(EXAMPLES)
     child = searcher.search(profiles["U01"], "parent-child", top_k=100)
     assert {h.reference_id for h in child.hits} == {"K01-F", "K01-M", "K02-F", "P03"}
@@ -124,6 +136,10 @@ def test_who_meets_whom(example_store: ReferenceStore) -> None:
     assert [h.reference_id for h in sibling.hits] == ["U04"]
     everyone = searcher.search(profiles["U01"], "parent-child", top_k=100, search_all=True)
     assert everyone.n_scored == len(profiles) - 1  # all but the query itself
+    indexed = Searcher(example_store, load_frequencies(CHINA))  # the filter, k = 2
+    child = indexed.search(profiles["U01"], "parent-child", top_k=100)
+    assert child.n_scored == 4 and child.n_candidates == 2
+    assert {h.reference_id for h in child.hits} == {"K01-F", "K01-M"}
 
 
 def test_threshold_and_top_k(example_store: ReferenceStore) -> None:
@@ -176,8 +192,16 @@ def test_couple_kernel_equals_core_on_random_stores(
         store.ingest(stored[: len(stored) // 2])
         store.ingest(stored[len(stored) // 2 :])  # a father and mother may be in two fragments
         store.ingest([child])
-        searcher = Searcher(store, frequencies, theta=theta, mutation=model)
+        searcher = Searcher(store, frequencies, theta=theta, mutation=model,
+                            max_inconsistent=None)  # fmt: skip
         result = searcher.search(child, "parents-child", top_k=n_cases)
+        filtered = Searcher(
+            store, frequencies, theta=theta, mutation=model, max_inconsistent=1
+        ).search(child, "parents-child", top_k=n_cases)
+        full = {(h.father_id, h.mother_id): h for h in result.hits}
+        kept = {(h.father_id, h.mother_id): h for h in filtered.hits}
+        assert {k for k, h in full.items() if h.n_inconsistent <= 1} <= set(kept)
+        assert all(kept[k].lr == full[k].lr for k in kept)
         by_id = {p.sample_id: p for p in stored}
         assert result.n_scored == n_cases  # the lone father is no couple
         for hit in result.hits:
@@ -190,6 +214,14 @@ def test_couple_kernel_equals_core_on_random_stores(
 
         father, mother = by_id["F0"], by_id["M0"]
         reverse = searcher.search_couple(father, mother, top_k=100, search_all=True)
+        kept_children = Searcher(
+            store, frequencies, theta=theta, mutation=model, max_inconsistent=1
+        ).search_couple(father, mother, top_k=100, search_all=True)
+        all_children = {h.reference_id: h for h in reverse.hits}
+        assert {r for r, h in all_children.items() if h.n_inconsistent <= 1} <= {
+            h.reference_id for h in kept_children.hits
+        }
+        assert all(h.lr == all_children[h.reference_id].lr for h in kept_children.hits)
         assert reverse.query_id == "K0" and reverse.n_scored == len(stored) - 2 + 1
         everyone = {**by_id, "Q": child}
         for hit in reverse.hits:
