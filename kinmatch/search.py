@@ -29,7 +29,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from kinmatch.errors import CaseError, InputError
@@ -100,8 +99,6 @@ class _Scores:
     fragment: NDArray[np.int64]
     row: NDArray[np.int64]
     log10_lr: NDArray[np.float64]
-    n_inconsistent: NDArray[np.int16]
-    n_compared: NDArray[np.int16]
     n_met: int
 
 
@@ -250,21 +247,22 @@ class Searcher:
             if masks is not None and self.max_inconsistent is not None:
                 keep = np.empty(n, dtype=bool)
                 if len(masks) == 1:
-                    filter_single(fragment.signatures, locus_map, masks[0], selected,
+                    filter_single(fragment.signatures, masks[0][locus_map], selected,
                                   self.max_inconsistent, keep)  # fmt: skip
                 else:
-                    filter_children(fragment.signatures, locus_map, masks[0], masks[1], selected,
-                                    self.max_inconsistent, keep)  # fmt: skip
+                    filter_children(fragment.signatures, masks[0][locus_map],
+                                    masks[1][locus_map], selected, self.max_inconsistent,
+                                    keep)  # fmt: skip
                 selected = keep
-            out = (np.empty(n), np.empty(n, np.int16), np.empty(n, np.int16))
+            out = np.empty(n)
             # the stored parent's sex picks the matrix; unknown sex counts as male, as in the core
             sex_class = (fragment.sexes == 1) if by_sex else np.zeros(n, dtype=bool)
             score_single(fragment.codes, locus_map, sex_class.astype(np.uint8), selected,
-                         tables.log10_lr, tables.inconsistent, tables.compared, *out)  # fmt: skip
+                         tables.log10_lr, out)  # fmt: skip
             rows = np.flatnonzero(selected)
-            parts.append((np.full(len(rows), f), rows, out[0][rows], out[1][rows], out[2][rows]))
-        fragments, rows, log10, n_inc, n_cmp = (np.concatenate(c) for c in zip(*parts, strict=True))
-        return _Scores(fragments, rows, log10, n_inc, n_cmp, n_met)
+            parts.append((np.full(len(rows), f), rows, out[rows]))
+        fragments, rows, log10 = (np.concatenate(c) for c in zip(*parts, strict=True))
+        return _Scores(fragments, rows, log10, n_met)
 
     def _masks(self, query: Profile) -> NDArray[np.uint8]:
         return query_masks(query.genotypes, self.store.loci, self.store.manifest.alleles,
@@ -295,8 +293,12 @@ class Searcher:
         query_id: str,
     ) -> tuple[Hit, ...]:
         def ids(positions: NDArray[np.int64]) -> list[str]:
-            return [str(self.store.fragments[scores.fragment[i]].sample_ids[scores.row[i]])
-                    for i in positions]  # fmt: skip
+            names = np.empty(len(positions), dtype=object)
+            for f, fragment in enumerate(self.store.fragments):
+                mine = np.flatnonzero(scores.fragment[positions] == f)
+                rows = pa.array(scores.row[positions[mine]])
+                names[mine] = fragment.sample_ids.take(rows).to_pylist()
+            return list(names)
 
         hits = []
         for rank, i in enumerate(_rank(scores.log10_lr, ids, top_k, min_lr), start=1):
@@ -330,21 +332,17 @@ class Searcher:
                          self._masks(child), self.max_inconsistent, keep)  # fmt: skip
             candidates = np.flatnonzero(keep)
         n = len(candidates)
-        out = (np.empty(n), np.empty(n, np.int16), np.empty(n, np.int16), np.empty(n, bool))
+        log10, exact = np.empty(n), np.empty(n, dtype=bool)
         score_couples(
             couples.father[candidates], couples.mother[candidates], tables.transmit,
-            tables.count, tables.rare, tables.duo.log10_lr, tables.duo.inconsistent,
-            tables.child_p, tables.child_het, self.theta, *out,
+            tables.count, tables.rare, tables.duo.log10_lr, tables.child_p, tables.child_het,
+            self.theta, log10, exact,
         )  # fmt: skip
-        log10, n_inc, n_cmp, exact = out
         for flagged in np.flatnonzero(exact).tolist():  # a parent's rare allele: core scores it
             roles = self._couple_roles(couples, int(candidates[flagged]), child)
             result = self._breakdown("parents-child", roles)
             log10[flagged] = -math.inf if result.log10_lr is None else result.log10_lr
-            n_inc[flagged] = len(result.inconsistent_loci)
-            n_cmp[flagged] = len(result.loci_compared)
-        scores = _Scores(np.zeros(n, np.int64), candidates, log10, n_inc, n_cmp,
-                         len(couples.case_ids))  # fmt: skip
+        scores = _Scores(np.zeros(n, np.int64), candidates, log10, len(couples.case_ids))
 
         def ids(positions: NDArray[np.int64]) -> list[str]:
             return [couples.label(int(candidates[position])) for position in positions.tolist()]
@@ -470,8 +468,8 @@ def _hit(
 ) -> Hit:
     log10 = float(scores.log10_lr[i])
     return Hit(query_id, reference_id, relationship, _lr(log10),
-               None if log10 == -math.inf else log10, rank, int(scores.n_inconsistent[i]),
-               int(scores.n_compared[i]), breakdown, **ids)  # fmt: skip
+               None if log10 == -math.inf else log10, rank, len(breakdown.inconsistent_loci),
+               len(breakdown.loci_compared), breakdown, **ids)  # fmt: skip
 
 
 def _rank(
@@ -502,8 +500,11 @@ def _selected(
     else:
         codes = [ROLE_CODES[role] for role in targets]
         selected = np.isin(fragment.roles, np.array(codes, dtype=np.uint8))
-    own = pc.is_in(fragment.sample_ids, value_set=pa.array(sorted(exclude), pa.string()))
-    return np.asarray(selected & ~own.to_numpy(zero_copy_only=False).astype(bool), dtype=bool)
+    for sample_id in exclude:
+        row = fragment.find(sample_id)
+        if row is not None:
+            selected[row] = False
+    return selected
 
 
 def _lr(log10: float) -> float:

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from kinmatch.alleles import Allele, make_genotype, sort_alleles
@@ -147,7 +148,9 @@ class Fragment:
         self.table = table
 
     def _column(self, name: str) -> pa.Array:
-        return self.table.column(name).combine_chunks()
+        column = self.table.column(name)
+        # one record batch per fragment: its chunk is a view of the mapping (combining copies)
+        return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
 
     @property
     def rows(self) -> int:
@@ -182,6 +185,21 @@ class Fragment:
     @property
     def sample_ids(self) -> pa.Array:
         return self._column("sample_id")
+
+    def find(self, sample_id: str) -> int | None:
+        """Row of ``sample_id`` in this fragment, by binary search over the stored sort order."""
+        ids = self.sample_ids
+        order = self._column("id_order").to_numpy(zero_copy_only=True)
+        lo, hi = 0, self.rows
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if ids[int(order[mid])].as_py() < sample_id:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo < self.rows and ids[int(order[lo])].as_py() == sample_id:
+            return int(order[lo])
+        return None
 
     @property
     def case_ids(self) -> pa.Array:
@@ -503,8 +521,10 @@ SIGNATURES = _signature_table()
 def _fragment_table(batch: EncodedBatch, codes: NDArray[np.uint16], loci: list[str]) -> Any:
     now = datetime.now(UTC)
     n = len(batch.sample_ids)
+    sample_ids = pa.array(batch.sample_ids, type=pa.string())
     columns = {
-        "sample_id": pa.array(batch.sample_ids, type=pa.string()),
+        "sample_id": sample_ids,
+        "id_order": pc.sort_indices(sample_ids).cast(pa.uint32()),
         "role": pa.array(batch.roles, type=pa.uint8()),
         "sex": pa.array(batch.sexes, type=pa.uint8()),
         "case_id": pa.array(batch.case_ids, type=pa.string()),

@@ -2,9 +2,8 @@
 
 For one query and a relationship where the other side is a single stored profile, the LR at
 a locus depends only on that profile's genotype there. So for every locus of the store and
-every genotype code of its dictionary the table holds log10 LR, whether the locus is compared
-and whether it is inconsistent without mutation, each computed by
-:func:`kinmatch.likelihood.locus_lr`, the reference implementation. Every entry uses the
+every genotype code of its dictionary the table holds log10 LR (0 where the locus is not
+compared), computed by the exact pedigree engine of the core. Every entry uses the
 allele set the core would use for that pair (the frequency table's alleles plus the query's
 and that genotype's alleles the table lacks), never the rest of the store's dictionary, so a
 scan over the table gives exactly the core's LR. Entries are memoised across queries.
@@ -36,8 +35,6 @@ class ScoreTables:
     """Tables of shape (sex classes, loci, codes); loci in the store's order."""
 
     log10_lr: NDArray[np.float64]
-    inconsistent: NDArray[np.uint8]
-    compared: NDArray[np.uint8]
 
 
 def code_genotypes(dictionary: Sequence[Allele]) -> list[Genotype | None]:
@@ -64,7 +61,7 @@ class TableBuilder:
         self.theta = theta
         self.mutation = mutation
         self.min_frequency = min_frequency
-        self._entries: dict[tuple[object, ...], tuple[float, int, int]] = {}
+        self._entries: dict[tuple[object, ...], float] = {}
 
     def entry(
         self,
@@ -72,8 +69,8 @@ class TableBuilder:
         locus: str,
         genotypes: Mapping[str, Genotype | None],
         transmitter_sex: str,
-    ) -> tuple[float, int, int]:
-        """``(log10 LR, inconsistent, compared)`` of one locus, memoised."""
+    ) -> float:
+        """log10 LR of one locus by :func:`~kinmatch.likelihood.locus_lr`, memoised."""
         key = (relationship, locus, tuple(sorted(genotypes.items())), transmitter_sex)
         found = self._entries.get(key)
         if found is None:
@@ -82,8 +79,7 @@ class TableBuilder:
                 mutation=self.mutation, min_frequency=self.min_frequency,
                 transmitter_sex=transmitter_sex,
             )  # fmt: skip
-            log10 = math.log10(result.lr) if result.lr > 0 else -math.inf
-            found = (log10, int(result.consistent is False), int(result.compared))
+            found = math.log10(result.lr) if result.lr > 0 else -math.inf
             self._entries[key] = found
         return found
 
@@ -109,7 +105,7 @@ class TableBuilder:
         width = max((n_genotype_codes(len(dictionaries.get(locus, ()))) for locus in loci),
                     default=1)  # fmt: skip
         shape = (len(transmitter_sexes), len(loci), width)
-        tables = ScoreTables(np.zeros(shape), np.zeros(shape, np.uint8), np.zeros(shape, np.uint8))
+        tables = ScoreTables(np.zeros(shape))
         for li, locus in enumerate(loci):
             query = {role: typed[locus] for role, typed in fixed.items() if locus in typed}
             if locus in self.frequencies and not untyped_roles(rel, {*query, free_role}):
@@ -145,9 +141,6 @@ class TableBuilder:
                                                  matrices=matrices))  # fmt: skip
         h2 = _unordered(pedigree_likelihood_grid(h2_ped, coded, free_role, p, theta=theta,
                                                  matrices=matrices))  # fmt: skip
-        fits = h1 if matrices is None else _unordered(
-            pedigree_likelihood_grid(h1_ped, coded, free_role, p)
-        )  # fmt: skip
         for code, genotype in enumerate(genotypes):
             if genotype is None:
                 continue
@@ -156,12 +149,10 @@ class TableBuilder:
                 if h2[i, j] == 0.0:
                     raise CaseError("the genotypes are impossible under H2", locus=locus)
                 ratio = h1[i, j] / h2[i, j]
-                entry = (math.log10(ratio) if ratio > 0 else -math.inf, int(fits[i, j] == 0), 1)
+                entry = math.log10(ratio) if ratio > 0 else -math.inf
             else:  # an allele the comparison's allele set lacks: its own allele set
                 entry = self.entry(rel.name, locus, {**query, free_role: genotype}, sex)
-            tables.log10_lr[s, li, code] = entry[0]
-            tables.inconsistent[s, li, code] = entry[1]
-            tables.compared[s, li, code] = entry[2]
+            tables.log10_lr[s, li, code] = entry
 
 
 def _unordered(grid: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -130,9 +130,11 @@ def anon():
     for line in open("/proc/self/status"):
         if line.startswith("RssAnon:"):
             return int(line.split()[1]) * 1024
+before = anon()
 store = ReferenceStore.open({str(tmp_path / "s")!r})
 codes = [f.codes for f in store.fragments]  # mapped, not yet touched
 opened = anon()
+assert opened - before < 0.1 * sum(c.nbytes for c in codes), (opened - before)
 total = sum(int(c.sum(dtype=np.uint64)) for c in codes)  # every genotype page read
 scanned = anon()
 copies = [np.array(c) for c in codes]  # control: a private copy must show up
@@ -212,3 +214,14 @@ def test_append_encoded_translates_codes_and_writes_signatures(tmp_path: Path) -
         assert np.array_equal(fragment.signatures, SIGNATURES[fragment.codes])
     with pytest.raises(IngestError, match="already in the store"):
         store.append_encoded(batch)
+
+
+def test_find_by_sample_id(tmp_path: Path) -> None:
+    store = ReferenceStore.create(tmp_path)
+    ids = ["b", "a10", "a2", "Z", "é", "a1"]
+    store.ingest([Profile(sid, {"vWA": ("14", "15")}) for sid in ids])
+    fragment = ReferenceStore.open(tmp_path).fragments[0]
+    for row, sid in enumerate(ids):
+        assert fragment.find(sid) == row
+    for absent in ("", "a", "a3", "zz", "ÿ"):
+        assert fragment.find(absent) is None

@@ -1,9 +1,10 @@
 """Scans of one query against many references by per-locus table look-up.
 
 A single-reference score table has shape (sex classes, loci, genotype codes) and holds, for
-every possible reference genotype code, log10 LR at that locus; companion tables say whether
-the locus is compared and whether it is a Mendelian inconsistency. Scoring a reference is then
-one look-up and one add per locus: mutation, theta and rare alleles only change the tables.
+every possible reference genotype code, log10 LR at that locus (0 where it is not compared).
+Scoring a reference is then one look-up and one add per locus: mutation, theta and rare
+alleles only change the tables. Counts of inconsistent and compared loci are computed by the
+core for the reported hits only.
 """
 
 from __future__ import annotations
@@ -20,32 +21,18 @@ def score_single(
     sex_class: np.ndarray,  # (N,) uint8: which table row a reference uses
     selected: np.ndarray,  # (N,) bool: references this query meets
     log10_lr: np.ndarray,  # (S, L, G) float64
-    inconsistent: np.ndarray,  # (S, L, G) uint8
-    compared: np.ndarray,  # (S, L, G) uint8
     out_log10: np.ndarray,  # (N,) float64, NaN where not selected
-    out_inconsistent: np.ndarray,  # (N,) int16
-    out_compared: np.ndarray,  # (N,) int16
 ) -> None:
     n, loci = codes.shape
     for r in prange(n):
         if not selected[r]:
             out_log10[r] = np.nan
-            out_inconsistent[r] = 0
-            out_compared[r] = 0
             continue
-        s = sex_class[r]
+        table = log10_lr[sex_class[r]]
         total = 0.0
-        n_inc = 0
-        n_cmp = 0
         for j in range(loci):
-            li = locus_map[j]
-            c = codes[r, j]
-            total += log10_lr[s, li, c]
-            n_inc += inconsistent[s, li, c]
-            n_cmp += compared[s, li, c]
+            total += table[locus_map[j], codes[r, j]]
         out_log10[r] = total
-        out_inconsistent[r] = n_inc
-        out_compared[r] = n_cmp
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
@@ -56,13 +43,10 @@ def score_couples(
     count: np.ndarray,  # (L, G, 2) uint8: copies of child allele k in a genotype
     rare: np.ndarray,  # (L, G) uint8: genotype has an allele outside the comparison's set
     duo_log10: np.ndarray,  # (2, L, G) float64: duo log10 LR with a parent of sex s
-    duo_inconsistent: np.ndarray,  # (2, L, G) uint8
     child_p: np.ndarray,  # (L, 2) float64: frequencies of the child's two alleles
     child_het: np.ndarray,  # (L,) uint8: 1 heterozygous, 0 homozygous, 255 not compared
     theta: float,
     out_log10: np.ndarray,  # (C,) float64
-    out_inconsistent: np.ndarray,  # (C,) int16
-    out_compared: np.ndarray,  # (C,) int16
     out_exact: np.ndarray,  # (C,) bool: rare allele in both-typed locus; score exactly
 ) -> None:
     """Child against couples: LR = P(child | parents) / P(child | parents' alleles, unrelated).
@@ -76,8 +60,6 @@ def score_couples(
     couples, loci = father.shape
     for c in prange(couples):
         total = 0.0
-        n_inc = 0
-        n_cmp = 0
         exact = False
         for li in range(loci):
             het = child_het[li]
@@ -87,14 +69,11 @@ def score_couples(
             m = mother[c, li]
             if f == 0 and m == 0:
                 continue
-            n_cmp += 1
             if m == 0:
                 total += duo_log10[0, li, f]
-                n_inc += duo_inconsistent[0, li, f]
                 continue
             if f == 0:
                 total += duo_log10[1, li, m]
-                n_inc += duo_inconsistent[1, li, m]
                 continue
             if rare[li, f] or rare[li, m]:
                 exact = True
@@ -107,17 +86,9 @@ def score_couples(
                 n2 = count[li, f, 1] + count[li, m, 1]
                 p2 = child_p[li, 1]
                 h2 = 2.0 * first * (n2 * theta + (1.0 - theta) * p2) / (1.0 + 4.0 * theta)
-                fits = (count[li, f, 0] > 0 and count[li, m, 1] > 0) or (
-                    count[li, f, 1] > 0 and count[li, m, 0] > 0
-                )
             else:
                 h1 = transmit[0, li, f, 0] * transmit[1, li, m, 0]
                 h2 = first * ((n1 + 1) * theta + (1.0 - theta) * p1) / (1.0 + 4.0 * theta)
-                fits = count[li, f, 0] > 0 and count[li, m, 0] > 0
-            if not fits:
-                n_inc += 1
             total += np.log10(h1 / h2) if h1 > 0.0 else -np.inf
         out_log10[c] = total
-        out_inconsistent[c] = n_inc
-        out_compared[c] = n_cmp
         out_exact[c] = exact
