@@ -4,9 +4,10 @@ Method. Every stored profile carries, per locus, an 8-bit *allele signature*: bi
 ``(allele code mod 8)`` set for each of its two alleles, all bits when the locus is untyped
 (:data:`kinmatch.store.SIGNATURES`). For a query the *mask* of a locus is the OR of the bits
 of the query's alleles found in the store's dictionary (all bits when the query is untyped
-there or the locus is not in the frequency table, so it is never counted). A reference
+there or the locus is not in the frequency table, so it is never counted). A typed reference
 whose signature shares no bit with the mask carries none of the query's alleles, so the
-locus is a Mendelian inconsistency between them; we call it a *certain miss*. The filter
+locus is a Mendelian inconsistency between them; we call it a *certain miss*. An untyped
+reference locus is never a miss, even when no stored allele matches the query (mask 0). The filter
 keeps every reference with at most ``k`` certain misses, reading one byte per locus (half the
 genotype codes) and stopping at the first miss past ``k``.
 

@@ -25,10 +25,12 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from kinmatch.errors import CaseError, InputError
@@ -90,6 +92,53 @@ class SearchResult:
     error: str | None = None
     n_candidates: int | None = None
     """References scored exactly after the candidate filter (None when it was off)."""
+
+    def to_arrow(self) -> pa.Table:
+        """The hits as an Arrow table (see :func:`results_to_arrow`)."""
+        return results_to_arrow([self])
+
+
+HIT_SCHEMA = pa.schema(
+    [
+        ("query_id", pa.string()),
+        ("reference_id", pa.string()),
+        ("father_id", pa.string()),
+        ("mother_id", pa.string()),
+        ("case_id", pa.string()),
+        ("relationship", pa.string()),
+        ("lr", pa.float64()),
+        ("log10_lr", pa.float64()),
+        ("rank", pa.int32()),
+        ("n_inconsistent", pa.int32()),
+        ("inconsistent_loci", pa.list_(pa.string())),
+        ("loci_compared", pa.int32()),
+        ("verdict", pa.string()),
+    ]
+)
+
+
+def results_to_arrow(results: Sequence[SearchResult]) -> pa.Table:
+    """One row per hit of every result, in order; no genotypes."""
+    rows = [
+        {
+            "query_id": hit.query_id,
+            "reference_id": hit.reference_id,
+            "father_id": hit.father_id,
+            "mother_id": hit.mother_id,
+            "case_id": hit.case_id,
+            "relationship": hit.relationship,
+            "lr": hit.lr,
+            "log10_lr": hit.log10_lr,
+            "rank": hit.rank,
+            "n_inconsistent": hit.n_inconsistent,
+            "inconsistent_loci": list(hit.inconsistent_loci),
+            "loci_compared": hit.loci_compared,
+            "verdict": hit.verdict,
+        }
+        for result in results
+        for hit in result.hits
+    ]
+    return pa.Table.from_pylist(rows, schema=HIT_SCHEMA)
 
 
 @dataclass(frozen=True)
@@ -256,9 +305,9 @@ class Searcher:
                 selected = keep
             out = np.empty(n)
             # the stored parent's sex picks the matrix; unknown sex counts as male, as in the core
-            sex_class = (fragment.sexes == 1) if by_sex else np.zeros(n, dtype=bool)
-            score_single(fragment.codes, locus_map, sex_class.astype(np.uint8), selected,
-                         tables.log10_lr, out)  # fmt: skip
+            table = tables.log10_lr if by_sex else tables.log10_lr[:1]
+            score_single(fragment.codes, fragment.sexes, selected,
+                         np.ascontiguousarray(table[:, locus_map, :]), out)  # fmt: skip
             rows = np.flatnonzero(selected)
             parts.append((np.full(len(rows), f), rows, out[rows]))
         fragments, rows, log10 = (np.concatenate(c) for c in zip(*parts, strict=True))
@@ -292,13 +341,15 @@ class Searcher:
         free_role: str,
         query_id: str,
     ) -> tuple[Hit, ...]:
-        def ids(positions: NDArray[np.int64]) -> list[str]:
-            names = np.empty(len(positions), dtype=object)
+        def ids(positions: NDArray[np.int64]) -> pa.Array:
+            fragments = scores.fragment[positions]
+            parts, where = [], []
             for f, fragment in enumerate(self.store.fragments):
-                mine = np.flatnonzero(scores.fragment[positions] == f)
-                rows = pa.array(scores.row[positions[mine]])
-                names[mine] = fragment.sample_ids.take(rows).to_pylist()
-            return list(names)
+                mine = np.flatnonzero(fragments == f)
+                parts.append(fragment.sample_ids.take(pa.array(scores.row[positions[mine]])))
+                where.append(mine)
+            names = pa.concat_arrays(parts) if parts else pa.array([], pa.string())
+            return names.take(pa.array(np.argsort(np.concatenate(where), kind="stable")))
 
         hits = []
         for rank, i in enumerate(_rank(scores.log10_lr, ids, top_k, min_lr), start=1):
@@ -344,8 +395,8 @@ class Searcher:
             log10[flagged] = -math.inf if result.log10_lr is None else result.log10_lr
         scores = _Scores(np.zeros(n, np.int64), candidates, log10, len(couples.case_ids))
 
-        def ids(positions: NDArray[np.int64]) -> list[str]:
-            return [couples.label(int(candidates[position])) for position in positions.tolist()]
+        def ids(positions: NDArray[np.int64]) -> pa.Array:
+            return couples.labels.take(pa.array(candidates[positions]))
 
         hits = []
         for rank, i in enumerate(_rank(log10, ids, top_k, min_lr), start=1):
@@ -401,8 +452,11 @@ class _Couples:
     father_signatures: NDArray[np.uint8]
     mother_signatures: NDArray[np.uint8]
 
-    def label(self, i: int) -> str:
-        return f"{self.case_ids[i]}/{self.father_ids[i]}/{self.mother_ids[i]}"
+    @cached_property
+    def labels(self) -> pa.Array:
+        """``case_id/father_id/mother_id`` of every couple: the tie-breaking ID."""
+        triples = zip(self.case_ids, self.father_ids, self.mother_ids, strict=True)
+        return pa.array([f"{c}/{f}/{m}" for c, f, m in triples], pa.string())
 
 
 def _find_couples(store: ReferenceStore) -> _Couples:
@@ -474,11 +528,15 @@ def _hit(
 
 def _rank(
     log10: NDArray[np.float64],
-    ids: Callable[[NDArray[np.int64]], list[str]],
+    ids: Callable[[NDArray[np.int64]], pa.Array],
     top_k: int | None,
     min_lr: float | None,
 ) -> list[int]:
-    """Positions at or above ``min_lr`` and among the ``top_k`` best, ties ordered by ID."""
+    """Positions at or above ``min_lr`` and among the ``top_k`` best, ties ordered by ID.
+
+    Only the IDs of the group tied at the cut are fetched and sorted (in Arrow), so a query
+    excluded from nearly everyone (LR 0 ties) stays cheap.
+    """
     keep = np.ones(len(log10), dtype=bool)
     if min_lr is not None:
         keep &= log10 >= (math.log10(min_lr) if min_lr > 0 else -math.inf)
@@ -486,10 +544,12 @@ def _rank(
     if top_k is not None and len(index) > top_k:
         values = log10[index]
         cutoff = np.partition(values, len(values) - top_k)[len(values) - top_k]
-        index = index[values >= cutoff]  # ties at the cut stay, to be ordered by ID
-    names = ids(index)
+        above, tied = index[values > cutoff], index[values == cutoff]
+        first_ids = pc.sort_indices(ids(tied)).to_numpy()[: top_k - len(above)]
+        index = np.concatenate([above, tied[first_ids]])
+    names = ids(index).to_pylist()
     order = sorted(range(len(index)), key=lambda j: (-log10[index[j]], names[j]))
-    return [int(index[j]) for j in (order[:top_k] if top_k is not None else order)]
+    return [int(index[j]) for j in order]
 
 
 def _selected(

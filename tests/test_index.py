@@ -116,3 +116,16 @@ def test_the_filter_discards_most_unrelated_references(world: dict[str, object])
         candidates += result.n_candidates
     assert met == 20 * 1516  # 500 each of fathers, mothers, parents; 8 registered couples
     assert candidates < 0.01 * met  # unrelated: > 99% never reach the exact scan
+
+
+def test_untyped_reference_locus_is_never_a_miss(tmp_path: Path) -> None:
+    """Found by hypothesis: the query's alleles at vWA are in no stored profile (mask 0); a
+    reference untyped there must not count it as an inconsistency."""
+    store = ReferenceStore.create(tmp_path)
+    store.ingest([Profile("R00", {"D8S1179": ("10", "10"), "vWA": ("14", "14")}, role="father")])
+    store.ingest([Profile("R01", {"D8S1179": ("10", "10")}, role="father")])
+    table = load_frequencies(CHINA)
+    query = Profile("Q", {"D8S1179": ("11", "11"), "vWA": ("15", "15")}, role="unknown-origin")
+    result = Searcher(store, table, max_inconsistent=1).search(query, "parent-child", top_k=5)
+    assert [h.reference_id for h in result.hits] == ["R01"]
+    assert result.hits[0].n_inconsistent == 1

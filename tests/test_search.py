@@ -4,6 +4,7 @@ import math
 import tempfile
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -17,7 +18,7 @@ from kinmatch import (
     load_frequencies,
     read_profiles,
 )
-from kinmatch.search import SEARCHABLE, Searcher
+from kinmatch.search import SEARCHABLE, Searcher, results_to_arrow
 from kinmatch.store import ReferenceStore
 
 ROOT = Path(__file__).parent.parent
@@ -228,3 +229,33 @@ def test_couple_kernel_equals_core_on_random_stores(
             roles = {"child": everyone[hit.reference_id], "father": father, "mother": mother}
             core = kinship_lr("parents-child", roles, frequencies, theta=theta, mutation=model)
             assert hit.lr == pytest.approx(core.lr, rel=1e-9, abs=0)
+
+
+def test_batch_progress_and_arrow_table(example_store: ReferenceStore) -> None:
+    searcher = Searcher(example_store, load_frequencies(CHINA))
+    profiles = read_profiles(EXAMPLES)
+    seen: list[tuple[int, int]] = []
+    queries = [profiles["U01"], profiles["U02"], profiles["U04"]]
+    results = searcher.search_batch(
+        queries, "parent-child", top_k=2, progress=lambda done, total: seen.append((done, total))
+    )
+    assert seen == [(1, 3), (2, 3), (3, 3)]
+    table = results_to_arrow(results)
+    assert table.num_rows == sum(len(r.hits) for r in results)
+    assert table.column("query_id").to_pylist()[:2] == ["U01", "U01"]
+    assert table.column("reference_id").to_pylist()[:2] == ["K01-M", "K01-F"]
+    assert table.schema.field("inconsistent_loci").type == pa.list_(pa.string())
+    assert results[0].to_arrow().num_rows == len(results[0].hits)
+
+
+def test_ties_at_lr_zero_are_ordered_by_id(tmp_path: Path) -> None:
+    store = ReferenceStore.create(tmp_path)
+    ids = ["P9", "X3", "X1", "X7", "X2", "P1"]
+    store.ingest([Profile(sid, {"vWA": ("14", "15") if sid.startswith("P") else ("16", "17")},
+                          role="father") for sid in ids])  # fmt: skip
+    frequencies = AlleleFrequencies.from_dict({"vWA": {"14": 0.3, "15": 0.3, "16": 0.2, "17": 0.2}})
+    searcher = Searcher(store, frequencies, max_inconsistent=None)
+    query = Profile("C", {"vWA": ("14", "14")}, role="unknown-origin")
+    result = searcher.search(query, "parent-child", top_k=4)
+    assert [h.reference_id for h in result.hits] == ["P1", "P9", "X1", "X2"]
+    assert [h.lr for h in result.hits][2:] == [0.0, 0.0]

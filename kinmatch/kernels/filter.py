@@ -1,9 +1,10 @@
 """Parentage candidate filter over 8-bit allele signatures (see :mod:`kinmatch.index`).
 
-A locus is *certainly inconsistent* when a signature shares no bit with the query's mask; a
-reference is kept when it has at most ``max_inconsistent`` such loci. Masks come in the
-fragment's locus order. The loops count without branches, which vectorises better than
-stopping at the first miss past the bound.
+A locus is *certainly inconsistent* when a typed signature shares no bit with the query's
+mask (an untyped locus, signature ``UNTYPED``, never is: a typed genotype sets at most two of
+the eight bits); a reference is kept when it has at most ``max_inconsistent`` such loci.
+Masks come in the fragment's locus order. The loops count without branches, which
+vectorises better than stopping at the first miss past the bound.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 from numba import prange
+
+UNTYPED = 0xFF  # the signature of a missing locus (kinmatch.store.SIGNATURES[0])
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
@@ -25,7 +28,8 @@ def filter_single(
     for r in prange(n):
         misses = 0
         for j in range(loci):  # branch-free: the compiler vectorises this loop
-            misses += (signatures[r, j] & masks[j]) == 0
+            sig = signatures[r, j]
+            misses += ((sig & masks[j]) == 0) & (sig != UNTYPED)
         out_keep[r] = selected[r] and misses <= max_inconsistent
 
 
@@ -42,7 +46,10 @@ def filter_pairs(
     for c in prange(couples):
         misses = 0
         for li in range(loci):
-            misses += ((first[c, li] & masks[li]) == 0) | ((second[c, li] & masks[li]) == 0)
+            f, m = first[c, li], second[c, li]
+            misses += (((f & masks[li]) == 0) & (f != UNTYPED)) | (
+                ((m & masks[li]) == 0) & (m != UNTYPED)
+            )
         out_keep[c] = misses <= max_inconsistent
 
 
@@ -61,5 +68,6 @@ def filter_children(
         misses = 0
         for j in range(loci):
             sig = signatures[r, j]
-            misses += ((sig & father_masks[j]) == 0) | ((sig & mother_masks[j]) == 0)
+            fits = ((sig & father_masks[j]) != 0) & ((sig & mother_masks[j]) != 0)
+            misses += (~fits) & (sig != UNTYPED)
         out_keep[r] = selected[r] and misses <= max_inconsistent

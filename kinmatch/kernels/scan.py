@@ -17,21 +17,21 @@ from numba import prange
 @numba.njit(parallel=True, cache=True, nogil=True)
 def score_single(
     codes: np.ndarray,  # (N, Lf) uint16 genotype codes of one fragment
-    locus_map: np.ndarray,  # (Lf,) int64: fragment locus -> table locus
-    sex_class: np.ndarray,  # (N,) uint8: which table row a reference uses
+    sexes: np.ndarray,  # (N,) uint8 store sex codes; 1 (female) picks table row 1
     selected: np.ndarray,  # (N,) bool: references this query meets
-    log10_lr: np.ndarray,  # (S, L, G) float64
+    log10_lr: np.ndarray,  # (S, Lf, G) float64, loci in the fragment's order
     out_log10: np.ndarray,  # (N,) float64, NaN where not selected
 ) -> None:
     n, loci = codes.shape
+    by_sex = log10_lr.shape[0] > 1
     for r in prange(n):
         if not selected[r]:
             out_log10[r] = np.nan
             continue
-        table = log10_lr[sex_class[r]]
+        s = 1 if by_sex and sexes[r] == 1 else 0
         total = 0.0
         for j in range(loci):
-            total += table[locus_map[j], codes[r, j]]
+            total += log10_lr[s, j, codes[r, j]]
         out_log10[r] = total
 
 
