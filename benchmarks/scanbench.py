@@ -64,12 +64,11 @@ class ScanBench:
         self.masks = (self.indexed._masks(query),)
 
     def plain_scan(self) -> int:
-        scores = self.plain._scan(self.tables, None, set(), by_sex=True)
-        return len(scores.row)
+        return self.plain._scan(self.tables, None, set(), by_sex=True).n_scored
 
     def indexed_scan(self) -> int:
-        scores = self.indexed._scan(self.tables, None, set(), by_sex=True, masks=self.masks)
-        return len(scores.row)
+        scanned = self.indexed._scan(self.tables, None, set(), by_sex=True, masks=self.masks)
+        return scanned.n_scored
 
     def numpy_scan(self) -> list[np.ndarray]:
         index = {locus: i for i, locus in enumerate(self.store.loci)}

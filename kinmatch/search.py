@@ -143,12 +143,18 @@ def results_to_arrow(results: Sequence[SearchResult]) -> pa.Table:
 
 @dataclass(frozen=True)
 class _Scores:
-    """Kernel output gathered over fragments for the selected references."""
+    """log10 LR of every stored profile (or couple) in store order; NaN where not scored."""
 
-    fragment: NDArray[np.int64]
-    row: NDArray[np.int64]
     log10_lr: NDArray[np.float64]
+    offsets: NDArray[np.int64]
+    """First position of each fragment, then the total."""
     n_met: int
+    n_scored: int
+
+    def locate(self, positions: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """(fragment, row) of store positions."""
+        fragments = np.searchsorted(self.offsets, positions, side="right") - 1
+        return fragments, positions - self.offsets[fragments]
 
 
 class Searcher:
@@ -286,8 +292,9 @@ class Searcher:
     ) -> _Scores:
         """Score the references met; with ``masks`` only the filter's candidates."""
         locus_index = {locus: i for i, locus in enumerate(self.store.loci)}
-        parts = []
-        n_met = 0
+        offsets = np.cumsum([0, *(fragment.rows for fragment in self.store.fragments)])
+        log10 = np.empty(int(offsets[-1]))
+        n_met = n_scored = 0
         for f, fragment in enumerate(self.store.fragments):
             selected = _selected(fragment, targets, exclude)
             n_met += int(selected.sum())
@@ -303,15 +310,13 @@ class Searcher:
                                     masks[1][locus_map], selected, self.max_inconsistent,
                                     keep)  # fmt: skip
                 selected = keep
-            out = np.empty(n)
+            n_scored += int(selected.sum())
             # the stored parent's sex picks the matrix; unknown sex counts as male, as in the core
             table = tables.log10_lr if by_sex else tables.log10_lr[:1]
             score_single(fragment.codes, fragment.sexes, selected,
-                         np.ascontiguousarray(table[:, locus_map, :]), out)  # fmt: skip
-            rows = np.flatnonzero(selected)
-            parts.append((np.full(len(rows), f), rows, out[rows]))
-        fragments, rows, log10 = (np.concatenate(c) for c in zip(*parts, strict=True))
-        return _Scores(fragments, rows, log10, n_met)
+                         np.ascontiguousarray(table[:, locus_map, :]),
+                         log10[offsets[f] : offsets[f + 1]])  # fmt: skip
+        return _Scores(log10, offsets, n_met, n_scored)
 
     def _masks(self, query: Profile) -> NDArray[np.uint8]:
         return query_masks(query.genotypes, self.store.loci, self.store.manifest.alleles,
@@ -329,7 +334,7 @@ class Searcher:
         filtered = indexed and self.max_inconsistent is not None
         return SearchResult(query_id, relationship, hits, scores.n_met,
                             time.perf_counter() - started,
-                            n_candidates=len(scores.row) if filtered else None)  # fmt: skip
+                            n_candidates=scores.n_scored if filtered else None)  # fmt: skip
 
     def _single_hits(
         self,
@@ -342,19 +347,19 @@ class Searcher:
         query_id: str,
     ) -> tuple[Hit, ...]:
         def ids(positions: NDArray[np.int64]) -> pa.Array:
-            fragments = scores.fragment[positions]
+            fragments, rows = scores.locate(positions)
             parts, where = [], []
             for f, fragment in enumerate(self.store.fragments):
                 mine = np.flatnonzero(fragments == f)
-                parts.append(fragment.sample_ids.take(pa.array(scores.row[positions[mine]])))
+                parts.append(fragment.sample_ids.take(pa.array(rows[mine])))
                 where.append(mine)
             names = pa.concat_arrays(parts) if parts else pa.array([], pa.string())
             return names.take(pa.array(np.argsort(np.concatenate(where), kind="stable")))
 
         hits = []
         for rank, i in enumerate(_rank(scores.log10_lr, ids, top_k, min_lr), start=1):
-            fragment = self.store.fragments[int(scores.fragment[i])]
-            reference = self.store.decode(fragment, int(scores.row[i]))
+            f, row = (int(x[0]) for x in scores.locate(np.array([i])))
+            reference = self.store.decode(self.store.fragments[f], row)
             breakdown = self._breakdown(relationship, {**query_roles, free_role: reference})
             hits.append(
                 _hit(
@@ -383,24 +388,26 @@ class Searcher:
                          self._masks(child), self.max_inconsistent, keep)  # fmt: skip
             candidates = np.flatnonzero(keep)
         n = len(candidates)
-        log10, exact = np.empty(n), np.empty(n, dtype=bool)
+        scored, exact = np.empty(n), np.empty(n, dtype=bool)
         score_couples(
             couples.father[candidates], couples.mother[candidates], tables.transmit,
             tables.count, tables.rare, tables.duo.log10_lr, tables.child_p, tables.child_het,
-            self.theta, log10, exact,
+            self.theta, scored, exact,
         )  # fmt: skip
         for flagged in np.flatnonzero(exact).tolist():  # a parent's rare allele: core scores it
             roles = self._couple_roles(couples, int(candidates[flagged]), child)
             result = self._breakdown("parents-child", roles)
-            log10[flagged] = -math.inf if result.log10_lr is None else result.log10_lr
-        scores = _Scores(np.zeros(n, np.int64), candidates, log10, len(couples.case_ids))
+            scored[flagged] = -math.inf if result.log10_lr is None else result.log10_lr
+        total = len(couples.case_ids)
+        log10 = np.full(total, np.nan)
+        log10[candidates] = scored
+        scores = _Scores(log10, np.array([0, total]), total, n)
 
         def ids(positions: NDArray[np.int64]) -> pa.Array:
-            return couples.labels.take(pa.array(candidates[positions]))
+            return couples.labels.take(pa.array(positions))
 
         hits = []
-        for rank, i in enumerate(_rank(log10, ids, top_k, min_lr), start=1):
-            couple = int(candidates[i])
+        for rank, couple in enumerate(_rank(log10, ids, top_k, min_lr), start=1):
             roles = self._couple_roles(couples, couple, child)
             breakdown = self._breakdown("parents-child", roles)
             hits.append(
@@ -409,7 +416,7 @@ class Searcher:
                     couples.case_ids[couple],
                     "parents-child",
                     scores,
-                    i,
+                    couple,
                     rank,
                     breakdown,
                     father_id=roles["father"].sample_id,
@@ -534,19 +541,23 @@ def _rank(
 ) -> list[int]:
     """Positions at or above ``min_lr`` and among the ``top_k`` best, ties ordered by ID.
 
-    Only the IDs of the group tied at the cut are fetched and sorted (in Arrow), so a query
-    excluded from nearly everyone (LR 0 ties) stays cheap.
+    NaN (not scored) never ranks. Only the IDs of the group tied at the cut are fetched and
+    sorted (in Arrow), so a query excluded from nearly everyone (LR 0 ties) stays cheap.
     """
-    keep = np.ones(len(log10), dtype=bool)
-    if min_lr is not None:
-        keep &= log10 >= (math.log10(min_lr) if min_lr > 0 else -math.inf)
-    index = np.flatnonzero(keep)
-    if top_k is not None and len(index) > top_k:
-        values = log10[index]
-        cutoff = np.partition(values, len(values) - top_k)[len(values) - top_k]
-        above, tied = index[values > cutoff], index[values == cutoff]
-        first_ids = pc.sort_indices(ids(tied)).to_numpy()[: top_k - len(above)]
-        index = np.concatenate([above, tied[first_ids]])
+    threshold = -math.inf if min_lr is None or min_lr == 0 else math.log10(min_lr)
+    if top_k is None:
+        index = np.flatnonzero(log10 >= threshold)
+    else:
+        # negated, so LR 0 is +inf and NaN (not scored, or below min_lr) sorts last
+        negated = np.where(log10 >= threshold, -log10, np.nan)
+        k = min(top_k, len(negated))
+        cut = np.partition(negated, k - 1)[k - 1] if k else np.nan
+        if np.isnan(cut):  # fewer than top_k ranked at all
+            index = np.flatnonzero(~np.isnan(negated))
+        else:
+            above, tied = np.flatnonzero(negated < cut), np.flatnonzero(negated == cut)
+            first_ids = pc.sort_indices(ids(tied)).to_numpy()[: k - len(above)]
+            index = np.concatenate([above, tied[first_ids]])
     names = ids(index).to_pylist()
     order = sorted(range(len(index)), key=lambda j: (-log10[index[j]], names[j]))
     return [int(index[j]) for j in order]
