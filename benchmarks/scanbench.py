@@ -64,10 +64,16 @@ class ScanBench:
         self.masks = (self.indexed._masks(query),)
 
     def plain_scan(self) -> int:
-        return self.plain._scan(self.tables, None, set(), by_sex=True).n_scored
+        return self.plain._scan([self.tables], None, [set()], by_sex=True)[0].n_scored
+
+    def batch_scan(self, queries: int = 8) -> int:
+        """``queries`` copies of the query scored in one pass (the search_batch path)."""
+        scored = self.plain._scan([self.tables] * queries, None, [set()] * queries, by_sex=True)
+        return sum(s.n_scored for s in scored)
 
     def indexed_scan(self) -> int:
-        scanned = self.indexed._scan(self.tables, None, set(), by_sex=True, masks=self.masks)
+        (scanned,) = self.indexed._scan([self.tables], None, [set()], by_sex=True,
+                                        masks=[self.masks])  # fmt: skip
         return scanned.n_scored
 
     def numpy_scan(self) -> list[np.ndarray]:

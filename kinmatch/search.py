@@ -37,7 +37,7 @@ from kinmatch.errors import CaseError, InputError
 from kinmatch.frequencies import DEFAULT_MIN_FREQUENCY, AlleleFrequencies
 from kinmatch.index import ALL_BITS, DEFAULT_MAX_INCONSISTENT, query_masks
 from kinmatch.kernels.filter import filter_children, filter_pairs, filter_single
-from kinmatch.kernels.scan import score_couples, score_single
+from kinmatch.kernels.scan import score_couples, score_references
 from kinmatch.likelihood import NO_MUTATION, KinshipResult, kinship_lr
 from kinmatch.mutation import MutationModel
 from kinmatch.profiles import Profile
@@ -170,10 +170,13 @@ class Searcher:
         min_frequency: float = DEFAULT_MIN_FREQUENCY,
         verdict_rule: VerdictRule | None = None,
         max_inconsistent: int | None = DEFAULT_MAX_INCONSISTENT,
+        batch_size: int = 8,
     ) -> None:
         """``max_inconsistent`` is the candidate filter's bound for parentage searches
-        (:mod:`kinmatch.index`); None scans every reference."""
+        (:mod:`kinmatch.index`); None scans every reference. ``batch_size`` queries share
+        one pass over the store in :meth:`search_batch`."""
         self.store = store
+        self.batch_size = batch_size
         self.max_inconsistent = max_inconsistent
         self.frequencies = frequencies
         self.theta = theta
@@ -198,35 +201,74 @@ class Searcher:
         For ``parents-child`` the query is a child and the references are the registered
         couples; a couple searching for its child uses :meth:`search_couple`.
         """
+        (result,) = self._search_many([query], relationship, top_k, min_lr, search_all)
+        if isinstance(result, CaseError):
+            raise result
+        return result
+
+    def _search_many(
+        self,
+        queries: Sequence[Profile],
+        relationship: str,
+        top_k: int | None,
+        min_lr: float | None,
+        search_all: bool,
+    ) -> list[SearchResult | CaseError]:
+        """Search queries of one relationship; single-reference scans share one pass."""
         started = time.perf_counter()
         get_relationship(relationship)
         if relationship not in SEARCHABLE:
             raise CaseError(f"{relationship} is not a search relationship: one of "
                             f"{', '.join(SEARCHABLE)}")  # fmt: skip
         _check_limits(top_k, min_lr)
-        young = query.role in (None, UNKNOWN_ORIGIN)
-        if relationship == "parents-child":
-            if not young:
-                raise CaseError("a couple searches for its child with search_couple()")
-            return self._search_couples(query, top_k, min_lr, started)
-        if relationship == "parent-child":
-            query_role, free_role = ("child", "parent") if young else ("parent", "child")
-            targets: tuple[str, ...] = PARENT_ROLES if young else (UNKNOWN_ORIGIN,)
-        else:
-            query_role, free_role = ("person2", "person1") if young else ("person1", "person2")
-            targets = RELATIVE_ROLES if young else (UNKNOWN_ORIGIN,)
-        sexes: tuple[str, ...] = SEX_CLASSES if free_role == "parent" else (query.sex or "M",)
-        tables = self.tables.single(
-            relationship, {query_role: query.genotypes}, free_role, self.store.loci,
-            self.store.manifest.alleles, transmitter_sexes=sexes,
-        )  # fmt: skip
-        masks = (self._masks(query),) if relationship == "parent-child" else None
-        scores = self._scan(tables, None if search_all else targets, {query.sample_id},
-                            by_sex=free_role == "parent", masks=masks)  # fmt: skip
-        hits = self._single_hits(scores, top_k, min_lr, relationship, {query_role: query},
-                                 free_role, query.sample_id)  # fmt: skip
-        return self._result(query.sample_id, relationship, hits, scores, masks is not None,
-                            started)  # fmt: skip
+        results: list[SearchResult | CaseError | None] = [None] * len(queries)
+        Plan = tuple[tuple[str, str], tuple[str, ...] | None, bool]
+        plans: dict[Plan, list[tuple[int, ScoreTables]]] = {}
+        for i, query in enumerate(queries):
+            young = query.role in (None, UNKNOWN_ORIGIN)
+            try:
+                if relationship == "parents-child":
+                    if not young:
+                        raise CaseError("a couple searches for its child with search_couple()")
+                    results[i] = self._search_couples(query, top_k, min_lr, started)
+                    continue
+                if relationship == "parent-child":
+                    roles = ("child", "parent") if young else ("parent", "child")
+                    targets: tuple[str, ...] = PARENT_ROLES if young else (UNKNOWN_ORIGIN,)
+                else:
+                    roles = ("person2", "person1") if young else ("person1", "person2")
+                    targets = RELATIVE_ROLES if young else (UNKNOWN_ORIGIN,)
+                by_sex = roles[1] == "parent"
+                sexes = SEX_CLASSES if by_sex else (query.sex or "M",)
+                tables = self.tables.single(
+                    relationship, {roles[0]: query.genotypes}, roles[1], self.store.loci,
+                    self.store.manifest.alleles, transmitter_sexes=sexes,
+                )  # fmt: skip
+            except CaseError as exc:
+                results[i] = exc
+                continue
+            plan: Plan = (roles, None if search_all else targets, by_sex)
+            plans.setdefault(plan, []).append((i, tables))
+        for (roles, targets_, by_sex), members in plans.items():
+            for start in range(0, len(members), self.batch_size):
+                batch = members[start : start + self.batch_size]
+                batch_queries = [queries[i] for i, _ in batch]
+                masks = (
+                    [(self._masks(q),) for q in batch_queries]
+                    if relationship == "parent-child"
+                    else None
+                )
+                scored = self._scan([t for _, t in batch], targets_,
+                                    [{q.sample_id} for q in batch_queries], by_sex=by_sex,
+                                    masks=masks)  # fmt: skip
+                for (i, _), query, scores in zip(batch, batch_queries, scored, strict=True):
+                    hits = self._single_hits(
+                        scores, top_k, min_lr, relationship, {roles[0]: query}, roles[1],
+                        query.sample_id,
+                    )  # fmt: skip
+                    results[i] = self._result(query.sample_id, relationship, hits, scores,
+                                              masks is not None, started)  # fmt: skip
+        return [r for r in results if r is not None]
 
     def search_couple(
         self,
@@ -251,8 +293,8 @@ class Searcher:
         )  # fmt: skip
         exclude = {father.sample_id, mother.sample_id}
         masks = (self._masks(father), self._masks(mother))
-        scores = self._scan(tables, None if search_all else (UNKNOWN_ORIGIN,), exclude,
-                            by_sex=False, masks=masks)  # fmt: skip
+        (scores,) = self._scan([tables], None if search_all else (UNKNOWN_ORIGIN,), [exclude],
+                               by_sex=False, masks=[masks])  # fmt: skip
         query_id = father.case_id if father.case_id and father.case_id == mother.case_id \
             else f"{father.sample_id}+{mother.sample_id}"  # fmt: skip
         hits = self._single_hits(scores, top_k, min_lr, "parents-child", couple, "child",
@@ -269,54 +311,68 @@ class Searcher:
         search_all: bool = False,
         progress: Callable[[int, int], None] | None = None,
     ) -> list[SearchResult]:
-        """Search every query; a query that cannot be computed gets ``error``, others go on."""
-        results = []
-        for done, query in enumerate(queries, start=1):
-            try:
-                results.append(self.search(query, relationship, top_k=top_k, min_lr=min_lr,
-                                           search_all=search_all))  # fmt: skip
-            except CaseError as exc:
-                results.append(SearchResult(query.sample_id, relationship, (), 0, 0.0, str(exc)))
-            if progress is not None:
-                progress(done, len(queries))
+        """Search every query; a query that cannot be computed gets ``error``, others go on.
+
+        Single-reference searches of up to ``batch_size`` queries share one pass over the
+        store (each reference's codes are read once for the whole batch).
+        """
+        results: list[SearchResult] = []
+        for start in range(0, len(queries), self.batch_size):
+            chunk = queries[start : start + self.batch_size]
+            for query, result in zip(
+                chunk,
+                self._search_many(chunk, relationship, top_k, min_lr, search_all),
+                strict=True,
+            ):
+                if isinstance(result, CaseError):
+                    result = SearchResult(query.sample_id, relationship, (), 0, 0.0, str(result))
+                results.append(result)
+                if progress is not None:
+                    progress(len(results), len(queries))
         return results
 
     def _scan(
         self,
-        tables: ScoreTables,
+        tables: Sequence[ScoreTables],
         targets: Sequence[str] | None,
-        exclude: set[str],
+        excludes: Sequence[set[str]],
         *,
         by_sex: bool,
-        masks: tuple[NDArray[np.uint8], ...] | None = None,
-    ) -> _Scores:
-        """Score the references met; with ``masks`` only the filter's candidates."""
+        masks: Sequence[tuple[NDArray[np.uint8], ...]] | None = None,
+    ) -> list[_Scores]:
+        """Score the references each query meets in one pass; with ``masks`` only the filter's
+        candidates."""
         locus_index = {locus: i for i, locus in enumerate(self.store.loci)}
         offsets = np.cumsum([0, *(fragment.rows for fragment in self.store.fragments)])
-        log10 = np.empty(int(offsets[-1]))
-        n_met = n_scored = 0
+        q = len(tables)
+        log10 = np.empty((q, int(offsets[-1])))
+        n_met, n_scored = np.zeros(q, np.int64), np.zeros(q, np.int64)
+        stacked = np.stack([t.log10_lr if by_sex else t.log10_lr[:1] for t in tables])
         for f, fragment in enumerate(self.store.fragments):
-            selected = _selected(fragment, targets, exclude)
-            n_met += int(selected.sum())
             n = fragment.rows
             locus_map = np.array([locus_index[locus] for locus in fragment.loci], np.int64)
-            if masks is not None and self.max_inconsistent is not None:
-                keep = np.empty(n, dtype=bool)
-                if len(masks) == 1:
-                    filter_single(fragment.signatures, masks[0][locus_map], selected,
-                                  self.max_inconsistent, keep)  # fmt: skip
-                else:
-                    filter_children(fragment.signatures, masks[0][locus_map],
-                                    masks[1][locus_map], selected, self.max_inconsistent,
-                                    keep)  # fmt: skip
-                selected = keep
-            n_scored += int(selected.sum())
+            base = _selected(fragment, targets, set())
+            selected = np.empty((q, n), dtype=bool)
+            for k in range(q):
+                selected[k] = base
+                _exclude(fragment, excludes[k], selected[k])
+                n_met[k] += int(selected[k].sum())
+                if masks is not None and self.max_inconsistent is not None:
+                    keep = np.empty(n, dtype=bool)
+                    if len(masks[k]) == 1:
+                        filter_single(fragment.signatures, masks[k][0][locus_map], selected[k],
+                                      self.max_inconsistent, keep)  # fmt: skip
+                    else:
+                        filter_children(fragment.signatures, masks[k][0][locus_map],
+                                        masks[k][1][locus_map], selected[k],
+                                        self.max_inconsistent, keep)  # fmt: skip
+                    selected[k] = keep
+                n_scored[k] += int(selected[k].sum())
             # the stored parent's sex picks the matrix; unknown sex counts as male, as in the core
-            table = tables.log10_lr if by_sex else tables.log10_lr[:1]
-            score_single(fragment.codes, fragment.sexes, selected,
-                         np.ascontiguousarray(table[:, locus_map, :]),
-                         log10[offsets[f] : offsets[f + 1]])  # fmt: skip
-        return _Scores(log10, offsets, n_met, n_scored)
+            score_references(fragment.codes, fragment.sexes, selected,
+                             np.ascontiguousarray(stacked[:, :, locus_map, :]),
+                             log10[:, offsets[f] : offsets[f + 1]])  # fmt: skip
+        return [_Scores(log10[k], offsets, int(n_met[k]), int(n_scored[k])) for k in range(q)]
 
     def _masks(self, query: Profile) -> NDArray[np.uint8]:
         return query_masks(query.genotypes, self.store.loci, self.store.manifest.alleles,
@@ -571,11 +627,15 @@ def _selected(
     else:
         codes = [ROLE_CODES[role] for role in targets]
         selected = np.isin(fragment.roles, np.array(codes, dtype=np.uint8))
-    for sample_id in exclude:
+    _exclude(fragment, exclude, selected)
+    return selected
+
+
+def _exclude(fragment: Fragment, sample_ids: set[str], selected: NDArray[np.bool_]) -> None:
+    for sample_id in sample_ids:
         row = fragment.find(sample_id)
         if row is not None:
             selected[row] = False
-    return selected
 
 
 def _lr(log10: float) -> float:

@@ -259,3 +259,29 @@ def test_ties_at_lr_zero_are_ordered_by_id(tmp_path: Path) -> None:
     result = searcher.search(query, "parent-child", top_k=4)
     assert [h.reference_id for h in result.hits] == ["P1", "P9", "X1", "X2"]
     assert [h.lr for h in result.hits][2:] == [0.0, 0.0]
+
+
+@pytest.mark.parametrize("relationship", ["parent-child", "full-siblings", "parents-child"])
+def test_batches_equal_single_searches(example_store: ReferenceStore, relationship: str) -> None:
+    frequencies = load_frequencies(CHINA)
+    profiles = read_profiles(EXAMPLES)
+    young = [p for p in profiles.values() if p.role == "unknown-origin"]
+    queries = young + ([] if relationship == "parents-child" else [profiles["K01-F"]])
+    batched = Searcher(example_store, frequencies, batch_size=3).search_batch(
+        queries, relationship, top_k=4
+    )
+    single = Searcher(example_store, frequencies, batch_size=1)
+    for query, result in zip(queries, batched, strict=True):
+        alone = single.search(query, relationship, top_k=4)
+        assert [(h.reference_id, h.lr) for h in result.hits] == [
+            (h.reference_id, h.lr) for h in alone.hits
+        ]
+        assert (result.n_scored, result.n_candidates) == (alone.n_scored, alone.n_candidates)
+
+
+def test_batch_records_per_query_errors(example_store: ReferenceStore) -> None:
+    onestep = MutationModel("onestep", MutationRates.uniform(0.002))  # TH01 has 9.3
+    searcher = Searcher(example_store, load_frequencies(CHINA), mutation=onestep)
+    profiles = read_profiles(EXAMPLES)
+    results = searcher.search_batch([profiles["U01"], profiles["U02"]], "parent-child")
+    assert all(r.error and "onestep" in r.error and not r.hits for r in results)

@@ -15,24 +15,27 @@ from numba import prange
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
-def score_single(
+def score_references(
     codes: np.ndarray,  # (N, Lf) uint16 genotype codes of one fragment
     sexes: np.ndarray,  # (N,) uint8 store sex codes; 1 (female) picks table row 1
-    selected: np.ndarray,  # (N,) bool: references this query meets
-    log10_lr: np.ndarray,  # (S, Lf, G) float64, loci in the fragment's order
-    out_log10: np.ndarray,  # (N,) float64, NaN where not selected
+    selected: np.ndarray,  # (Q, N) bool: references each query meets
+    log10_lr: np.ndarray,  # (Q, S, Lf, G) float64, loci in the fragment's order
+    out_log10: np.ndarray,  # (Q, N) float64, NaN where not selected
 ) -> None:
+    """Score a batch of Q queries in one pass: each reference's codes are read once."""
     n, loci = codes.shape
-    by_sex = log10_lr.shape[0] > 1
+    queries = log10_lr.shape[0]
+    by_sex = log10_lr.shape[1] > 1
     for r in prange(n):
-        if not selected[r]:
-            out_log10[r] = np.nan
-            continue
         s = 1 if by_sex and sexes[r] == 1 else 0
-        total = 0.0
-        for j in range(loci):
-            total += log10_lr[s, j, codes[r, j]]
-        out_log10[r] = total
+        for q in range(queries):
+            if not selected[q, r]:
+                out_log10[q, r] = np.nan
+                continue
+            total = 0.0
+            for j in range(loci):
+                total += log10_lr[q, s, j, codes[r, j]]
+            out_log10[q, r] = total
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
