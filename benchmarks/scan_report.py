@@ -156,7 +156,7 @@ def main() -> None:
     print(f"| anonymous RSS after opening | {(opened - before) / 2**20:.1f} MiB | | "
           f"genotypes: {gb * 1e3 / 1.048576:.0f} MiB mapped |")  # fmt: skip
     print(f"| anonymous RSS after one parent-child query | {(after_query - before) / 2**20:.1f} "
-          "MiB | | score tables, masks, the reused score buffer (8 bytes per reference) |")  # fmt: skip
+          "MiB | | tables, masks, reused score buffer (8 bytes/reference) |")  # fmt: skip
     print(
         f"\nPlanted relatives: {len(planted) * 3} (father, mother and couple of "
         f"{len(planted)} children); missed by the indexed search in its top 10: {lost}.\n"
