@@ -31,6 +31,7 @@ lint: $(STAMP)
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest benchmarks --benchmark-disable -q  # the benchmarks run, untimed
 
 bench: $(STAMP)
 	$(BIN)/python -m pytest benchmarks --benchmark-only
