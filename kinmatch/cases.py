@@ -8,11 +8,11 @@ the pairwise relationships person1 and person2.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from kinmatch.csvfile import csv_rows
 from kinmatch.errors import CaseError, InputError
 from kinmatch.profiles import Profile
 from kinmatch.relationships import get_relationship
@@ -46,12 +46,7 @@ def read_cases(path: str | Path, profiles: Mapping[str, Profile]) -> list[Case]:
     """
     path = Path(path)
     source = str(path)
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle)
-            rows = [(reader.line_num, row) for row in reader]
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise CaseError(f"cannot read cases file: {exc}", source=source) from None
+    rows = list(csv_rows(path, CaseError))
     if not rows or [name.strip() for name in rows[0][1]] != list(CASE_COLUMNS):
         raise CaseError(f"header must be {','.join(CASE_COLUMNS)}", source=source, line=1)
     cases: list[Case] = []

@@ -13,7 +13,6 @@ the table's alleles plus those rare alleles, never the alleles of anyone else.
 
 from __future__ import annotations
 
-import csv
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from kinmatch.alleles import Allele, allele_sort_key, parse_allele, sort_alleles
+from kinmatch.csvfile import csv_rows
 from kinmatch.errors import FrequencyTableError, InputError
 from kinmatch.loci import canonical_locus, is_sex_marker, locus_sort_key
 
@@ -138,12 +138,7 @@ def load_frequencies(
     """
     path = Path(path)
     source = str(path)
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle)
-            rows = [(reader.line_num, row) for row in reader]
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise FrequencyTableError(f"cannot read frequency table: {exc}", source=source) from None
+    rows = list(csv_rows(path, FrequencyTableError))
     try:
         loci = _parse_rows(rows)
     except InputError as exc:

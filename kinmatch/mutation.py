@@ -24,7 +24,6 @@ A single allele gives the identity matrix, as in pedmut.
 
 from __future__ import annotations
 
-import csv
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from kinmatch.alleles import Allele, allele_value
+from kinmatch.csvfile import csv_rows
 from kinmatch.errors import InputError, MutationModelError
 from kinmatch.frequencies import LocusAlleles
 from kinmatch.loci import canonical_locus
@@ -178,12 +178,7 @@ def load_mutation_rates(path: str | Path, *, default: float | None = None) -> Mu
     """Read ``locus,rate[,paternal_rate,maternal_rate]``; an empty sex-specific cell is ``rate``."""
     path = Path(path)
     source = str(path)
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle)
-            rows = [(reader.line_num, row) for row in reader]
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise MutationModelError(f"cannot read mutation rates: {exc}", source=source) from None
+    rows = list(csv_rows(path, MutationModelError))
     if not rows:
         raise MutationModelError("empty file", source=source)
     header = [name.strip() for name in rows[0][1]]

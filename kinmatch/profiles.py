@@ -16,12 +16,12 @@ to ignore them, and then the ignored names are reported in :attr:`ProfileTable.i
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from kinmatch.alleles import Genotype, make_genotype, parse_allele
+from kinmatch.csvfile import csv_rows
 from kinmatch.errors import AlleleError, InputError, LocusError, ProfileError
 from kinmatch.loci import canonical_locus, is_known_locus, is_sex_marker, locus_sort_key
 
@@ -133,20 +133,6 @@ class _Draft:
         )
 
 
-def _rows(path: Path) -> Iterator[tuple[int, list[str]]]:
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle)
-            for row in reader:
-                yield reader.line_num, row
-    except UnicodeDecodeError as exc:
-        raise ProfileError(f"not UTF-8 text ({exc.reason})", source=str(path)) from None
-    except csv.Error as exc:
-        raise ProfileError(f"malformed CSV: {exc}", source=str(path)) from None
-    except OSError as exc:
-        raise ProfileError(f"cannot read file: {exc.strerror}", source=str(path)) from None
-
-
 def read_profiles(
     path: str | Path, *, ignore_unknown_loci: bool = False, collect_errors: bool = False
 ) -> ProfileTable:
@@ -160,7 +146,7 @@ def read_profiles(
     """
     path = Path(path)
     source = str(path)
-    rows = _rows(path)
+    rows = csv_rows(path, ProfileError)
     header_line, header = next(rows, (1, []))
     header = [name.strip() for name in header]
     if not any(header):
