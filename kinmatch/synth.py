@@ -1,0 +1,183 @@
+"""Synthetic populations and families with ground truth, from a real frequency table.
+
+Founders are Hardy-Weinberg draws from the table's frequencies, or, with ``theta > 0``, from
+one sub-population whose frequencies are drawn per locus from Dirichlet(p (1 - theta) /
+theta), the Balding-Nichols model the LR code corrects for. Children receive a uniformly
+chosen allele from each parent, passed through the mutation matrix of that parent's sex at
+that locus: the same :class:`~kinmatch.mutation.MutationModel`, rates and pedmut matrices
+that the likelihood ratios use. Every mutation drawn is recorded with its locus, so the
+truth of a simulated pedigree is known exactly. Everything is deterministic for a seed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from kinmatch.alleles import make_genotype
+from kinmatch.errors import InputError
+from kinmatch.frequencies import AlleleFrequencies, LocusAlleles
+from kinmatch.likelihood import NO_MUTATION
+from kinmatch.mutation import MutationModel
+from kinmatch.profiles import Profile
+
+Alleles = NDArray[np.int64]
+"""Allele indices of persons, shape (persons, loci, 2): paternal, maternal."""
+
+
+@dataclass(frozen=True)
+class Offspring:
+    """Children and where their alleles mutated: ``mutated[i, locus, 0]`` is paternal."""
+
+    alleles: Alleles
+    mutated: NDArray[np.bool_]
+
+
+@dataclass
+class Simulator:
+    """Draws founders and children on ``loci`` of a frequency table."""
+
+    frequencies: AlleleFrequencies
+    loci: Sequence[str]
+    seed: int
+    theta: float = 0.0
+    mutation: MutationModel = NO_MUTATION
+    rng: np.random.Generator = field(init=False)
+
+    def __post_init__(self) -> None:
+        missing = [locus for locus in self.loci if locus not in self.frequencies]
+        if missing:
+            raise InputError(f"loci not in the frequency table: {', '.join(missing)}")
+        if not 0.0 <= self.theta < 1.0:
+            raise InputError(f"theta {self.theta} must be in [0, 1)", field="theta")
+        self.rng = np.random.default_rng(self.seed)
+        self.alleles = [self.frequencies[locus].alleles for locus in self.loci]
+        table_p = [np.array(self.frequencies[locus].frequencies) for locus in self.loci]
+        self.p = [p / p.sum() for p in table_p]
+        if self.theta > 0:
+            self.p = [self.rng.dirichlet(p * (1 - self.theta) / self.theta) for p in self.p]
+        self.cumulative = [np.cumsum(p) for p in self.p]
+        # per locus: cumulative rows of the (paternal, maternal) matrices, or None
+        self.matrices: list[tuple[NDArray[np.float64], ...] | None] = []
+        for locus, alleles, p in zip(self.loci, self.alleles, table_p, strict=True):
+            pair = self.mutation.matrices(LocusAlleles(locus, alleles, p, ()))
+            self.matrices.append(
+                None if pair is None else tuple(np.cumsum(m, axis=1) for m in pair)
+            )
+
+    def founders(self, n: int) -> Alleles:
+        """``n`` unrelated persons."""
+        out = np.empty((n, len(self.loci), 2), dtype=np.int64)
+        for li, cumulative in enumerate(self.cumulative):
+            draws = np.searchsorted(cumulative, self.rng.random((n, 2)), side="right")
+            out[:, li] = np.minimum(draws, len(cumulative) - 1)
+        return out
+
+    def children(self, fathers: Alleles, mothers: Alleles) -> Offspring:
+        """One child of each (father, mother) pair, with mutations drawn per meiosis."""
+        n = len(fathers)
+        rows = np.arange(n)
+        alleles = np.empty_like(fathers)
+        mutated = np.zeros(fathers.shape, dtype=bool)
+        for li in range(len(self.loci)):
+            for side, parents in enumerate((fathers, mothers)):
+                passed = parents[rows, li, self.rng.integers(0, 2, n)]
+                received = passed
+                matrices = self.matrices[li]
+                if matrices is not None:
+                    cumulative = matrices[side][passed]  # (n, alleles): rows of the matrix
+                    u = self.rng.random(n)[:, np.newaxis]
+                    received = np.minimum((u >= cumulative).sum(axis=1), cumulative.shape[1] - 1)
+                alleles[:, li, side] = received
+                mutated[:, li, side] = received != passed
+        return Offspring(alleles, mutated)
+
+    def profile(
+        self, sample_id: str, alleles: NDArray[np.int64], **metadata: str | None
+    ) -> Profile:
+        """The profile of one simulated person (``alleles`` of shape (loci, 2))."""
+        genotypes = {
+            locus: make_genotype(names[a], names[b])
+            for locus, names, (a, b) in zip(self.loci, self.alleles, alleles.tolist(), strict=True)
+        }
+        return Profile(sample_id, genotypes, **metadata)  # type: ignore[arg-type]
+
+    def mutated_loci(self, mutated: NDArray[np.bool_]) -> list[str]:
+        """Loci flagged in a (loci,) or (loci, 2) mutation mask."""
+        flags = np.asarray(mutated.any(axis=-1) if mutated.ndim == 2 else mutated).tolist()
+        return [locus for locus, flag in zip(self.loci, flags, strict=True) if flag]
+
+
+@dataclass(frozen=True)
+class TruthRow:
+    """A true relative of a query; ``mutations`` are the loci where a mutation was drawn on
+    the way between them (the meioses of their pedigree path)."""
+
+    query_id: str
+    relative_id: str
+    relationship: str
+    case_id: str
+    mutations: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Database:
+    """A synthetic missing-children database: references, the queries and the truth."""
+
+    references: list[Profile]
+    queries: list[Profile]
+    truth: list[TruthRow]
+
+
+FAMILY_KINDS = ("couple", "father", "mother", "sibling")
+
+
+def missing_children_database(sim: Simulator, references: int, families: int) -> Database:
+    """A reference set shaped like a missing-children database.
+
+    Case ``K<i>`` registers, in turn, a couple (father and mother), a single father, a single
+    mother, or a full sibling of a missing child; the child is a person of unknown origin,
+    stored among the references and listed as a query. The other references are unrelated:
+    half persons of unknown origin, half single registered parents with their own cases.
+    """
+    fathers, mothers = sim.founders(families), sim.founders(families)
+    child = sim.children(fathers, mothers)
+    sibling = sim.children(fathers, mothers)
+    sexes = sim.rng.choice(np.array(["M", "F"]), size=(families, 2))
+    refs: list[Profile] = []
+    queries: list[Profile] = []
+    truth: list[TruthRow] = []
+    for i in range(families):
+        kind, case = FAMILY_KINDS[i % len(FAMILY_KINDS)], f"K{i}"
+        query = sim.profile(f"C{i}", child.alleles[i], role="unknown-origin", sex=sexes[i, 0])
+        queries.append(query)
+        refs.append(query)
+        if kind in ("couple", "father"):
+            refs.append(sim.profile(f"F{i}", fathers[i], role="father", case_id=case, sex="M"))
+            truth.append(TruthRow(query.sample_id, f"F{i}", "parent-child", case,
+                                  tuple(sim.mutated_loci(child.mutated[i, :, 0]))))  # fmt: skip
+        if kind in ("couple", "mother"):
+            refs.append(sim.profile(f"M{i}", mothers[i], role="mother", case_id=case, sex="F"))
+            truth.append(TruthRow(query.sample_id, f"M{i}", "parent-child", case,
+                                  tuple(sim.mutated_loci(child.mutated[i, :, 1]))))  # fmt: skip
+        if kind == "sibling":
+            refs.append(sim.profile(f"B{i}", sibling.alleles[i], role="sibling", case_id=case,
+                                    sex=sexes[i, 1]))  # fmt: skip
+            both = child.mutated[i] | sibling.mutated[i]
+            truth.append(TruthRow(query.sample_id, f"B{i}", "full-siblings", case,
+                                  tuple(sim.mutated_loci(both))))  # fmt: skip
+    fill = references - len(refs)
+    if fill < 0:
+        raise InputError(f"{references} references cannot hold {families} families "
+                         f"({len(refs)} profiles)", field="references")  # fmt: skip
+    unrelated = sim.founders(fill)
+    for j in range(fill):
+        if j % 2 == 0:
+            refs.append(sim.profile(f"U{j}", unrelated[j], role="unknown-origin"))
+        else:
+            role, sex = ("father", "M") if j % 4 == 1 else ("mother", "F")
+            refs.append(sim.profile(f"P{j}", unrelated[j], role=role, case_id=f"R{j}", sex=sex))
+    return Database(refs, queries, truth)
