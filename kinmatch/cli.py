@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -40,14 +41,45 @@ def main() -> None:
     other relationships, with real population allele frequencies."""
 
 
-@main.command("lr")
-@click.option(
-    "--frequencies",
-    "frequencies_path",
-    type=_existing_file,
-    required=True,
+FREQUENCIES = click.option(
+    "--frequencies", "frequencies_path", type=_existing_file, required=True,
     help="Allele frequencies, long CSV: locus,allele,frequency[,n].",
-)
+)  # fmt: skip
+THETA = click.option(
+    "--theta", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.0, show_default=True,
+    help="Sub-population correction (Balding-Nichols theta).",
+)  # fmt: skip
+MIN_FREQUENCY = click.option(
+    "--min-frequency", type=click.FloatRange(0.0, 1.0, min_open=True),
+    default=DEFAULT_MIN_FREQUENCY, show_default=True,
+    help="Frequency of alleles the table lacks, where the table gives no n (5/2N).",
+)  # fmt: skip
+_MUTATION_OPTIONS = (
+    click.option("--mutation-model", type=click.Choice(MODELS), default="none",
+                 show_default=True, help="Mutation model, as defined by pedmut 0.9."),
+    click.option("--mutation-rate", type=click.FloatRange(0.0, 1.0), default=None,
+                 help="One mutation rate per meiosis for every locus and both sexes."),
+    click.option("--mutation-rates", "rates_path", type=_existing_file, default=None,
+                 help="Per-locus rates CSV: locus,rate[,paternal_rate,maternal_rate]."),
+    click.option("--default-mutation-rate", type=click.FloatRange(0.0, 1.0), default=None,
+                 help="Rate for loci missing from --mutation-rates (otherwise an error)."),
+    click.option("--mutation-rate2", type=click.FloatRange(0.0, 1.0), default=0.0,
+                 show_default=True,
+                 help="stepwise: rate of mutation between integer alleles and microvariants."),
+    click.option("--mutation-range", type=click.FloatRange(0.0, min_open=True), default=0.5,
+                 show_default=True, help="stepwise: relative probability of n+1 vs n steps."),
+)  # fmt: skip
+
+
+def mutation_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The core's mutation options, same names in every command."""
+    for option in reversed(_MUTATION_OPTIONS):
+        command = option(command)
+    return command
+
+
+@main.command("lr")
+@FREQUENCIES
 @click.option(
     "--profiles",
     "profiles_path",
@@ -62,60 +94,9 @@ def main() -> None:
     required=True,
     help="Cases CSV: case_id,relationship,child,parent,mother,father,person1,person2.",
 )
-@click.option(
-    "--theta",
-    type=click.FloatRange(0.0, 1.0, max_open=True),
-    default=0.0,
-    show_default=True,
-    help="Sub-population correction (Balding-Nichols theta).",
-)
-@click.option(
-    "--mutation-model",
-    type=click.Choice(MODELS),
-    default="none",
-    show_default=True,
-    help="Mutation model, as defined by pedmut 0.9.",
-)
-@click.option(
-    "--mutation-rate",
-    type=click.FloatRange(0.0, 1.0),
-    default=None,
-    help="One mutation rate per meiosis for every locus and both sexes.",
-)
-@click.option(
-    "--mutation-rates",
-    "rates_path",
-    type=_existing_file,
-    default=None,
-    help="Per-locus rates CSV: locus,rate[,paternal_rate,maternal_rate].",
-)
-@click.option(
-    "--default-mutation-rate",
-    type=click.FloatRange(0.0, 1.0),
-    default=None,
-    help="Rate for loci missing from --mutation-rates (otherwise an error).",
-)
-@click.option(
-    "--mutation-rate2",
-    type=click.FloatRange(0.0, 1.0),
-    default=0.0,
-    show_default=True,
-    help="stepwise: rate of mutation between integer alleles and microvariants.",
-)
-@click.option(
-    "--mutation-range",
-    type=click.FloatRange(0.0, min_open=True),
-    default=0.5,
-    show_default=True,
-    help="stepwise: relative probability of n+1 vs n steps.",
-)
-@click.option(
-    "--min-frequency",
-    type=click.FloatRange(0.0, 1.0, min_open=True),
-    default=DEFAULT_MIN_FREQUENCY,
-    show_default=True,
-    help="Frequency of alleles the table lacks, where the table gives no n (5/2N).",
-)
+@THETA
+@mutation_options
+@MIN_FREQUENCY
 @click.option("--renormalise", is_flag=True, help="Rescale each locus of the table to sum to 1.")
 @click.option(
     "--ignore-unknown-loci",
