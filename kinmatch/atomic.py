@@ -11,24 +11,35 @@ from typing import TextIO
 
 
 @contextlib.contextmanager
-def atomic_writer(path: str | Path) -> Iterator[TextIO]:
-    """Write text to a temporary file beside ``path``; fsync and rename it on success.
-
-    On an exception the temporary file is removed and ``path`` is left as it was.
-    """
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write by any means; fsynced and renamed over
+    ``path`` on success, removed on an exception (``path`` is then left as it was)."""
     target = Path(path)
-    fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    temporary = Path(name)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
+        yield temporary
+        fsync_path(temporary)
         os.replace(temporary, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
     fsync_path(target.parent)
+
+
+@contextlib.contextmanager
+def atomic_writer(path: str | Path) -> Iterator[TextIO]:
+    """Write text to a temporary file beside ``path``; fsync and rename it on success.
+
+    On an exception the temporary file is removed and ``path`` is left as it was.
+    """
+    with (
+        atomic_path(path) as temporary,
+        temporary.open("w", encoding="utf-8", newline="\n") as handle,
+    ):
+        yield handle
 
 
 def fsync_path(path: str | Path) -> None:

@@ -6,25 +6,36 @@ traceback); 3 some cases could not be computed (each carries its ``error``); 1 a
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
 import click
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+from tqdm import tqdm
 
-from kinmatch.atomic import atomic_writer
+from kinmatch.atomic import atomic_path, atomic_writer
 from kinmatch.cases import Case, read_cases
 from kinmatch.errors import CaseError, InputError, KinmatchError
 from kinmatch.frequencies import DEFAULT_MIN_FREQUENCY, AlleleFrequencies, load_frequencies
 from kinmatch.likelihood import KinshipResult, kinship_lr
+from kinmatch.loci import CHINA_PATERNITY_19, CODIS_20, canonical_locus
 from kinmatch.mutation import MODELS, MutationModel, MutationRates, load_mutation_rates
-from kinmatch.profiles import ProfileTable, read_profiles
+from kinmatch.profiles import ProfileTable, ProfileWriter, read_profiles
+from kinmatch.search import SEARCHABLE, Searcher, SearchResult, results_to_arrow
+from kinmatch.store import IngestError, ReferenceStore
+from kinmatch.synth import Simulator, missing_children_database, unrelated_profiles
 
 EXIT_BAD_INPUT = 2
 EXIT_CASE_ERRORS = 3
+CHUNK = 100_000  # profiles simulated and written at a time
 
 _existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -134,8 +145,9 @@ def lr_command(
     """
     try:
         mutation = _mutation_model(
-            mutation_model, mutation_rate, rates_path, default_mutation_rate, mutation_rate2,
-            mutation_range,
+            mutation_model=mutation_model, mutation_rate=mutation_rate, rates_path=rates_path,
+            default_mutation_rate=default_mutation_rate, mutation_rate2=mutation_rate2,
+            mutation_range=mutation_range,
         )  # fmt: skip
         frequencies = load_frequencies(frequencies_path, renormalise=renormalise)
         profiles = read_profiles(profiles_path, ignore_unknown_loci=ignore_unknown_loci)
@@ -173,27 +185,30 @@ def lr_command(
 
 
 def _mutation_model(
-    kind: str,
-    rate: float | None,
+    *,
+    mutation_model: str,
+    mutation_rate: float | None,
     rates_path: Path | None,
-    default_rate: float | None,
-    rate2: float,
-    range_: float,
+    default_mutation_rate: float | None,
+    mutation_rate2: float,
+    mutation_range: float,
 ) -> MutationModel:
+    """The model the mutation options describe (argument names are the options')."""
+    kind = mutation_model
     if kind == "none":
-        if rate is not None or rates_path is not None:
+        if mutation_rate is not None or rates_path is not None:
             raise InputError("mutation rates given but --mutation-model is none")
         return MutationModel()
-    if (rate is None) == (rates_path is None):
+    if (mutation_rate is None) == (rates_path is None):
         raise InputError(f"--mutation-model {kind} needs one of --mutation-rate, --mutation-rates")
-    if default_rate is not None and rates_path is None:
+    if default_mutation_rate is not None and rates_path is None:
         raise InputError("--default-mutation-rate only applies with --mutation-rates")
     rates = (
-        MutationRates.uniform(rate)
-        if rate is not None
-        else load_mutation_rates(rates_path, default=default_rate)  # type: ignore[arg-type]
+        MutationRates.uniform(mutation_rate)
+        if mutation_rate is not None
+        else load_mutation_rates(rates_path, default=default_mutation_rate)  # type: ignore[arg-type]
     )
-    return MutationModel(kind, rates, rate2=rate2, range=range_)
+    return MutationModel(kind, rates, rate2=mutation_rate2, range=mutation_range)
 
 
 def _check_rates(
@@ -249,3 +264,258 @@ def _print_table(records: list[dict[str, Any]], out_path: Path) -> None:
         )
     errors = sum(1 for record in records if record["error"])
     click.echo(f"\n{len(records)} cases, {errors} with errors; results in {out_path}")
+
+
+PANEL_HELP = "Comma-separated loci; default: the CODIS 20 and the Chinese 19-locus panel."
+
+
+@main.command("synth")
+@FREQUENCIES
+@click.option(
+    "--references",
+    type=click.IntRange(1),
+    required=True,
+    help="Profiles in the reference set, planted relatives included.",
+)
+@click.option(
+    "--families",
+    type=click.IntRange(0),
+    required=True,
+    help="Missing-children cases: each has a missing child and registered relatives.",
+)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Directory for references.csv, queries.csv and truth.csv.",
+)
+@click.option("--layout", type=click.Choice(["wide", "long"]), default="wide", show_default=True)
+@click.option(
+    "--store",
+    "store_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write the references straight into this store, not to CSV.",
+)
+@click.option("--loci", default=None, help=PANEL_HELP)
+@THETA
+@mutation_options
+def synth_command(
+    frequencies_path: Path,
+    references: int,
+    families: int,
+    seed: int,
+    out_dir: Path,
+    layout: str,
+    store_dir: Path | None,
+    loci: str | None,
+    theta: float,
+    **mutation_args: Any,
+) -> None:
+    """Simulate a missing-children database from a real frequency table, with its truth.
+
+    Writes DIR/references.csv (or the store), DIR/queries.csv (the missing children) and
+    DIR/truth.csv: query_id,relative_id,relationship,case_id,mutations.
+    """
+    try:
+        frequencies = load_frequencies(frequencies_path)
+        mutation = _mutation_model(**mutation_args)
+        panel = _panel(frequencies, loci)
+        sim = Simulator(frequencies, panel, seed=seed, theta=theta, mutation=mutation)
+        database = missing_children_database(sim, references, families, fill=False)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        store = ReferenceStore.open_or_create(store_dir) if store_dir else None
+    except (KinmatchError, OSError) as exc:
+        _fail(str(exc))
+    remaining = references - len(database.references)
+    chunks = [(start, min(CHUNK, remaining - start)) for start in range(0, remaining, CHUNK)]
+    with tqdm(total=references, unit="profiles", desc="synth", disable=None) as bar:
+        if store is not None:
+            store.ingest(database.references)
+            bar.update(len(database.references))
+            for start, count in chunks:
+                store.ingest(unrelated_profiles(sim, start, count))
+                bar.update(count)
+        else:
+            with atomic_writer(out_dir / "references.csv") as handle:
+                writer = ProfileWriter(handle, panel, layout)
+                writer.write(database.references)
+                bar.update(len(database.references))
+                for start, count in chunks:
+                    writer.write(unrelated_profiles(sim, start, count))
+                    bar.update(count)
+    with atomic_writer(out_dir / "queries.csv") as handle:
+        ProfileWriter(handle, panel, layout).write(database.queries)
+    with atomic_writer(out_dir / "truth.csv") as handle:
+        rows = csv.writer(handle, lineterminator="\n")
+        rows.writerow(["query_id", "relative_id", "relationship", "case_id", "mutations"])
+        for row in database.truth:
+            rows.writerow([row.query_id, row.relative_id, row.relationship, row.case_id,
+                           ";".join(row.mutations)])  # fmt: skip
+    where = store_dir if store_dir else out_dir / "references.csv"
+    click.echo(f"{references} references ({where}), {len(database.queries)} queries and "
+               f"{len(database.truth)} true relatives in {out_dir}; {len(panel)} loci")  # fmt: skip
+
+
+@main.command("ingest")
+@click.option(
+    "--store",
+    "store_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Store directory; created when missing.",
+)
+@click.argument("files", nargs=-1, required=True, type=_existing_file)
+@click.option(
+    "--skip-invalid",
+    is_flag=True,
+    help="Add the valid samples and report the rejected ones (exit code 2).",
+)
+@click.option(
+    "--ignore-unknown-loci",
+    is_flag=True,
+    help="Skip loci outside the catalogue instead of rejecting their records.",
+)
+def ingest_command(
+    store_dir: Path, files: tuple[Path, ...], skip_invalid: bool, ignore_unknown_loci: bool
+) -> None:
+    """Validate profile CSV files and add them to a store as one atomic batch.
+
+    Any bad record (or a sample ID already stored) refuses the whole batch, reporting every
+    one, unless --skip-invalid.
+    """
+    try:
+        store = ReferenceStore.open_or_create(store_dir)
+        with tqdm(total=1, desc="ingest", unit="batch", disable=None) as bar:
+            report = store.ingest_csv(files, skip_invalid=skip_invalid,
+                                      ignore_unknown_loci=ignore_unknown_loci)  # fmt: skip
+            bar.update(1)
+    except IngestError as exc:
+        click.echo(f"kinmatch: error: {exc}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    except KinmatchError as exc:
+        _fail(str(exc))
+    loci_seen = ", ".join(report.loci_seen) or "none"
+    click.echo(f"added {report.added} profiles to {store_dir} (now {len(store)}, version "
+               f"{report.generation}); loci seen: {loci_seen}")  # fmt: skip
+    if report.rejected:
+        click.echo(f"rejected {len(report.rejected)} records:", err=True)
+        for error in report.rejected:
+            click.echo(f"  {error}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+
+
+@main.command("match")
+@click.option("--store", "store_dir", type=click.Path(exists=True, file_okay=False,
+              path_type=Path), required=True)  # fmt: skip
+@FREQUENCIES
+@click.option(
+    "--queries",
+    "queries_path",
+    type=_existing_file,
+    required=True,
+    help="Profiles to search for (CSV, long or wide layout).",
+)
+@click.option("--relationship", type=click.Choice(SEARCHABLE), required=True)
+@THETA
+@mutation_options
+@MIN_FREQUENCY
+@click.option(
+    "--min-lr",
+    type=click.FloatRange(0.0),
+    default=10000.0,
+    show_default=True,
+    help="Report hits at or above this LR.",
+)
+@click.option(
+    "--top-k",
+    type=click.IntRange(1),
+    default=10,
+    show_default=True,
+    help="Report at most this many hits per query.",
+)
+@click.option(
+    "--max-inconsistent",
+    type=click.IntRange(0),
+    default=2,
+    show_default=True,
+    help="Candidate filter of parentage searches: inconsistent loci tolerated.",
+)
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="hits.csv, hits.parquet or hits.jsonl.",
+)
+def match_command(
+    store_dir: Path,
+    frequencies_path: Path,
+    queries_path: Path,
+    relationship: str,
+    theta: float,
+    min_frequency: float,
+    min_lr: float,
+    top_k: int,
+    max_inconsistent: int,
+    out_path: Path,
+    **mutation_args: Any,
+) -> None:
+    """Search the store for the relatives of every query and write the hits."""
+    if out_path.suffix not in (".csv", ".parquet", ".jsonl"):
+        _fail(f"--out {out_path}: use a .csv, .parquet or .jsonl file name")
+    try:
+        frequencies = load_frequencies(frequencies_path)
+        mutation = _mutation_model(**mutation_args)
+        queries = list(read_profiles(queries_path).values())
+        store = ReferenceStore.open(store_dir)
+        searcher = Searcher(
+            store, frequencies, theta=theta, mutation=mutation, min_frequency=min_frequency,
+            max_inconsistent=max_inconsistent,
+        )  # fmt: skip
+        started = time.perf_counter()
+        with tqdm(total=len(queries), desc="match", unit="queries", disable=None) as bar:
+            results = searcher.search_batch(
+                queries, relationship, top_k=top_k, min_lr=min_lr,
+                progress=lambda done, total: bar.update(done - bar.n),
+            )  # fmt: skip
+        seconds = time.perf_counter() - started
+    except KinmatchError as exc:
+        _fail(str(exc))
+    _write_hits(results, out_path)
+    scored = sum(r.n_scored for r in results)
+    hits = sum(len(r.hits) for r in results)
+    errors = [r for r in results if r.error]
+    click.echo(f"{len(queries)} queries, {hits} hits at LR >= {min_lr:g} (top {top_k}) in "
+               f"{out_path}; {scored:,} references scored in {seconds:.1f} s "
+               f"({scored / max(seconds, 1e-9):,.0f} per second)")  # fmt: skip
+    for result in errors:
+        click.echo(f"kinmatch: query {result.query_id}: {result.error}", err=True)
+    if errors:
+        sys.exit(EXIT_BAD_INPUT)
+
+
+def _write_hits(results: list[SearchResult], out_path: Path) -> None:
+    table = results_to_arrow(results)
+    joined = pc.binary_join(table.column("inconsistent_loci"), ";")
+    column = table.schema.get_field_index("inconsistent_loci")
+    table = table.set_column(column, "inconsistent_loci", joined)
+    try:
+        with atomic_path(out_path) as temporary:
+            if out_path.suffix == ".jsonl":
+                lines = (json.dumps(row, allow_nan=False) + "\n" for row in table.to_pylist())
+                temporary.write_text("".join(lines), encoding="utf-8")
+            elif out_path.suffix == ".csv":
+                pacsv.write_csv(table, str(temporary))
+            else:
+                pq.write_table(table, str(temporary))
+    except OSError as exc:
+        _fail(f"{out_path}: cannot write hits: {exc.strerror}")
+
+
+def _panel(frequencies: AlleleFrequencies, loci: str | None) -> list[str]:
+    if loci:
+        return [canonical_locus(name) for name in loci.split(",")]
+    return [locus for locus in dict.fromkeys(CODIS_20 + CHINA_PATERNITY_19) if locus in frequencies]

@@ -16,9 +16,11 @@ to ignore them, and then the ignored names are reported in :attr:`ProfileTable.i
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import csv
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 from kinmatch.alleles import Genotype, make_genotype, parse_allele
 from kinmatch.csvfile import csv_rows
@@ -333,3 +335,27 @@ class _LongReader(_Reader):
             except InputError as exc:
                 raise exc.located(locus=locus, field=column) from None
         self._set_genotype(draft, locus, make_genotype(alleles[0], alleles[1]))
+
+
+class ProfileWriter:
+    """Writes profiles as CSV in the wide or the long layout, with role, case_id and sex."""
+
+    def __init__(self, handle: TextIO, loci: Sequence[str], layout: str = "wide") -> None:
+        self.writer = csv.writer(handle, lineterminator="\n")
+        self.loci = list(loci)
+        self.layout = layout
+        meta = ["role", "case_id", "sex"]
+        header = ["sample_id", *meta, *self.loci] if layout == "wide" else [*LONG_COLUMNS, *meta]
+        self.writer.writerow(header)
+
+    def write(self, profiles: Iterable[Profile]) -> None:
+        for p in profiles:
+            meta = [p.role or "", p.case_id or "", p.sex or ""]
+            if self.layout == "wide":
+                cells = ["/".join(p.genotypes[locus]) if locus in p.genotypes else ""
+                         for locus in self.loci]  # fmt: skip
+                self.writer.writerow([p.sample_id, *meta, *cells])
+            else:
+                for locus in self.loci:
+                    if locus in p.genotypes:
+                        self.writer.writerow([p.sample_id, locus, *p.genotypes[locus], *meta])

@@ -135,13 +135,16 @@ class Database:
 FAMILY_KINDS = ("couple", "father", "mother", "sibling")
 
 
-def missing_children_database(sim: Simulator, references: int, families: int) -> Database:
+def missing_children_database(
+    sim: Simulator, references: int, families: int, *, fill: bool = True
+) -> Database:
     """A reference set shaped like a missing-children database.
 
     Case ``K<i>`` registers, in turn, a couple (father and mother), a single father, a single
     mother, or a full sibling of a missing child; the child is a person of unknown origin,
     stored among the references and listed as a query. The other references are unrelated:
-    half persons of unknown origin, half single registered parents with their own cases.
+    half persons of unknown origin, half single registered parents with their own cases
+    (with ``fill=False`` they are left to :func:`unrelated_profiles`, to stream them).
     """
     fathers, mothers = sim.founders(families), sim.founders(families)
     child = sim.children(fathers, mothers)
@@ -169,15 +172,25 @@ def missing_children_database(sim: Simulator, references: int, families: int) ->
             both = child.mutated[i] | sibling.mutated[i]
             truth.append(TruthRow(query.sample_id, f"B{i}", "full-siblings", case,
                                   tuple(sim.mutated_loci(both))))  # fmt: skip
-    fill = references - len(refs)
-    if fill < 0:
+    if references < len(refs):
         raise InputError(f"{references} references cannot hold {families} families "
                          f"({len(refs)} profiles)", field="references")  # fmt: skip
-    unrelated = sim.founders(fill)
-    for j in range(fill):
+    if fill:
+        refs.extend(unrelated_profiles(sim, 0, references - len(refs)))
+    return Database(refs, queries, truth)
+
+
+def unrelated_profiles(sim: Simulator, start: int, count: int) -> list[Profile]:
+    """Unrelated references numbered from ``start``: even numbers are persons of unknown
+    origin (``U<j>``), odd ones single registered fathers or mothers with their own case."""
+    unrelated = sim.founders(count)
+    profiles = []
+    for offset in range(count):
+        j = start + offset
         if j % 2 == 0:
-            refs.append(sim.profile(f"U{j}", unrelated[j], role="unknown-origin"))
+            profiles.append(sim.profile(f"U{j}", unrelated[offset], role="unknown-origin"))
         else:
             role, sex = ("father", "M") if j % 4 == 1 else ("mother", "F")
-            refs.append(sim.profile(f"P{j}", unrelated[j], role=role, case_id=f"R{j}", sex=sex))
-    return Database(refs, queries, truth)
+            profiles.append(sim.profile(f"P{j}", unrelated[offset], role=role, case_id=f"R{j}",
+                                        sex=sex))  # fmt: skip
+    return profiles

@@ -1,0 +1,119 @@
+"""kinmatch synth -> ingest -> match as subprocesses, checked against truth.csv."""
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+CHINA = Path(__file__).parent.parent / "fixtures" / "freq_China_GBT37223.csv"
+
+
+def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "kinmatch", *map(str, args)],
+                          capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("pipeline")
+    done = run("synth", "--frequencies", CHINA, "--references", 1500, "--families", 24,
+               "--seed", 9, "--out", root / "syn", "--mutation-model", "stepwise",
+               "--mutation-rate", "0.01")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    done = run("ingest", "--store", root / "store", root / "syn" / "references.csv")
+    assert done.returncode == 0, done.stderr
+    assert "added 1500 profiles" in done.stdout
+    return root
+
+
+def truth(world: Path) -> list[dict[str, str]]:
+    with (world / "syn" / "truth.csv").open() as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet"])
+def test_match_finds_the_planted_parents(world: Path, suffix: str) -> None:
+    out = world / f"hits{suffix}"
+    done = run("match", "--store", world / "store", "--frequencies", CHINA, "--queries",
+               world / "syn" / "queries.csv", "--relationship", "parent-child",
+               "--mutation-model", "stepwise", "--mutation-rate", "0.01", "--out", out)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "references scored" in done.stdout and "per second" in done.stdout
+    if suffix == ".csv":
+        with out.open() as handle:
+            rows = list(csv.DictReader(handle))
+    elif suffix == ".jsonl":
+        rows = [json.loads(line) for line in out.read_text().splitlines()]
+    else:
+        rows = pq.read_table(out).to_pylist()
+    found = {(r["query_id"], r["reference_id"]) for r in rows}
+    parents = [t for t in truth(world) if t["relationship"] == "parent-child"]
+    clean = [t for t in parents if not t["mutations"]]
+    assert clean and all((t["query_id"], t["relative_id"]) in found for t in clean)
+    for row in rows:
+        assert float(row["lr"]) >= 10000 and int(row["rank"]) <= 10
+        assert row["verdict"] in ("support", "inconclusive", "exclusion")
+
+
+def test_match_couples_report_the_case(world: Path) -> None:
+    out = world / "couples.csv"
+    done = run("match", "--store", world / "store", "--frequencies", CHINA, "--queries",
+               world / "syn" / "queries.csv", "--relationship", "parents-child",
+               "--out", out)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with out.open() as handle:
+        rows = list(csv.DictReader(handle))
+    couples = {t["case_id"] for t in truth(world) if t["relative_id"].startswith("F")} & {
+        t["case_id"] for t in truth(world) if t["relative_id"].startswith("M")
+    }
+    hits = {(r["query_id"], r["reference_id"]) for r in rows}
+    for t in truth(world):
+        if t["case_id"] in couples:
+            assert (t["query_id"], t["case_id"]) in hits or t["mutations"]
+    assert all(r["father_id"] and r["mother_id"] for r in rows)
+
+
+def test_ingest_rejection_reports_every_record(world: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("sample_id,vWA,TH01\nN1,14/OL,6\nN2,15,x\nN3,15,7\n")
+    done = run("ingest", "--store", tmp_path / "s", bad)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "'N1'" in done.stderr and "'N2'" in done.stderr and "nothing was written" in done.stderr
+    done = run("ingest", "--store", tmp_path / "s", "--skip-invalid", bad)
+    assert done.returncode == 2 and "added 1 profiles" in done.stdout
+    assert "rejected 2 records" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["match", "--relationship", "parent-child", "--out", "hits.txt"], ".csv, .parquet"),
+        (["match", "--relationship", "cousins", "--out", "hits.csv"], "cousins"),
+        (["synth", "--references", "10", "--families", "40"], "cannot hold"),
+    ],
+)
+def test_bad_input_exits_2(world: Path, args: list[str], fragment: str) -> None:
+    common = {"match": ["--store", str(world / "store"), "--queries",
+                        str(world / "syn" / "queries.csv")],
+              "synth": ["--out", str(world / "x")]}[args[0]]  # fmt: skip
+    done = run(args[0], "--frequencies", CHINA, *common, *args[1:])
+    assert done.returncode == 2, done.stderr
+    assert fragment in done.stderr and "Traceback" not in done.stderr
+
+
+def test_synth_long_layout_and_store(tmp_path: Path) -> None:
+    done = run("synth", "--frequencies", CHINA, "--references", 300, "--families", 8,
+               "--out", tmp_path / "syn", "--layout", "long",
+               "--store", tmp_path / "store")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "syn" / "references.csv").exists()
+    header = (tmp_path / "syn" / "queries.csv").read_text().splitlines()[0]
+    assert header.startswith("sample_id,locus,allele1,allele2")
+    done = run("match", "--store", tmp_path / "store", "--frequencies", CHINA, "--queries",
+               tmp_path / "syn" / "queries.csv", "--relationship", "full-siblings",
+               "--out", tmp_path / "sibs.csv", "--min-lr", "0")  # fmt: skip
+    assert done.returncode == 0, done.stderr
