@@ -14,15 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	mkdir -p build/demo
-	$(BIN)/kinmatch lr \
-	    --frequencies fixtures/freq_China_GBT37223.csv \
-	    --profiles fixtures/examples/profiles.csv \
-	    --cases fixtures/examples/cases.csv \
-	    --theta 0.01 \
-	    --mutation-model stepwise --mutation-rates fixtures/mutation_rates_STRBase_AABB.csv \
-	    --default-mutation-rate 0.002 --mutation-rate2 0.000001 --mutation-range 0.5 \
-	    --out build/demo/lr.jsonl
+	$(BIN)/kinmatch demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check kinmatch tests benchmarks

@@ -117,3 +117,15 @@ def test_synth_long_layout_and_store(tmp_path: Path) -> None:
                tmp_path / "syn" / "queries.csv", "--relationship", "full-siblings",
                "--out", tmp_path / "sibs.csv", "--min-lr", "0")  # fmt: skip
     assert done.returncode == 0, done.stderr
+
+
+def test_demo_end_to_end(tmp_path: Path) -> None:
+    done = run("demo", "--frequencies", CHINA, "--references", 3000, "--families", 20,
+               "--out", tmp_path / "demo")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "a true relative ranked first for" in done.stdout
+    for name in ("references.csv", "queries.csv", "truth.csv", "hits-duo.csv", "hits-couple.csv"):
+        assert (tmp_path / "demo" / name).exists()
+    again = run("demo", "--frequencies", CHINA, "--references", 3000, "--families", 20,
+                "--out", tmp_path / "demo")  # fmt: skip
+    assert again.returncode == 0, again.stderr  # a rerun replaces the demo's store
