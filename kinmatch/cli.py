@@ -32,11 +32,17 @@ from kinmatch.mutation import MODELS, MutationModel, MutationRates, load_mutatio
 from kinmatch.profiles import ProfileTable, ProfileWriter, read_profiles
 from kinmatch.search import SEARCHABLE, Searcher, SearchResult, results_to_arrow
 from kinmatch.store import IngestError, ReferenceStore
-from kinmatch.synth import Simulator, missing_children_database, unrelated_profiles
+from kinmatch.synth import (
+    Simulator,
+    missing_children_database,
+    unrelated_batch,
+    unrelated_profiles,
+)
 
 EXIT_BAD_INPUT = 2
 EXIT_CASE_ERRORS = 3
-CHUNK = 100_000  # profiles simulated and written at a time
+CHUNK = 100_000  # profiles simulated and written to CSV at a time
+STORE_CHUNK = 1_000_000  # profiles simulated and appended to a store at a time (a fragment)
 
 _existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -331,13 +337,14 @@ def synth_command(
     except (KinmatchError, OSError) as exc:
         _fail(str(exc))
     remaining = references - len(database.references)
-    chunks = [(start, min(CHUNK, remaining - start)) for start in range(0, remaining, CHUNK)]
+    size = STORE_CHUNK if store is not None else CHUNK
+    chunks = [(start, min(size, remaining - start)) for start in range(0, remaining, size)]
     with tqdm(total=references, unit="profiles", desc="synth", disable=None) as bar:
         if store is not None:
             store.ingest(database.references)
             bar.update(len(database.references))
             for start, count in chunks:
-                store.ingest(unrelated_profiles(sim, start, count))
+                store.append_encoded(unrelated_batch(sim, start, count))
                 bar.update(count)
         else:
             with atomic_writer(out_dir / "references.csv") as handle:

@@ -277,8 +277,15 @@ class ReferenceStore:
             ]
         return self._fragments
 
-    def sample_ids(self) -> set[str]:
-        return {sid for fragment in self.fragments for sid in fragment.sample_ids.to_pylist()}
+    def stored(self, sample_ids: Sequence[str]) -> set[str]:
+        """Which of ``sample_ids`` the store holds already (a hash look-up per fragment in
+        Arrow: never the whole store's IDs in Python)."""
+        wanted = pa.array(list(sample_ids), type=pa.string())
+        found: set[str] = set()
+        for fragment in self.fragments:
+            hits = pc.is_in(wanted, value_set=fragment.sample_ids)
+            found.update(wanted.filter(hits).to_pylist())
+        return found
 
     def decode(self, fragment: Fragment, row: int) -> Profile:
         """The profile stored at ``row`` of ``fragment``."""
@@ -337,7 +344,7 @@ class ReferenceStore:
     ) -> IngestReport:
         with self._lock():
             self.refresh()
-            existing = self.sample_ids()
+            existing = self.stored([p.sample_id for p in profiles])
             seen: set[str] = set()
             accepted = []
             for profile in profiles:
@@ -420,7 +427,7 @@ class ReferenceStore:
         """
         with self._lock():
             self.refresh()
-            existing = self.sample_ids()
+            existing = self.stored(batch.sample_ids)
             errors = [
                 ProfileError("duplicate sample_id: already in the store", sample=sid)
                 for sid in batch.sample_ids

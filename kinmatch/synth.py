@@ -23,6 +23,7 @@ from kinmatch.frequencies import AlleleFrequencies, LocusAlleles
 from kinmatch.likelihood import NO_MUTATION
 from kinmatch.mutation import MutationModel
 from kinmatch.profiles import Profile
+from kinmatch.store import NO_SEX, ROLE_CODES, EncodedBatch
 
 Alleles = NDArray[np.int64]
 """Allele indices of persons, shape (persons, loci, 2): paternal, maternal."""
@@ -194,3 +195,26 @@ def unrelated_profiles(sim: Simulator, start: int, count: int) -> list[Profile]:
             profiles.append(sim.profile(f"P{j}", unrelated[offset], role=role, case_id=f"R{j}",
                                         sex=sex))  # fmt: skip
     return profiles
+
+
+def unrelated_batch(sim: Simulator, start: int, count: int) -> EncodedBatch:
+    """The same references as :func:`unrelated_profiles`, encoded for bulk loading."""
+    alleles = sim.founders(count)
+    lo, hi = alleles.min(axis=2), alleles.max(axis=2)
+    numbers = np.arange(start, start + count)
+    single = numbers % 2 == 1
+    father = numbers % 4 == 1
+    roles = np.where(single, np.where(father, ROLE_CODES["father"], ROLE_CODES["mother"]),
+                     ROLE_CODES["unknown-origin"]).astype(np.uint8)  # fmt: skip
+    sexes = np.where(single, np.where(father, 0, 1), NO_SEX).astype(np.uint8)
+    ids = [f"{'P' if j % 2 else 'U'}{j}" for j in numbers.tolist()]
+    return EncodedBatch(
+        sample_ids=ids,
+        roles=roles,
+        sexes=sexes,
+        case_ids=[f"R{j}" if j % 2 else None for j in numbers.tolist()],
+        agencies=[None] * count,
+        loci=tuple(sim.loci),
+        alleles={locus: tuple(names) for locus, names in zip(sim.loci, sim.alleles, strict=True)},
+        codes=(hi * (hi + 1) // 2 + lo + 1).astype(np.uint16),
+    )

@@ -7,7 +7,13 @@ import pytest
 
 from kinmatch import InputError, MutationModel, MutationRates, load_frequencies, locus_lr
 from kinmatch.loci import CHINA_PATERNITY_19, CODIS_20
-from kinmatch.synth import Simulator, missing_children_database
+from kinmatch.store import ReferenceStore
+from kinmatch.synth import (
+    Simulator,
+    missing_children_database,
+    unrelated_batch,
+    unrelated_profiles,
+)
 
 CHINA = load_frequencies(Path(__file__).parent.parent / "fixtures" / "freq_China_GBT37223.csv")
 LOCI = list(dict.fromkeys(CODIS_20 + CHINA_PATERNITY_19))
@@ -95,3 +101,16 @@ def test_truth_names_stored_relatives_and_the_database_shape() -> None:
         assert result.lr > 0  # no mutation drawn: always consistent
     with pytest.raises(InputError, match="cannot hold"):
         missing_children_database(Simulator(CHINA, LOCI, seed=7), 10, 40)
+
+
+def test_encoded_batch_equals_the_profiles(tmp_path: Path) -> None:
+    profiles = unrelated_profiles(Simulator(CHINA, LOCI, seed=8), 100, 40)
+    store = ReferenceStore.create(tmp_path)
+    store.append_encoded(unrelated_batch(Simulator(CHINA, LOCI, seed=8), 100, 40))
+    stored = {p.sample_id: p for p in store.profiles()}
+    assert list(stored) == [p.sample_id for p in profiles]
+    for profile in profiles:
+        twin = stored[profile.sample_id]
+        assert (twin.genotypes, twin.role, twin.sex, twin.case_id) == (
+            profile.genotypes, profile.role, profile.sex, profile.case_id,
+        )  # fmt: skip
