@@ -133,7 +133,7 @@ class Database:
     truth: list[TruthRow]
 
 
-FAMILY_KINDS = ("couple", "father", "mother", "sibling")
+FAMILY_KINDS = ("couple", "father", "mother", "sibling", "half-sibling", "grandparent")
 
 
 def missing_children_database(
@@ -142,37 +142,62 @@ def missing_children_database(
     """A reference set shaped like a missing-children database.
 
     Case ``K<i>`` registers, in turn, a couple (father and mother), a single father, a single
-    mother, or a full sibling of a missing child; the child is a person of unknown origin,
+    mother, a full sibling, a paternal half-sibling or the paternal grandfather of a missing
+    child; the child is a person of unknown origin,
     stored among the references and listed as a query. The other references are unrelated:
     half persons of unknown origin, half single registered parents with their own cases
     (with ``fill=False`` they are left to :func:`unrelated_profiles`, to stream them).
     """
+    kinds = [FAMILY_KINDS[i % len(FAMILY_KINDS)] for i in range(families)]
+    grandfathers = sim.founders(families)
+    raised = sim.children(grandfathers, sim.founders(families))  # fathers with a known father
     fathers, mothers = sim.founders(families), sim.founders(families)
+    from_grandfather = np.array([kind == "grandparent" for kind in kinds], dtype=bool)
+    fathers[from_grandfather] = raised.alleles[from_grandfather]
     child = sim.children(fathers, mothers)
     sibling = sim.children(fathers, mothers)
+    half = sim.children(fathers, sim.founders(families))
     sexes = sim.rng.choice(np.array(["M", "F"]), size=(families, 2))
     refs: list[Profile] = []
     queries: list[Profile] = []
     truth: list[TruthRow] = []
-    for i in range(families):
-        kind, case = FAMILY_KINDS[i % len(FAMILY_KINDS)], f"K{i}"
+
+    def register(
+        query_id: str,
+        case: str,
+        sample_id: str,
+        alleles: Alleles,
+        relationship: str,
+        mutated: NDArray[np.bool_],
+        **meta: str | None,
+    ) -> None:
+        refs.append(sim.profile(sample_id, alleles, case_id=case, **meta))
+        truth.append(TruthRow(query_id, sample_id, relationship, case,
+                              tuple(sim.mutated_loci(mutated))))  # fmt: skip
+
+    for i, kind in enumerate(kinds):
+        case = f"K{i}"
         query = sim.profile(f"C{i}", child.alleles[i], role="unknown-origin", sex=sexes[i, 0])
         queries.append(query)
         refs.append(query)
+
+        paternal, maternal = child.mutated[i, :, 0], child.mutated[i, :, 1]
+        ids = (query.sample_id, case)
         if kind in ("couple", "father"):
-            refs.append(sim.profile(f"F{i}", fathers[i], role="father", case_id=case, sex="M"))
-            truth.append(TruthRow(query.sample_id, f"F{i}", "parent-child", case,
-                                  tuple(sim.mutated_loci(child.mutated[i, :, 0]))))  # fmt: skip
+            register(*ids, f"F{i}", fathers[i], "parent-child", paternal, role="father", sex="M")
         if kind in ("couple", "mother"):
-            refs.append(sim.profile(f"M{i}", mothers[i], role="mother", case_id=case, sex="F"))
-            truth.append(TruthRow(query.sample_id, f"M{i}", "parent-child", case,
-                                  tuple(sim.mutated_loci(child.mutated[i, :, 1]))))  # fmt: skip
+            register(*ids, f"M{i}", mothers[i], "parent-child", maternal, role="mother", sex="F")
         if kind == "sibling":
-            refs.append(sim.profile(f"B{i}", sibling.alleles[i], role="sibling", case_id=case,
-                                    sex=sexes[i, 1]))  # fmt: skip
             both = child.mutated[i] | sibling.mutated[i]
-            truth.append(TruthRow(query.sample_id, f"B{i}", "full-siblings", case,
-                                  tuple(sim.mutated_loci(both))))  # fmt: skip
+            register(*ids, f"B{i}", sibling.alleles[i], "full-siblings", both, role="sibling",
+                     sex=sexes[i, 1])  # fmt: skip
+        if kind == "half-sibling":  # shares the (unregistered) father
+            path = paternal | half.mutated[i, :, 0]
+            register(*ids, f"H{i}", half.alleles[i], "half-siblings", path, role="sibling",
+                     sex=sexes[i, 1])  # fmt: skip
+        if kind == "grandparent":  # the father's father
+            path = paternal | raised.mutated[i, :, 0]
+            register(*ids, f"G{i}", grandfathers[i], "grandparent", path, role="other", sex="M")
     if references < len(refs):
         raise InputError(f"{references} references cannot hold {families} families "
                          f"({len(refs)} profiles)", field="references")  # fmt: skip

@@ -89,16 +89,20 @@ def test_truth_names_stored_relatives_and_the_database_shape() -> None:
     assert len(database.references) == 200 and len(database.queries) == 40
     assert all(q.sample_id in ids and q.role == "unknown-origin" for q in database.queries)
     kinds = {r.relationship for r in database.truth}
-    assert kinds == {"parent-child", "full-siblings"}
+    assert kinds == {"parent-child", "full-siblings", "half-siblings", "grandparent"}
     for row in database.truth:
-        relative = ids[row.relative_id]
-        assert relative.case_id == row.case_id and relative.role in ("father", "mother", "sibling")
-        result = locus_lr(row.relationship, "vWA", {
-            "child": ids[row.query_id].genotypes["vWA"], "parent": relative.genotypes["vWA"],
-        } if row.relationship == "parent-child" else {
-            "person1": ids[row.query_id].genotypes["vWA"], "person2": relative.genotypes["vWA"],
-        }, CHINA)  # fmt: skip
-        assert result.lr > 0  # no mutation drawn: always consistent
+        relative, query = ids[row.relative_id], ids[row.query_id]
+        assert relative.case_id == row.case_id
+        assert relative.role in ("father", "mother", "sibling", "other")
+        roles = (
+            ("child", "parent") if row.relationship == "parent-child" else ("person2", "person1")
+        )
+        for locus in LOCI:
+            result = locus_lr(row.relationship, locus, {roles[0]: query.genotypes[locus],
+                                                        roles[1]: relative.genotypes[locus]},
+                              CHINA)  # fmt: skip
+            if locus not in row.mutations:
+                assert result.consistent is not False, (row, locus)
     with pytest.raises(InputError, match="cannot hold"):
         missing_children_database(Simulator(CHINA, LOCI, seed=7), 10, 40)
 
