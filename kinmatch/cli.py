@@ -595,16 +595,22 @@ def _demo_summary(out_dir: Path, seconds: float) -> None:
         truth = list(csv.DictReader(handle))
     related = {(t["query_id"], t["relative_id"]) for t in truth}
     related |= {(t["query_id"], t["case_id"]) for t in truth}
-    queries = {t["query_id"] for t in truth}
+    with_parent = {t["query_id"] for t in truth if t["relationship"] == "parent-child"}
+    parents: dict[str, set[str]] = {}
+    for t in truth:
+        if t["relationship"] == "parent-child":
+            parents.setdefault(t["query_id"], set()).add(t["relative_id"][0])
+    with_couple = {query for query, kinds in parents.items() if kinds == {"F", "M"}}
     click.echo(f"\nSummary ({seconds:.0f} s), threshold LR 10,000:")
-    for name, relatives in (("duo", "parents"), ("couple", "couples")):
+    for name, relatives, searched in (("duo", "parents", with_parent),
+                                      ("couple", "couples", with_couple)):  # fmt: skip
         with (out_dir / f"hits-{name}.csv").open() as handle:
             hits = list(csv.DictReader(handle))
         first = {h["query_id"] for h in hits
                  if h["rank"] == "1" and (h["query_id"], h["reference_id"]) in related}  # fmt: skip
         unrelated = [h for h in hits if (h["query_id"], h["reference_id"]) not in related]
-        click.echo(f"  {name:<7} a true relative ranked first for {len(first)} of "
-                   f"{len(queries)} missing children; {len(unrelated)} unrelated {relatives} "
-                   f"above the threshold")  # fmt: skip
+        click.echo(f"  {name:<7} a true relative ranked first for {len(first)} of the "
+                   f"{len(searched)} missing children with registered {relatives}; "
+                   f"{len(unrelated)} unrelated {relatives} above the threshold")  # fmt: skip
     click.echo(f"Files: {out_dir}/ (references, queries, truth, store, hits-duo.csv, "
                "hits-couple.csv)")  # fmt: skip
