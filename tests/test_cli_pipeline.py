@@ -130,3 +130,19 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     again = run("demo", "--frequencies", CHINA, "--references", 3000, "--families", 20,
                 "--out", tmp_path / "demo")  # fmt: skip
     assert again.returncode == 0, again.stderr  # a rerun replaces the demo's store
+
+
+def test_a_couple_searches_for_its_child(world: Path) -> None:
+    lines = (world / "syn" / "references.csv").read_text().splitlines()
+    couple = [line for line in lines[1:] if line.split(",")[0] in ("F0", "M0")]
+    assert len(couple) == 2
+    queries = world / "couple-query.csv"
+    queries.write_text("\n".join([lines[0], *couple]) + "\n")
+    out = world / "children.csv"
+    done = run("match", "--store", world / "store", "--frequencies", CHINA, "--queries", queries,
+               "--relationship", "parents-child", "--mutation-model", "stepwise",
+               "--mutation-rate", "0.01", "--out", out)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with out.open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows and rows[0]["query_id"] == "K0" and rows[0]["reference_id"] == "C0"
