@@ -3,8 +3,8 @@
 ``Searcher.search(query, relationship)`` builds the query's score tables with the exact core
 (:mod:`kinmatch.tables`), scans the memory-mapped store with a Numba kernel
 (:mod:`kinmatch.kernels.scan`), keeps the hits at or above ``min_lr`` and/or the ``top_k``
-best (ties broken by sample ID), and recomputes each reported hit with
-:func:`kinmatch.likelihood.kinship_lr` for its per-locus breakdown.
+best (ties broken by sample ID); each hit's per-locus breakdown comes from
+:func:`kinmatch.likelihood.kinship_lr` when it is first asked for.
 
 Which stored profiles a query meets, by default the opposite set of a missing-children
 database:
@@ -21,10 +21,11 @@ database:
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -55,7 +56,12 @@ SEARCHABLE = ("parent-child", "parents-child", "full-siblings", "half-siblings",
 
 @dataclass(frozen=True)
 class Hit:
-    """One stored profile (or couple) scored against a query."""
+    """One stored profile (or couple) scored against a query.
+
+    ``lr`` and ``log10_lr`` come from the scan; the core's per-locus result
+    (:attr:`breakdown`, and with it the inconsistent and compared loci and the verdict) is
+    computed on first use, so a caller that only ranks or counts hits never pays for it.
+    """
 
     query_id: str
     reference_id: str
@@ -63,12 +69,23 @@ class Hit:
     lr: float
     log10_lr: float | None
     rank: int
-    n_inconsistent: int
-    loci_compared: int
-    breakdown: KinshipResult
+    explain: Callable[[], KinshipResult] = field(repr=False, compare=False)
     father_id: str | None = None
     mother_id: str | None = None
     case_id: str | None = None
+
+    @cached_property
+    def breakdown(self) -> KinshipResult:
+        """The core's result for this pair: per-locus LRs, inconsistencies, verdict."""
+        return self.explain()
+
+    @property
+    def n_inconsistent(self) -> int:
+        return len(self.breakdown.inconsistent_loci)
+
+    @property
+    def loci_compared(self) -> int:
+        return len(self.breakdown.loci_compared)
 
     @property
     def inconsistent_loci(self) -> tuple[str, ...]:
@@ -425,7 +442,9 @@ class Searcher:
         for rank, i in enumerate(_rank(scores.log10_lr, ids, top_k, min_lr), start=1):
             f, row = (int(x[0]) for x in scores.locate(np.array([i])))
             reference = self.store.decode(self.store.fragments[f], row)
-            breakdown = self._breakdown(relationship, {**query_roles, free_role: reference})
+            breakdown = functools.partial(
+                self._breakdown, relationship, {**query_roles, free_role: reference}
+            )
             hits.append(
                 _hit(
                     query_id,
@@ -474,7 +493,7 @@ class Searcher:
         hits = []
         for rank, couple in enumerate(_rank(log10, ids, top_k, min_lr), start=1):
             roles = self._couple_roles(couples, couple, child)
-            breakdown = self._breakdown("parents-child", roles)
+            breakdown = functools.partial(self._breakdown, "parents-child", roles)
             hits.append(
                 _hit(
                     child.sample_id,
@@ -589,13 +608,12 @@ def _hit(
     scores: _Scores,
     i: int,
     rank: int,
-    breakdown: KinshipResult,
+    explain: Callable[[], KinshipResult],
     **ids: str | None,
 ) -> Hit:
     log10 = float(scores.log10_lr[i])
     return Hit(query_id, reference_id, relationship, _lr(log10),
-               None if log10 == -math.inf else log10, rank, len(breakdown.inconsistent_loci),
-               len(breakdown.loci_compared), breakdown, **ids)  # fmt: skip
+               None if log10 == -math.inf else log10, rank, explain, **ids)  # fmt: skip
 
 
 def _rank(
