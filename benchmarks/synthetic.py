@@ -17,7 +17,7 @@ import numpy as np
 
 from kinmatch import AlleleFrequencies, Profile
 from kinmatch.alleles import make_genotype
-from kinmatch.store import ROLE_CODES, EncodedBatch, ReferenceStore
+from kinmatch.store import ROLE_CODES, EncodedBatch, ReferenceStore, genotype_codes
 
 CHUNK = 1_000_000
 
@@ -59,7 +59,9 @@ def build_store(
         slot = index % 10
         kind = np.select([slot < 4, slot < 8, True], [0, 1 + (slot % 2), 3])
         alleles = {locus: _draw_alleles(rng, probabilities[locus], (size, 2)) for locus in loci}
-        codes = np.stack([_codes(alleles[locus]) for locus in loci], axis=1).astype(np.uint16)
+        codes = np.stack(
+            [genotype_codes(alleles[locus][:, 0], alleles[locus][:, 1]) for locus in loci], axis=1
+        ).astype(np.uint16)
         case_ids = [f"K{i // 2}" if 4 <= i % 10 < 8 else None for i in index.tolist()]
         store.append_encoded(
             EncodedBatch(
@@ -86,8 +88,3 @@ def build_store(
                 child = Profile(f"CHILD{len(children)}", genotype, role="unknown-origin")
                 children.append(Planted(child, f"S{father}", f"S{father + 1}", f"K{father // 2}"))
     return store, children
-
-
-def _codes(pairs: np.ndarray) -> np.ndarray:
-    lo, hi = np.minimum(pairs[:, 0], pairs[:, 1]), np.maximum(pairs[:, 0], pairs[:, 1])
-    return hi * (hi + 1) // 2 + lo + 1

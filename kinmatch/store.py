@@ -67,21 +67,32 @@ class IngestError(KinmatchError):
         super().__init__(f"{len(self.errors)} bad records; nothing was written:\n{lines}")
 
 
+def genotype_codes(first: NDArray[np.integer], second: NDArray[np.integer]) -> NDArray[np.int64]:
+    """Codes of unordered pairs of allele codes: ``hi (hi + 1) / 2 + lo + 1``; 0 is missing."""
+    lo = np.minimum(first, second).astype(np.int64)
+    hi = np.maximum(first, second).astype(np.int64)
+    codes: NDArray[np.int64] = hi * (hi + 1) // 2 + lo + 1
+    return codes
+
+
+def split_codes(codes: NDArray[np.integer]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Inverse of :func:`genotype_codes` for codes above 0: the (lo, hi) allele codes."""
+    index = np.asarray(codes, dtype=np.int64) - 1
+    hi = ((np.sqrt(8 * index + 1) - 1) // 2).astype(np.int64)
+    hi -= hi * (hi + 1) // 2 > index  # guard against rounding of the square root
+    hi += (hi + 1) * (hi + 2) // 2 <= index
+    return index - hi * (hi + 1) // 2, hi
+
+
 def genotype_code(first: int, second: int) -> int:
-    """Code of the unordered pair of allele codes: ``hi * (hi + 1) / 2 + lo + 1``; 0 is missing."""
-    lo, hi = min(first, second), max(first, second)
-    return hi * (hi + 1) // 2 + lo + 1
+    """:func:`genotype_codes` of one pair."""
+    return int(genotype_codes(np.array(first), np.array(second)))
 
 
 def genotype_alleles(code: int) -> tuple[int, int]:
-    """Inverse of :func:`genotype_code` for a code above 0."""
-    index = code - 1
-    hi = int((np.sqrt(8 * index + 1) - 1) // 2)
-    while hi * (hi + 1) // 2 > index:
-        hi -= 1
-    while (hi + 1) * (hi + 2) // 2 <= index:
-        hi += 1
-    return index - hi * (hi + 1) // 2, hi
+    """:func:`split_codes` of one code."""
+    lo, hi = split_codes(np.array(code))
+    return int(lo), int(hi)
 
 
 def n_genotype_codes(n_alleles: int) -> int:
@@ -512,11 +523,7 @@ def _signature_table() -> NDArray[np.uint8]:
 
     Missing (code 0) is all bits, so an untyped locus never looks inconsistent.
     """
-    index = np.arange(65535, dtype=np.int64)  # codes 1..65535
-    hi = ((np.sqrt(8 * index + 1) - 1) // 2).astype(np.int64)
-    hi -= hi * (hi + 1) // 2 > index  # guard against rounding of the square root
-    hi += (hi + 1) * (hi + 2) // 2 <= index
-    lo = index - hi * (hi + 1) // 2
+    lo, hi = split_codes(np.arange(1, 65536))
     table = np.full(65536, 0xFF, dtype=np.uint8)
     table[1:] = (1 << (lo % 8)) | (1 << (hi % 8))
     return table

@@ -23,7 +23,7 @@ from kinmatch.frequencies import AlleleFrequencies, LocusAlleles
 from kinmatch.likelihood import NO_MUTATION
 from kinmatch.mutation import MutationModel
 from kinmatch.profiles import Profile
-from kinmatch.store import NO_SEX, ROLE_CODES, EncodedBatch
+from kinmatch.store import NO_SEX, ROLE_CODES, EncodedBatch, genotype_codes
 
 Alleles = NDArray[np.int64]
 """Allele indices of persons, shape (persons, loci, 2): paternal, maternal."""
@@ -225,7 +225,6 @@ def unrelated_profiles(sim: Simulator, start: int, count: int) -> list[Profile]:
 def unrelated_batch(sim: Simulator, start: int, count: int) -> EncodedBatch:
     """The same references as :func:`unrelated_profiles`, encoded for bulk loading."""
     alleles = sim.founders(count)
-    lo, hi = alleles.min(axis=2), alleles.max(axis=2)
     numbers = np.arange(start, start + count)
     single = numbers % 2 == 1
     father = numbers % 4 == 1
@@ -241,5 +240,5 @@ def unrelated_batch(sim: Simulator, start: int, count: int) -> EncodedBatch:
         agencies=[None] * count,
         loci=tuple(sim.loci),
         alleles={locus: tuple(names) for locus, names in zip(sim.loci, sim.alleles, strict=True)},
-        codes=(hi * (hi + 1) // 2 + lo + 1).astype(np.uint16),
+        codes=genotype_codes(alleles[:, :, 0], alleles[:, :, 1]).astype(np.uint16),
     )
