@@ -109,6 +109,9 @@ class SearchResult:
     error: str | None = None
     n_candidates: int | None = None
     """References scored exactly after the candidate filter (None when it was off)."""
+    n_above_threshold: int | None = None
+    """References (or couples) scored at or above ``min_lr``, before the ``top_k`` cut (None
+    without ``min_lr``); those the candidate filter set aside are not counted."""
 
     def to_arrow(self) -> pa.Table:
         """The hits as an Arrow table (see :func:`results_to_arrow`)."""
@@ -285,7 +288,7 @@ class Searcher:
                         query.sample_id,
                     )  # fmt: skip
                     results[i] = self._result(query.sample_id, relationship, hits, scores,
-                                              masks is not None, started)  # fmt: skip
+                                              masks is not None, min_lr, started)  # fmt: skip
         return [r for r in results if r is not None]
 
     def search_couple(
@@ -317,7 +320,7 @@ class Searcher:
             else f"{father.sample_id}+{mother.sample_id}"  # fmt: skip
         hits = self._single_hits(scores, top_k, min_lr, "parents-child", couple, "child",
                                  query_id)  # fmt: skip
-        return self._result(query_id, "parents-child", hits, scores, True, started)
+        return self._result(query_id, "parents-child", hits, scores, True, min_lr, started)
 
     def search_batch(
         self,
@@ -411,12 +414,17 @@ class Searcher:
         hits: tuple[Hit, ...],
         scores: _Scores,
         indexed: bool,
+        min_lr: float | None,
         started: float,
     ) -> SearchResult:
         filtered = indexed and self.max_inconsistent is not None
+        above = None
+        if min_lr is not None:
+            above = int(np.count_nonzero(scores.log10_lr >= _log10_threshold(min_lr)))
         return SearchResult(query_id, relationship, hits, scores.n_met,
                             time.perf_counter() - started,
-                            n_candidates=scores.n_scored if filtered else None)  # fmt: skip
+                            n_candidates=scores.n_scored if filtered else None,
+                            n_above_threshold=above)  # fmt: skip
 
     def _single_hits(
         self,
@@ -508,7 +516,8 @@ class Searcher:
                     case_id=couples.case_ids[couple],
                 )
             )
-        return self._result(child.sample_id, "parents-child", tuple(hits), scores, True, started)
+        return self._result(child.sample_id, "parents-child", tuple(hits), scores, True, min_lr,
+                            started)  # fmt: skip
 
     def _couple_roles(self, couples: _Couples, i: int, child: Profile) -> dict[str, Profile]:
         (ff, fr), (mf, mr) = couples.rows[i]
@@ -627,7 +636,7 @@ def _rank(
     NaN (not scored) never ranks. Only the IDs of the group tied at the cut are fetched and
     sorted (in Arrow), so a query excluded from nearly everyone (LR 0 ties) stays cheap.
     """
-    threshold = -math.inf if min_lr is None or min_lr == 0 else math.log10(min_lr)
+    threshold = _log10_threshold(min_lr)
     if top_k is None:
         index = np.flatnonzero(log10 >= threshold)
     else:
@@ -663,6 +672,10 @@ def _exclude(fragment: Fragment, sample_ids: set[str], selected: NDArray[np.bool
         row = fragment.find(sample_id)
         if row is not None:
             selected[row] = False
+
+
+def _log10_threshold(min_lr: float | None) -> float:
+    return -math.inf if min_lr is None or min_lr == 0 else math.log10(min_lr)
 
 
 def _lr(log10: float) -> float:

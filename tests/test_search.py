@@ -150,8 +150,13 @@ def test_threshold_and_top_k(example_store: ReferenceStore) -> None:
     assert [h.reference_id for h in above.hits] == ["K01-M", "K01-F"]
     both = searcher.search(query, "parent-child", top_k=1, min_lr=1e4)
     assert [h.reference_id for h in both.hits] == ["K01-M"]
+    assert both.n_above_threshold == above.n_above_threshold == 2  # counted before the cut
     none = searcher.search(query, "parent-child", top_k=5, min_lr=1e30)
-    assert none.hits == ()
+    assert none.hits == () and none.n_above_threshold == 0
+    assert searcher.search(query, "parent-child", top_k=5).n_above_threshold is None
+    everyone = searcher.search(query, "parent-child", top_k=1, min_lr=0)
+    # LR 0 counts at min_lr 0; references the candidate filter set aside do not
+    assert everyone.n_above_threshold == everyone.n_candidates == 2
 
 
 def test_ties_are_broken_by_sample_id(tmp_path: Path) -> None:
