@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.kinmatch-installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean postgresql
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,7 +21,12 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check kinmatch tests benchmarks
 	$(BIN)/mypy
 
-test: $(STAMP) lint
+# The PostgreSQL server binaries for the tests' throwaway servers (tests/pgserver.py); a no-op
+# when installed. Not root: installs with sudo.
+postgresql:
+	@bash .ci/install-postgresql
+
+test: $(STAMP) lint postgresql
 	$(BIN)/python -m pytest
 	$(BIN)/python -m pytest benchmarks --benchmark-disable -q  # the benchmarks run, untimed
 
