@@ -94,3 +94,25 @@ class MutationModelError(InputError):
 
 class CaseError(InputError):
     """A kinship case is malformed (cases file) or cannot be computed for this data."""
+
+
+class QueueError(KinmatchError):
+    """A review-queue operation cannot be carried out. Messages never carry a genotype."""
+
+
+class AuthenticationError(QueueError):
+    """The caller's credential is missing, malformed, expired, not yet valid, wrongly signed
+    or from an issuer the server does not trust."""
+
+
+class AccessDeniedError(QueueError):
+    """The caller's roles do not allow the operation, or the two-person rule forbids it."""
+
+
+class ItemNotFoundError(QueueError):
+    """No such item, or none the caller may see: both read alike, so that a caller cannot
+    learn that an item of another jurisdiction exists."""
+
+
+class InvalidTransitionError(QueueError):
+    """The operation does not apply to the item in its current state (or lease)."""

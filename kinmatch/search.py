@@ -24,7 +24,7 @@ from __future__ import annotations
 import functools
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -73,6 +73,8 @@ class Hit:
     father_id: str | None = None
     mother_id: str | None = None
     case_id: str | None = None
+    persons: Mapping[str, Profile] = field(default_factory=dict, repr=False, compare=False)
+    """The compared profiles by their role in the relationship (genetic data)."""
 
     @cached_property
     def breakdown(self) -> KinshipResult:
@@ -450,21 +452,11 @@ class Searcher:
         for rank, i in enumerate(_rank(scores.log10_lr, ids, top_k, min_lr), start=1):
             f, row = (int(x[0]) for x in scores.locate(np.array([i])))
             reference = self.store.decode(self.store.fragments[f], row)
-            breakdown = functools.partial(
-                self._breakdown, relationship, {**query_roles, free_role: reference}
-            )
-            hits.append(
-                _hit(
-                    query_id,
-                    reference.sample_id,
-                    relationship,
-                    scores,
-                    i,
-                    rank,
-                    breakdown,
-                    case_id=reference.case_id,
-                )
-            )
+            persons = {**query_roles, free_role: reference}
+            breakdown = functools.partial(self._breakdown, relationship, persons)
+            hit = _hit(query_id, reference.sample_id, relationship, scores, i, rank, breakdown,
+                       persons, case_id=reference.case_id)  # fmt: skip
+            hits.append(hit)
         return tuple(hits)
 
     def _search_couples(
@@ -511,6 +503,7 @@ class Searcher:
                     couple,
                     rank,
                     breakdown,
+                    roles,
                     father_id=roles["father"].sample_id,
                     mother_id=roles["mother"].sample_id,
                     case_id=couples.case_ids[couple],
@@ -618,11 +611,13 @@ def _hit(
     i: int,
     rank: int,
     explain: Callable[[], KinshipResult],
+    persons: Mapping[str, Profile],
     **ids: str | None,
 ) -> Hit:
     log10 = float(scores.log10_lr[i])
     return Hit(query_id, reference_id, relationship, _lr(log10),
-               None if log10 == -math.inf else log10, rank, explain, **ids)  # fmt: skip
+               None if log10 == -math.inf else log10, rank, explain, persons=persons,
+               **ids)  # fmt: skip
 
 
 def _rank(

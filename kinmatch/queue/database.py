@@ -1,0 +1,241 @@
+"""The review queue's database: SQLite (a file, the default) or PostgreSQL (by URL).
+
+Both engines get the same schema, versioned by :data:`MIGRATIONS` and applied on connect,
+and the same behaviour:
+
+* SQLite: WAL journal, ``synchronous=FULL``, foreign keys on; every transaction starts with
+  ``BEGIN IMMEDIATE`` so writers queue on the database lock (busy timeout 60 s).
+* PostgreSQL (psycopg 3): every transaction first locks the audit head row
+  (``SELECT ... FOR UPDATE``), so transactions that append to the audit log, which is every
+  one, run one after another.
+
+Either way a transaction sees and changes the queue alone: claims are exactly-once and the
+audit chain has no forks. The audit table refuses ``UPDATE`` and ``DELETE`` by trigger.
+One connection per thread and per process (created on first use in each).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from kinmatch.errors import QueueError
+from kinmatch.security.audit import GENESIS
+
+_ITEMS = """
+CREATE TABLE items (
+    id {serial},
+    key TEXT NOT NULL UNIQUE,
+    state TEXT NOT NULL CHECK (state IN
+        ('pending', 'claimed', 'reviewed', 'escalated', 'confirmed', 'rejected')),
+    agency TEXT NOT NULL,
+    query_id TEXT NOT NULL,
+    reference_ids TEXT NOT NULL,
+    father_id TEXT,
+    mother_id TEXT,
+    case_id TEXT,
+    relationship TEXT NOT NULL,
+    lr DOUBLE PRECISION NOT NULL,
+    log10_lr DOUBLE PRECISION,
+    inconsistent_loci TEXT NOT NULL,
+    loci TEXT NOT NULL,
+    parameters TEXT NOT NULL,
+    store_version TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    pushed_by TEXT NOT NULL,
+    claimed_by TEXT,
+    lease_expires TEXT,
+    reviewed_by TEXT,
+    finding TEXT CHECK (finding IN ('supports', 'rejects')),
+    review_reason TEXT,
+    escalated_by TEXT,
+    escalation_reason TEXT,
+    decided_by TEXT,
+    decision_reason TEXT,
+    updated_at TEXT NOT NULL
+)"""
+_AUDIT = """
+CREATE TABLE audit (
+    seq BIGINT PRIMARY KEY,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    roles TEXT NOT NULL,
+    operation TEXT NOT NULL,
+    item_id BIGINT,
+    outcome TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+)"""
+_HEAD = """
+CREATE TABLE audit_head (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    seq BIGINT NOT NULL,
+    hash TEXT NOT NULL
+)"""
+_COMMON = [
+    _ITEMS,
+    "CREATE INDEX items_state ON items (state, agency, id)",
+    _AUDIT,
+    _HEAD,
+    f"INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '{GENESIS}')",
+]
+MIGRATIONS: dict[str, list[list[str]]] = {
+    "sqlite": [
+        [
+            *(s.replace("{serial}", "INTEGER PRIMARY KEY AUTOINCREMENT") for s in _COMMON),
+            "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit "
+            "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
+            "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit "
+            "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
+        ],
+    ],
+    "postgresql": [
+        [
+            *(
+                s.replace("{serial}", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY")
+                for s in _COMMON
+            ),
+            "CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$",
+            "CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit "
+            "FOR EACH ROW EXECUTE FUNCTION audit_append_only()",
+        ],
+    ],
+}
+"""Per engine, the statements of each schema version (version n = index n - 1)."""
+
+SCHEMA_VERSION = len(MIGRATIONS["sqlite"])
+
+
+class Transaction(Protocol):
+    def execute(self, sql: str, parameters: Sequence[Any] = ()) -> None: ...
+    def one(self, sql: str, parameters: Sequence[Any] = ()) -> tuple[Any, ...] | None: ...
+    def all(self, sql: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+
+class _Cursor:
+    """Runs ``?``-placeholder SQL on either engine."""
+
+    def __init__(self, cursor: Any, postgres: bool) -> None:
+        self._cursor = cursor
+        self._postgres = postgres
+
+    def _sql(self, sql: str) -> str:
+        return sql.replace("?", "%s") if self._postgres else sql
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ()) -> None:
+        self._cursor.execute(self._sql(sql), tuple(parameters))
+
+    def one(self, sql: str, parameters: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        self.execute(sql, parameters)
+        row = self._cursor.fetchone()
+        return None if row is None else tuple(row)
+
+    def all(self, sql: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        self.execute(sql, parameters)
+        return [tuple(row) for row in self._cursor.fetchall()]
+
+
+class Database:
+    """A queue database by URL: ``sqlite:///path/queue.db`` (or a plain path) or
+    ``postgresql://...``."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        if re.match(r"^postgres(ql)?://", url):
+            self.engine = "postgresql"
+        else:
+            self.engine = "sqlite"
+            path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
+            if url.startswith("sqlite:") and not url.startswith("sqlite:///"):
+                raise QueueError(f"SQLite URLs are sqlite:///path, not {url!r}")
+            self.path = Path(path)
+            if not self.path.parent.is_dir():
+                raise QueueError(f"no directory {self.path.parent} for the queue database")
+        self._local = threading.local()
+        with self.transaction(lock_audit=False) as tx:
+            self._migrate(tx)
+
+    def _connection(self) -> Any:
+        connection = getattr(self._local, "connection", None)
+        if connection is not None and self._local.pid == os.getpid():
+            return connection
+        if self.engine == "sqlite":
+            connection = sqlite3.connect(self.path, isolation_level=None, timeout=60.0,
+                                         check_same_thread=True)  # fmt: skip
+            connection.execute("PRAGMA busy_timeout = 60000")
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute("PRAGMA synchronous = FULL")
+            connection.execute("PRAGMA foreign_keys = ON")
+            with contextlib.suppress(OSError):
+                os.chmod(self.path, 0o600)  # genetic data: owner only
+        else:
+            import psycopg
+
+            try:
+                connection = psycopg.connect(self.url, autocommit=True)
+            except psycopg.Error as exc:
+                raise QueueError(f"cannot connect to the queue database: "
+                                 f"{type(exc).__name__}") from None  # fmt: skip
+        self._local.connection = connection
+        self._local.pid = os.getpid()
+        return connection
+
+    @contextlib.contextmanager
+    def transaction(self, *, lock_audit: bool = True) -> Iterator[Transaction]:
+        """One serialised transaction: committed on success, rolled back on an exception."""
+        connection = self._connection()
+        errors = self._engine_errors()
+        try:
+            if self.engine == "sqlite":
+                cursor = connection.cursor()
+                cursor.execute("BEGIN IMMEDIATE")
+                try:
+                    yield _Cursor(cursor, postgres=False)
+                except BaseException:
+                    connection.rollback()
+                    raise
+                connection.commit()
+            else:
+                with connection.transaction(), connection.cursor() as cursor:
+                    tx = _Cursor(cursor, postgres=True)
+                    if lock_audit:
+                        tx.execute("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE")
+                    yield tx
+        except errors as exc:
+            # the engine's message may quote the statement's values: name the error only
+            raise QueueError(f"queue database error ({type(exc).__name__})") from None
+
+    def _engine_errors(self) -> tuple[type[Exception], ...]:
+        if self.engine == "sqlite":
+            return (sqlite3.Error,)
+        import psycopg
+
+        return (psycopg.Error,)
+
+    def _migrate(self, tx: Transaction) -> None:
+        if self.engine == "postgresql":
+            tx.execute("SELECT pg_advisory_xact_lock(4242)")  # one migrator at a time
+        tx.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        row = tx.one("SELECT max(version) FROM schema_version")
+        current = int(row[0]) if row and row[0] is not None else 0
+        if current > SCHEMA_VERSION:
+            raise QueueError(f"the queue database has schema version {current}; this kinmatch "
+                             f"knows up to {SCHEMA_VERSION}: upgrade kinmatch")  # fmt: skip
+        for version in range(current + 1, SCHEMA_VERSION + 1):
+            for statement in MIGRATIONS[self.engine][version - 1]:
+                tx.execute(statement)
+            tx.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+
+    def close(self) -> None:
+        """Close this thread's connection."""
+        connection = getattr(self._local, "connection", None)
+        if connection is not None and self._local.pid == os.getpid():
+            connection.close()
+        self._local.connection = None

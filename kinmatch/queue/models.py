@@ -1,0 +1,177 @@
+"""Review items and their workflow.
+
+::
+
+    pending --claim--> claimed --review--> reviewed --confirm/reject--> confirmed | rejected
+       ^                 |  |                          (a supervisor who did not review it)
+       +----release------+  +--escalate--> escalated --confirm/reject--> confirmed | rejected
+       +----lease expiry-+                     |
+       +----------------return-----------------+
+
+A claim is a lease: it expires ``lease`` seconds after the claim, and an expired claim is
+back to ``pending`` (audited as done by ``system``) before any other operation sees it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from kinmatch.errors import QueueError
+
+
+class State(StrEnum):
+    PENDING = "pending"
+    CLAIMED = "claimed"
+    REVIEWED = "reviewed"
+    ESCALATED = "escalated"
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+
+
+class Finding(StrEnum):
+    """A reviewer's finding on a candidate match."""
+
+    SUPPORTS = "supports"
+    REJECTS = "rejects"
+
+
+TRANSITIONS: dict[str, tuple[tuple[State, ...], State]] = {
+    "claim": ((State.PENDING,), State.CLAIMED),
+    "release": ((State.CLAIMED,), State.PENDING),
+    "review": ((State.CLAIMED,), State.REVIEWED),
+    "escalate": ((State.CLAIMED,), State.ESCALATED),
+    "confirm": ((State.REVIEWED, State.ESCALATED), State.CONFIRMED),
+    "reject": ((State.REVIEWED, State.ESCALATED), State.REJECTED),
+    "return": ((State.ESCALATED,), State.PENDING),
+}
+"""operation -> (states it applies to, state it leads to)."""
+
+MAX_TEXT = 2000
+"""Longest reason or identifier accepted."""
+
+
+@dataclass(frozen=True)
+class NewItem:
+    """A candidate match to push: what the search found and with which parameters.
+
+    ``loci`` is the per-locus breakdown (locus, LR, genotypes of the persons compared):
+    genetic data, shown only to callers allowed to see it. ``parameters`` names the
+    frequency table, theta and mutation model; ``agency`` defaults to the pusher's.
+    """
+
+    query_id: str
+    reference_ids: tuple[str, ...]
+    relationship: str
+    lr: float
+    log10_lr: float | None
+    inconsistent_loci: tuple[str, ...]
+    loci: tuple[Mapping[str, Any], ...]
+    parameters: Mapping[str, Any]
+    store_version: str
+    father_id: str | None = None
+    mother_id: str | None = None
+    case_id: str | None = None
+    agency: str | None = None
+
+    def __post_init__(self) -> None:
+        texts = [self.query_id, *self.reference_ids, self.relationship, self.store_version]
+        if not self.query_id or not self.reference_ids or not self.relationship:
+            raise QueueError("an item needs a query_id, reference_ids and a relationship")
+        if any(not isinstance(t, str) or len(t) > MAX_TEXT for t in texts):
+            raise QueueError("item identifiers must be strings of at most "
+                             f"{MAX_TEXT} characters")  # fmt: skip
+        if not (math.isfinite(self.lr) and self.lr >= 0):
+            raise QueueError("an item's lr must be a finite non-negative number")
+        if self.log10_lr is not None and not math.isfinite(self.log10_lr):
+            raise QueueError("an item's log10_lr must be finite (or null for LR 0)")
+
+    @property
+    def key(self) -> str:
+        """The idempotency key: SHA-256 of query, sorted references, relationship and the
+        search parameters; pushing the same hit twice yields one item."""
+        payload = json.dumps([self.query_id, sorted(self.reference_ids), self.relationship,
+                              dict(self.parameters)], sort_keys=True, separators=(",", ":"),
+                             default=str)  # fmt: skip
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> NewItem:
+        """From the JSON form (HTTP, CLI): the fields of this class."""
+        try:
+            return cls(
+                query_id=data["query_id"],
+                reference_ids=tuple(data["reference_ids"]),
+                relationship=data["relationship"],
+                lr=float(data["lr"]),
+                log10_lr=None if data.get("log10_lr") is None else float(data["log10_lr"]),
+                inconsistent_loci=tuple(data.get("inconsistent_loci", ())),
+                loci=tuple(dict(x) for x in data.get("loci", ())),
+                parameters=dict(data.get("parameters", {})),
+                store_version=str(data.get("store_version", "")),
+                father_id=data.get("father_id"),
+                mother_id=data.get("mother_id"),
+                case_id=data.get("case_id"),
+                agency=data.get("agency"),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise QueueError(f"malformed item: {type(exc).__name__} {exc}") from None
+
+
+@dataclass(frozen=True)
+class ItemSummary:
+    """What a listing shows: pseudonymous sample IDs, LR and state; no genotypes."""
+
+    id: int
+    state: State
+    agency: str
+    query_id: str
+    reference_ids: tuple[str, ...]
+    case_id: str | None
+    relationship: str
+    lr: float
+    log10_lr: float | None
+    n_inconsistent: int
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Item:
+    """One review item in full, with its per-locus breakdown and history of decisions."""
+
+    summary: ItemSummary
+    father_id: str | None
+    mother_id: str | None
+    inconsistent_loci: tuple[str, ...]
+    loci: tuple[dict[str, Any], ...]
+    parameters: dict[str, Any]
+    store_version: str
+    claimed_by: str | None
+    lease_expires: str | None
+    reviewed_by: str | None
+    finding: str | None
+    review_reason: str | None
+    escalated_by: str | None
+    escalation_reason: str | None
+    decided_by: str | None
+    decision_reason: str | None
+
+    @property
+    def id(self) -> int:
+        return self.summary.id
+
+    @property
+    def state(self) -> State:
+        return self.summary.state
+
+
+def check_reason(reason: str) -> str:
+    """A non-empty reason of at most :data:`MAX_TEXT` characters."""
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_TEXT:
+        raise QueueError(f"a reason is required (1-{MAX_TEXT} characters)")
+    return reason.strip()

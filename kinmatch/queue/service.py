@@ -1,0 +1,518 @@
+"""ReviewQueue: the review workflow behind one authorization check per call.
+
+Every method takes the caller's token first. In order, each call
+
+1. verifies the token (:class:`~kinmatch.security.tokens.TokenVerifier`);
+2. checks the caller's roles against the policy (:mod:`kinmatch.security.policy`);
+3. in one database transaction: returns expired leases to ``pending``, checks the item
+   (in the caller's jurisdiction, else it reads as missing; state; lease holder; the
+   two-person rule), makes the change and appends the audit record.
+
+A refusal at any step is audited too, in a transaction of its own (the refused change is
+rolled back), and raised as a :class:`~kinmatch.errors.QueueError` whose message carries no
+genotype.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from kinmatch.errors import (
+    AccessDeniedError,
+    AuthenticationError,
+    InvalidTransitionError,
+    ItemNotFoundError,
+    QueueError,
+)
+from kinmatch.queue.database import Database, Transaction
+from kinmatch.queue.models import (
+    TRANSITIONS,
+    Finding,
+    Item,
+    ItemSummary,
+    NewItem,
+    State,
+    check_reason,
+)
+from kinmatch.security.audit import AuditRecord, AuditVerification, record_hash, verify_chain
+from kinmatch.security.policy import Operation, allowed_roles, require
+from kinmatch.security.tokens import NATIONAL, Caller, TokenVerifier, TrustStore
+
+DEFAULT_LEASE = 30 * 60.0
+"""Seconds a claim lasts before the item returns to ``pending``."""
+
+_SUMMARY = ("id, state, agency, query_id, reference_ids, case_id, relationship, lr, log10_lr, "
+            "inconsistent_loci, created_at")  # fmt: skip
+_DETAIL = ("father_id, mother_id, loci, parameters, store_version, claimed_by, lease_expires, "
+           "reviewed_by, finding, review_reason, escalated_by, escalation_reason, decided_by, "
+           "decision_reason")  # fmt: skip
+_AUDIT = "seq, at, actor, roles, operation, item_id, outcome, prev_hash, hash"
+
+
+def _timestamp(seconds: float) -> str:
+    """UTC, ISO 8601 with microseconds and a fixed width, so that text order is time order."""
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class _RefusedError(Exception):
+    """A refusal to audit and raise once the transaction is rolled back."""
+
+    def __init__(self, error: QueueError, item_id: int | None, audit_reason: str) -> None:
+        self.error = error
+        self.item_id = item_id
+        self.audit_reason = audit_reason
+
+
+class ReviewQueue:
+    """The review queue in a database (see :mod:`kinmatch.queue.database` for URLs)."""
+
+    def __init__(
+        self,
+        url: str,
+        trust: TrustStore | TokenVerifier,
+        *,
+        lease: float = DEFAULT_LEASE,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.db = Database(url)
+        self.verifier = trust if isinstance(trust, TokenVerifier) else TokenVerifier(
+            trust, clock=clock)  # fmt: skip
+        self.lease = lease
+        self.clock = clock
+
+    # -- operations ---------------------------------------------------------------------
+
+    def push(self, token: str, items: Sequence[NewItem]) -> list[tuple[int, bool]]:
+        """Add candidate matches; returns ``(item id, created)`` per item: pushing the same
+        hit again (same idempotency key) returns the existing item with ``created`` False."""
+        caller = self._authorize(token, Operation.PUSH)
+        ids: list[tuple[int, bool]] = []
+
+        def run(tx: Transaction, now: str) -> None:
+            for new in items:
+                agency = new.agency or caller.agency
+                if not caller.sees(agency):
+                    raise _RefusedError(
+                        AccessDeniedError(
+                            f"push: agency {agency!r} is outside the caller's jurisdiction"
+                        ),
+                        None,
+                        "outside jurisdiction",
+                    )
+                row = tx.one(
+                    "INSERT INTO items (key, state, agency, query_id, reference_ids, father_id, "
+                    "mother_id, case_id, relationship, lr, log10_lr, inconsistent_loci, loci, "
+                    "parameters, store_version, created_at, pushed_by, updated_at) VALUES "
+                    "(?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (key) DO NOTHING RETURNING id",
+                    (new.key, agency, new.query_id, json.dumps(list(new.reference_ids)),
+                     new.father_id, new.mother_id, new.case_id, new.relationship, new.lr,
+                     new.log10_lr, json.dumps(list(new.inconsistent_loci)),
+                     json.dumps([dict(x) for x in new.loci], default=str),
+                     json.dumps(dict(new.parameters), sort_keys=True, default=str),
+                     new.store_version, now, caller.name, now),
+                )  # fmt: skip
+                if row is not None:
+                    ids.append((int(row[0]), True))
+                    self._audit(tx, now, caller, Operation.PUSH, int(row[0]), "allowed")
+                else:
+                    found = tx.one("SELECT id, agency FROM items WHERE key = ?", (new.key,))
+                    assert found is not None
+                    if not caller.sees(found[1]):  # same hit pushed by another jurisdiction
+                        raise _RefusedError(
+                            AccessDeniedError("push: outside jurisdiction"),
+                            None,
+                            "outside jurisdiction",
+                        )
+                    ids.append((int(found[0]), False))
+                    self._audit(tx, now, caller, Operation.PUSH, int(found[0]),
+                                "allowed: already queued")  # fmt: skip
+
+        self._run(caller, Operation.PUSH, None, run)
+        return ids
+
+    def list_items(
+        self, token: str, *, state: State | str | None = None, limit: int = 100, after: int = 0
+    ) -> list[ItemSummary]:
+        """Items in the caller's jurisdiction, oldest first (``after`` an item id, at most
+        ``limit``): pseudonymous IDs, LR and state, no genotypes."""
+        caller = self._authorize(token, Operation.LIST)
+        if state is not None and state not in set(State):
+            raise QueueError(f"unknown state {state!r}: one of {', '.join(State)}")
+        if not 1 <= limit <= 10_000 or after < 0:
+            raise QueueError("limit must be 1-10000 and after non-negative")
+        out: list[ItemSummary] = []
+
+        def run(tx: Transaction, now: str) -> None:
+            covered, parameters = _covered(caller)
+            sql = f"SELECT {_SUMMARY} FROM items WHERE id > ? AND {covered}"
+            parameters.insert(0, after)
+            if state is not None:
+                sql += " AND state = ?"
+                parameters.append(str(state))
+            rows = tx.all(sql + " ORDER BY id LIMIT ?", [*parameters, limit])
+            out.extend(_summary(row) for row in rows)
+            self._audit(tx, now, caller, Operation.LIST, None, f"allowed: {len(rows)} items")
+
+        self._run(caller, Operation.LIST, None, run)
+        return out
+
+    def show(self, token: str, item_id: int) -> Item:
+        """One item in full, with the per-locus breakdown and genotypes: supervisors, and
+        the reviewer who holds it claimed."""
+        caller = self._authorize(token, Operation.SHOW)
+        out: list[Item] = []
+
+        def run(tx: Transaction, now: str) -> None:
+            item = self._item(tx, caller, item_id)
+            if "supervisor" not in caller.roles and not (
+                item.state == State.CLAIMED and item.claimed_by == caller.name
+            ):
+                raise _RefusedError(
+                    AccessDeniedError(f"show: item {item_id} is not claimed by the caller"),
+                    item_id,
+                    "not the holder",
+                )
+            out.append(item)
+            self._audit(tx, now, caller, Operation.SHOW, item_id, "allowed")
+
+        self._run(caller, Operation.SHOW, item_id, run)
+        return out[0]
+
+    def claim(self, token: str, item_id: int | None = None) -> ItemSummary | None:
+        """Claim ``item_id``, or the oldest pending item in the caller's jurisdiction (None
+        when there is none), for ``lease`` seconds. Never the same item twice."""
+        caller = self._authorize(token, Operation.CLAIM)
+        out: list[ItemSummary] = []
+
+        def run(tx: Transaction, now: str) -> None:
+            target = item_id
+            if target is None:
+                covered, parameters = _covered(caller)
+                row = tx.one(f"SELECT id FROM items WHERE state = 'pending' AND {covered} "
+                             "ORDER BY id LIMIT 1", parameters)  # fmt: skip
+                if row is None:
+                    self._audit(tx, now, caller, Operation.CLAIM, None, "allowed: none pending")
+                    return
+                target = int(row[0])
+            item = self._item(tx, caller, target)
+            self._check_state(item, "claim")
+            expires = _timestamp(self.clock() + self.lease)
+            tx.execute("UPDATE items SET state = 'claimed', claimed_by = ?, lease_expires = ?, "
+                       "updated_at = ? WHERE id = ?",
+                       (caller.name, expires, now, target))  # fmt: skip
+            self._audit(tx, now, caller, Operation.CLAIM, target, "allowed")
+            out.append(self._item(tx, caller, target).summary)
+
+        self._run(caller, Operation.CLAIM, item_id, run)
+        return out[0] if out else None
+
+    def release(self, token: str, item_id: int) -> None:
+        """Give a claimed item back (``pending``); only its holder may."""
+        self._holder_step(token, Operation.RELEASE, item_id, "release",
+                          "claimed_by = NULL, lease_expires = NULL", ())  # fmt: skip
+
+    def review(self, token: str, item_id: int, finding: Finding | str, reason: str) -> None:
+        """The holder's finding (``supports`` or ``rejects``) with a reason: ``reviewed``."""
+        if finding not in set(Finding):
+            raise QueueError(f"finding must be one of {', '.join(Finding)}")
+        self._holder_step(token, Operation.REVIEW, item_id, "review",
+                          "reviewed_by = claimed_by, finding = ?, review_reason = ?, "
+                          "lease_expires = NULL", (str(finding), check_reason(reason)))  # fmt: skip
+
+    def escalate(self, token: str, item_id: int, reason: str) -> None:
+        """The holder hands the item to the supervisors, with a reason: ``escalated``."""
+        self._holder_step(token, Operation.ESCALATE, item_id, "escalate",
+                          "escalated_by = claimed_by, escalation_reason = ?, "
+                          "lease_expires = NULL", (check_reason(reason),))  # fmt: skip
+
+    def confirm(self, token: str, item_id: int, reason: str) -> None:
+        """A supervisor confirms the match of a reviewed or escalated item (not one they
+        reviewed or escalated)."""
+        self._decide(token, Operation.CONFIRM, item_id, "confirm", reason)
+
+    def reject(self, token: str, item_id: int, reason: str) -> None:
+        """A supervisor rejects the match of a reviewed or escalated item (not one they
+        reviewed or escalated)."""
+        self._decide(token, Operation.REJECT, item_id, "reject", reason)
+
+    def return_to_pending(self, token: str, item_id: int, reason: str) -> None:
+        """A supervisor sends an escalated item back to ``pending`` for another review."""
+        self._decide(token, Operation.RETURN, item_id, "return", reason)
+
+    def audit(self, token: str, *, after: int = 0, limit: int = 10_000) -> list[AuditRecord]:
+        """Audit records after sequence number ``after``, oldest first (auditors): with a
+        national jurisdiction all of them, otherwise those of the agency's own officers and
+        items (refused tokens count as the officer and agency they claim; anonymous ones and
+        claims of unknown agencies only a national auditor sees)."""
+        caller = self._authorize(token, Operation.AUDIT)
+        if not 1 <= limit <= 1_000_000 or after < 0:
+            raise QueueError("limit must be 1-1000000 and after non-negative")
+        out: list[AuditRecord] = []
+
+        def run(tx: Transaction, now: str) -> None:
+            sql = f"SELECT {_AUDIT} FROM audit WHERE seq > ?"
+            parameters: list[Any] = [after]
+            if caller.jurisdiction != NATIONAL:  # records by its officers or on its items
+                sql += (" AND (actor LIKE ? ESCAPE '!' OR item_id IN "
+                        "(SELECT id FROM items WHERE agency = ?))")  # fmt: skip
+                escaped = caller.jurisdiction.replace("!", "!!").replace("_", "!_")
+                parameters += [f"%@{escaped}", caller.jurisdiction]
+            rows = tx.all(sql + " ORDER BY seq LIMIT ?", [*parameters, limit])
+            out.extend(_record(row) for row in rows)
+            self._audit(tx, now, caller, Operation.AUDIT, None, f"allowed: {len(rows)} records")
+
+        self._run(caller, Operation.AUDIT, None, run)
+        return out
+
+    def verify_audit(self, token: str) -> AuditVerification:
+        """Recompute the whole audit chain (auditors); names the first bad record."""
+        caller = self._authorize(token, Operation.VERIFY_AUDIT)
+        out: list[AuditVerification] = []
+
+        def run(tx: Transaction, now: str) -> None:
+            out.append(self._verify(tx))
+            outcome = "allowed: chain verifies" if out[0].ok else "allowed: chain BROKEN"
+            self._audit(tx, now, caller, Operation.VERIFY_AUDIT, None, outcome)
+
+        self._run(caller, Operation.VERIFY_AUDIT, None, run)
+        return out[0]
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- the steps every operation shares -----------------------------------------------
+
+    def _authorize(self, token: str, operation: Operation) -> Caller:
+        try:
+            caller = self.verifier.verify(token)
+        except AuthenticationError as exc:
+            issuer = TokenVerifier.claimed_issuer(token) if isinstance(token, str) else None
+            subject = TokenVerifier.claimed_subject(token) if isinstance(token, str) else None
+            actor = f"unverified:{subject or '?'}@{issuer or '?'}"
+            self._audit_refusal(actor, "", operation, None, f"token: {exc}")
+            raise
+        try:
+            require(caller, operation)
+        except AccessDeniedError:
+            self._audit_refusal(caller.name, _roles(caller), operation, None, "role")
+            raise
+        return caller
+
+    def _run(
+        self,
+        caller: Caller,
+        operation: Operation,
+        item_id: int | None,
+        body: Callable[[Transaction, str], None],
+    ) -> None:
+        try:
+            with self.db.transaction() as tx:
+                now = _timestamp(self.clock())
+                self._expire_leases(tx, now)
+                body(tx, now)
+        except _RefusedError as refused:
+            self._audit_refusal(caller.name, _roles(caller), operation,
+                                refused.item_id if refused.item_id is not None else item_id,
+                                refused.audit_reason)  # fmt: skip
+            raise refused.error from None
+
+    def _audit(
+        self,
+        tx: Transaction,
+        now: str,
+        caller: Caller | None,
+        operation: Operation | str,
+        item_id: int | None,
+        outcome: str,
+        *,
+        actor: str | None = None,
+        roles: str | None = None,
+    ) -> None:
+        """Append one record to the chain, in the caller's transaction."""
+        head = tx.one("SELECT seq, hash, (SELECT max(seq) FROM audit) FROM audit_head "
+                      "WHERE id = 1")  # fmt: skip
+        assert head is not None
+        # after the head, and after any record smuggled in past it: a tampered log still
+        # takes new records (verify_audit names the damage)
+        seq, previous = max(int(head[0]), int(head[2] or 0)) + 1, str(head[1])
+        who = actor if actor is not None else caller.name if caller else "system"
+        role_names = roles if roles is not None else _roles(caller, operation) if caller else ""
+        digest = record_hash(seq, now, who, role_names, str(operation), item_id, outcome,
+                             previous)  # fmt: skip
+        tx.execute("INSERT INTO audit (seq, at, actor, roles, operation, item_id, outcome, "
+                   "prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   (seq, now, who, role_names, str(operation), item_id, outcome, previous,
+                    digest))  # fmt: skip
+        tx.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (seq, digest))
+
+    def _audit_refusal(
+        self, actor: str, roles: str, operation: Operation, item_id: int | None, why: str
+    ) -> None:
+        with self.db.transaction() as tx:
+            now = _timestamp(self.clock())
+            self._audit(tx, now, None, operation, item_id, f"refused: {why}", actor=actor,
+                        roles=roles)  # fmt: skip
+
+    def _expire_leases(self, tx: Transaction, now: str) -> None:
+        rows = tx.all("SELECT id FROM items WHERE state = 'claimed' AND lease_expires <= ? "
+                      "ORDER BY id", (now,))  # fmt: skip
+        for (item_id,) in rows:
+            tx.execute("UPDATE items SET state = 'pending', claimed_by = NULL, "
+                       "lease_expires = NULL, updated_at = ? WHERE id = ?",
+                       (now, item_id))  # fmt: skip
+            self._audit(tx, now, None, "lease-expired", int(item_id), "allowed")
+
+    def _item(self, tx: Transaction, caller: Caller, item_id: int) -> Item:
+        """The item, if the caller's jurisdiction covers it; missing and out of jurisdiction
+        read alike."""
+        row = tx.one(f"SELECT {_SUMMARY}, {_DETAIL} FROM items WHERE id = ?", (item_id,))
+        if row is None or not caller.sees(row[2]):
+            raise _RefusedError(
+                ItemNotFoundError(f"no item {item_id}"),
+                item_id,
+                "no such item" if row is None else "outside jurisdiction",
+            )
+        return _item(row)
+
+    def _check_state(self, item: Item, step: str) -> None:
+        sources, _ = TRANSITIONS[step]
+        if item.state not in sources:
+            raise _RefusedError(
+                InvalidTransitionError(
+                    f"{step}: item {item.id} is {item.state.value}, not {' or '.join(sources)}"
+                ),
+                item.id,
+                f"state {item.state.value}",
+            )
+
+    def _holder_step(
+        self,
+        token: str,
+        operation: Operation,
+        item_id: int,
+        step: str,
+        assignments: str,
+        parameters: Sequence[Any],
+    ) -> None:
+        caller = self._authorize(token, operation)
+
+        def run(tx: Transaction, now: str) -> None:
+            item = self._item(tx, caller, item_id)
+            self._check_state(item, step)
+            if item.claimed_by != caller.name:
+                raise _RefusedError(
+                    AccessDeniedError(f"{step}: item {item_id} is claimed by someone else"),
+                    item_id,
+                    "not the holder",
+                )
+            target = TRANSITIONS[step][1]
+            tx.execute(f"UPDATE items SET state = ?, {assignments}, updated_at = ? WHERE id = ?",
+                       (target.value, *parameters, now, item_id))  # fmt: skip
+            self._audit(tx, now, caller, operation, item_id, "allowed")
+
+        self._run(caller, operation, item_id, run)
+
+    def _decide(
+        self, token: str, operation: Operation, item_id: int, step: str, reason: str
+    ) -> None:
+        caller = self._authorize(token, operation)
+        why = check_reason(reason)
+
+        def run(tx: Transaction, now: str) -> None:
+            item = self._item(tx, caller, item_id)
+            self._check_state(item, step)
+            if caller.name in (item.reviewed_by, item.escalated_by):
+                raise _RefusedError(
+                    AccessDeniedError(
+                        f"{step}: a supervisor may not decide an item "
+                        "they reviewed or escalated (two-person rule)"
+                    ),
+                    item_id,
+                    "two-person rule",
+                )
+            if step == "return":
+                tx.execute("UPDATE items SET state = 'pending', claimed_by = NULL, "
+                           "lease_expires = NULL, decision_reason = ?, updated_at = ? "
+                           "WHERE id = ?", (why, now, item_id))  # fmt: skip
+            else:
+                target = TRANSITIONS[step][1]
+                tx.execute("UPDATE items SET state = ?, decided_by = ?, decision_reason = ?, "
+                           "updated_at = ? WHERE id = ?",
+                           (target.value, caller.name, why, now, item_id))  # fmt: skip
+            self._audit(tx, now, caller, operation, item_id, "allowed")
+
+        self._run(caller, operation, item_id, run)
+
+    def _verify(self, tx: Transaction) -> AuditVerification:
+        head = tx.one("SELECT seq, hash FROM audit_head WHERE id = 1")
+        rows = tx.all(f"SELECT {_AUDIT} FROM audit ORDER BY seq")
+        return verify_chain((_record(row) for row in rows),
+                            None if head is None else (int(head[0]), str(head[1])))  # fmt: skip
+
+    def iter_audit(self, token: str, batch: int = 10_000) -> Iterator[AuditRecord]:
+        """Every audit record in order, fetched ``batch`` at a time (auditors)."""
+        after = 0
+        while True:
+            records = self.audit(token, after=after, limit=batch)
+            yield from records
+            if len(records) < batch:
+                return
+            after = records[-1].seq
+
+
+def _covered(caller: Caller) -> tuple[str, list[Any]]:
+    """The SQL condition (and its parameters) for items in the caller's jurisdiction."""
+    if caller.jurisdiction == NATIONAL:
+        return "1 = 1", []
+    return "agency = ?", [caller.jurisdiction]
+
+
+def _roles(caller: Caller | None, operation: Operation | str | None = None) -> str:
+    """The caller's roles that allowed ``operation`` (all roles when none given)."""
+    if caller is None:
+        return ""
+    if isinstance(operation, Operation):
+        allowing = allowed_roles(caller, operation)
+        if allowing:
+            return ",".join(sorted(allowing))
+    return ",".join(sorted(caller.roles))
+
+
+def _summary(row: Sequence[Any]) -> ItemSummary:
+    inconsistent = json.loads(row[9])
+    return ItemSummary(int(row[0]), State(row[1]), row[2], row[3], tuple(json.loads(row[4])),
+                       row[5], row[6], float(row[7]),
+                       None if row[8] is None else float(row[8]), len(inconsistent),
+                       row[10])  # fmt: skip
+
+
+def _item(row: Sequence[Any]) -> Item:
+    detail = row[11:]
+    return Item(
+        summary=_summary(row),
+        father_id=detail[0],
+        mother_id=detail[1],
+        inconsistent_loci=tuple(json.loads(row[9])),
+        loci=tuple(json.loads(detail[2])),
+        parameters=json.loads(detail[3]),
+        store_version=detail[4],
+        claimed_by=detail[5],
+        lease_expires=detail[6],
+        reviewed_by=detail[7],
+        finding=detail[8],
+        review_reason=detail[9],
+        escalated_by=detail[10],
+        escalation_reason=detail[11],
+        decided_by=detail[12],
+        decision_reason=detail[13],
+    )
+
+
+def _record(row: Sequence[Any]) -> AuditRecord:
+    return AuditRecord(int(row[0]), row[1], row[2], row[3], row[4],
+                       None if row[5] is None else int(row[5]), row[6], row[7], row[8])  # fmt: skip

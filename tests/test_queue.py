@@ -1,0 +1,434 @@
+"""The review queue on both real engines: workflow, idempotency, leases, the two-person rule,
+token attacks, secrecy of genotypes and the audit chain."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from queue_support import (
+    ENGINES,
+    GENOTYPE_TEXT,
+    Agencies,
+    new_item,
+    open_queue,
+    queue_url,
+)
+
+from kinmatch.errors import (
+    AccessDeniedError,
+    AuthenticationError,
+    InvalidTransitionError,
+    ItemNotFoundError,
+    QueueError,
+)
+from kinmatch.queue import ReviewQueue, State
+from kinmatch.queue.database import Database
+
+
+@pytest.fixture(scope="module")
+def agencies(tmp_path_factory: pytest.TempPathFactory) -> Agencies:
+    return Agencies.create(tmp_path_factory.mktemp("agencies"))
+
+
+@pytest.fixture(params=ENGINES)
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    server = request.getfixturevalue("postgres_url") if request.param == "postgresql" else None
+    return queue_url(request.param, tmp_path, server)
+
+
+@pytest.fixture
+def queue(url: str, agencies: Agencies) -> ReviewQueue:
+    return open_queue(url, agencies)
+
+
+def tokens(agencies: Agencies) -> dict[str, str]:
+    return {
+        "analyst": agencies.token("ana", ["analyst"]),
+        "reviewer": agencies.token("rob", ["reviewer"]),
+        "reviewer2": agencies.token("rita", ["reviewer"]),
+        "supervisor": agencies.token("sue", ["supervisor"]),
+        "auditor": agencies.token("aud", ["auditor"]),
+        # one person holding both roles: the two-person rule is on the person
+        "both": agencies.token("bob", ["reviewer", "supervisor"]),
+    }
+
+
+def test_workflow_from_push_to_confirmation(queue: ReviewQueue, agencies: Agencies) -> None:
+    t = tokens(agencies)
+    [(item_id, created)] = queue.push(t["analyst"], [new_item()])
+    assert created
+    assert [i.state for i in queue.list_items(t["reviewer"])] == [State.PENDING]
+    claimed = queue.claim(t["reviewer"])
+    assert claimed is not None and claimed.id == item_id and claimed.state == State.CLAIMED
+    shown = queue.show(t["reviewer"], item_id)
+    assert shown.loci[0]["genotypes"]["child"] == "14/17.3"
+    assert shown.parameters["theta"] == 0.01 and shown.store_version == "3"
+    queue.review(t["reviewer"], item_id, "supports", "every locus consistent")
+    queue.confirm(t["supervisor"], item_id, "agree with the reviewer")
+    final = queue.show(t["supervisor"], item_id)
+    assert final.state == State.CONFIRMED
+    assert (final.reviewed_by, final.finding, final.decided_by) == ("rob@A1", "supports",
+                                                                    "sue@A1")  # fmt: skip
+    operations = [(r.actor, r.operation, r.outcome) for r in queue.audit(t["auditor"])]
+    assert operations == [
+        ("ana@A1", "push", "allowed"),
+        ("rob@A1", "list", "allowed: 1 items"),
+        ("rob@A1", "claim", "allowed"),
+        ("rob@A1", "show", "allowed"),
+        ("rob@A1", "review", "allowed"),
+        ("sue@A1", "confirm", "allowed"),
+        ("sue@A1", "show", "allowed"),
+    ]
+    assert queue.verify_audit(t["auditor"]).ok
+
+
+def test_escalation_is_decided_or_returned(queue: ReviewQueue, agencies: Agencies) -> None:
+    t = tokens(agencies)
+    ids = [i for i, _ in queue.push(t["analyst"], [new_item("C1"), new_item("C2")])]
+    for item_id in ids:
+        queue.claim(t["reviewer"], item_id)
+        queue.escalate(t["reviewer"], item_id, "two inconsistent loci")
+    queue.return_to_pending(t["supervisor"], ids[0], "needs a second look")
+    queue.reject(t["supervisor"], ids[1], "excluded at three loci")
+    states = {i.id: i.state for i in queue.list_items(t["supervisor"])}
+    assert states == {ids[0]: State.PENDING, ids[1]: State.REJECTED}
+    assert queue.claim(t["reviewer2"]) is not None  # the returned item is claimable again
+
+
+def test_pushing_the_same_hit_twice_yields_one_item(queue: ReviewQueue, agencies: Agencies) -> None:
+    t = tokens(agencies)
+    first = queue.push(t["analyst"], [new_item(), new_item("C2")])
+    again = queue.push(agencies.token("al", ["analyst"]), [new_item("C2"), new_item()])
+    assert [created for _, created in first] == [True, True]
+    assert again == [(first[1][0], False), (first[0][0], False)]
+    assert len(queue.list_items(t["supervisor"])) == 2
+    other_parameters = new_item()
+    changed = type(other_parameters)(**{**other_parameters.__dict__,
+                                        "parameters": {"theta": 0.03}})  # fmt: skip
+    assert queue.push(t["analyst"], [changed])[0][1]  # other search parameters: new item
+
+
+@pytest.mark.parametrize(
+    ("setup", "operation"),
+    [
+        ([], "review"),  # pending: review needs a claim
+        ([], "release"),
+        ([], "escalate"),
+        ([], "confirm"),
+        ([], "return"),
+        (["claim"], "claim"),
+        (["claim"], "confirm"),  # claimed: not yet reviewed
+        (["claim", "review"], "claim"),
+        (["claim", "review"], "review"),
+        (["claim", "review"], "return"),  # only escalations return
+        (["claim", "review", "confirm"], "reject"),  # decided: final
+        (["claim", "review", "confirm"], "claim"),
+        (["claim", "escalate"], "review"),
+    ],
+)
+def test_illegal_transitions_are_refused(
+    queue: ReviewQueue, agencies: Agencies, setup: list[str], operation: str
+) -> None:
+    t = tokens(agencies)
+    [(item_id, _)] = queue.push(t["analyst"], [new_item()])
+    steps = {
+        "claim": lambda: queue.claim(t["reviewer"], item_id),
+        "release": lambda: queue.release(t["reviewer"], item_id),
+        "review": lambda: queue.review(t["reviewer"], item_id, "supports", "fits"),
+        "escalate": lambda: queue.escalate(t["reviewer"], item_id, "unsure"),
+        "confirm": lambda: queue.confirm(t["supervisor"], item_id, "yes"),
+        "reject": lambda: queue.reject(t["supervisor"], item_id, "no"),
+        "return": lambda: queue.return_to_pending(t["supervisor"], item_id, "again"),
+    }
+    for step in setup:
+        steps[step]()
+    before = queue.show(t["supervisor"], item_id).state
+    with pytest.raises(InvalidTransitionError, match=f"item {item_id} is {before.value}"):
+        steps[operation]()
+    assert queue.show(t["supervisor"], item_id).state == before
+    refused = [r for r in queue.audit(t["auditor"]) if r.outcome.startswith("refused")]
+    assert [r.outcome for r in refused] == [f"refused: state {before.value}"]
+
+
+def test_only_the_holder_acts_on_a_claim(queue: ReviewQueue, agencies: Agencies) -> None:
+    t = tokens(agencies)
+    [(item_id, _)] = queue.push(t["analyst"], [new_item()])
+    queue.claim(t["reviewer"], item_id)
+    for act in (
+        lambda: queue.review(t["reviewer2"], item_id, "rejects", "no"),
+        lambda: queue.release(t["reviewer2"], item_id),
+        lambda: queue.escalate(t["reviewer2"], item_id, "why"),
+        lambda: queue.show(t["reviewer2"], item_id),  # genotypes: the holder's only
+    ):
+        with pytest.raises(AccessDeniedError):
+            act()
+    queue.release(t["reviewer"], item_id)
+    with pytest.raises(AccessDeniedError):  # released: no longer the holder's to see
+        queue.show(t["reviewer"], item_id)
+
+
+def test_two_person_rule_is_on_the_person(queue: ReviewQueue, agencies: Agencies) -> None:
+    t = tokens(agencies)
+    ids = [i for i, _ in queue.push(t["analyst"], [new_item("C1"), new_item("C2")])]
+    queue.claim(t["both"], ids[0])
+    queue.review(t["both"], ids[0], "supports", "fits")
+    queue.claim(t["both"], ids[1])
+    queue.escalate(t["both"], ids[1], "unsure")
+    for decide in (queue.confirm, queue.reject):
+        for item_id in ids:
+            with pytest.raises(AccessDeniedError, match="two-person rule"):
+                decide(t["both"], item_id, "my own")
+    with pytest.raises(AccessDeniedError, match="two-person rule"):
+        queue.return_to_pending(t["both"], ids[1], "my own")
+    # the same name from another token is the same person
+    with pytest.raises(AccessDeniedError, match="two-person rule"):
+        queue.confirm(agencies.token("bob", ["supervisor"]), ids[0], "still me")
+    queue.confirm(t["supervisor"], ids[0], "second person")
+    queue.reject(t["supervisor"], ids[1], "second person")
+
+
+def test_expired_lease_returns_the_item(url: str, agencies: Agencies) -> None:
+    now = [time.time()]
+    queue = open_queue(url, agencies, lease=60.0, clock=lambda: now[0])
+    t = tokens(agencies)
+    [(item_id, _)] = queue.push(t["analyst"], [new_item()])
+    queue.claim(t["reviewer"], item_id)
+    now[0] += 59
+    assert queue.claim(t["reviewer2"]) is None  # still held
+    now[0] += 2
+    again = queue.claim(t["reviewer2"])
+    assert again is not None and again.id == item_id
+    with pytest.raises(AccessDeniedError):  # the first reviewer lost it
+        queue.review(t["reviewer"], item_id, "supports", "late")
+    expiries = [r for r in queue.audit(t["auditor"]) if r.operation == "lease-expired"]
+    assert [(r.actor, r.item_id) for r in expiries] == [("system", item_id)]
+    assert queue.verify_audit(t["auditor"]).ok
+
+
+def test_jurisdiction_hides_other_agencies_items(queue: ReviewQueue, agencies: Agencies) -> None:
+    a1 = tokens(agencies)
+    a2_analyst = agencies.token("zoe", ["analyst"], agency="A2")
+    a2_supervisor = agencies.token("zed", ["supervisor"], agency="A2")
+    national = agencies.token("nat", ["supervisor"], agency="A2", jurisdiction="national")
+    [(mine, _)] = queue.push(a1["analyst"], [new_item("C1")])
+    [(theirs, _)] = queue.push(a2_analyst, [new_item("C2")])
+    assert [i.id for i in queue.list_items(a1["supervisor"])] == [mine]
+    assert [i.id for i in queue.list_items(a2_supervisor)] == [theirs]
+    assert [i.id for i in queue.list_items(national)] == [mine, theirs]
+    missing = 10_000
+    for item_id in (theirs, missing):  # another agency's item reads exactly like none
+        with pytest.raises(ItemNotFoundError) as caught:
+            queue.show(a1["supervisor"], item_id)
+        assert str(caught.value) == f"no item {item_id}"
+    with pytest.raises(AccessDeniedError):  # nor may an analyst push for another agency
+        queue.push(a1["analyst"], [new_item("C3", agency="A2")])
+
+
+def forged(claims: dict[str, Any], header: dict[str, Any] | None = None) -> str:
+    """A token with any header and payload and a garbage signature."""
+
+    def part(data: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    return f"{part(header or {'alg': 'EdDSA', 'typ': 'JWT'})}.{part(claims)}.c2lnbmF0dXJl"
+
+
+def attacks(agencies: Agencies) -> dict[str, str]:
+    now = int(time.time())
+    good = agencies.token("eve", ["supervisor"])
+    header, payload, signature = good.split(".")
+    claims = jwt.decode(good, options={"verify_signature": False})
+    raised = {**claims, "roles": ["supervisor", "auditor"], "jurisdiction": "national"}
+    altered = base64.urlsafe_b64encode(json.dumps(raised).encode()).rstrip(b"=").decode()
+    flipped = signature[:-2] + ("AA" if not signature.endswith("AA") else "BB")
+    public_pem = (agencies.trust_dir / "A1.pub").read_bytes()
+    stranger = Ed25519PrivateKey.generate()
+    return {
+        "expired": agencies.token("eve", ["supervisor"], now=now - 7200, ttl=3600),
+        "future nbf": _signed_a1(agencies, {**claims, "nbf": now + 3600}),
+        "altered payload": f"{header}.{altered}.{signature}",
+        "altered signature": f"{header}.{payload}.{flipped}",
+        "another agency's key": jwt.encode(claims, _key(agencies, "A2"), algorithm="EdDSA"),
+        "unknown issuer": agencies.token("eve", ["supervisor"], agency="X9"),
+        "unknown key": jwt.encode(claims, stranger, algorithm="EdDSA"),
+        "alg none": forged(claims, {"alg": "none", "typ": "JWT"})[: -len("c2lnbmF0dXJl")],
+        "HS256 with the public key": _hmac(claims, public_pem),
+        "missing roles": _signed_a1(agencies, {k: v for k, v in claims.items() if k != "roles"}),
+        "missing exp": _signed_a1(agencies, {k: v for k, v in claims.items() if k != "exp"}),
+        "missing sub": _signed_a1(agencies, {k: v for k, v in claims.items() if k != "sub"}),
+        "missing jurisdiction": _signed_a1(
+            agencies, {k: v for k, v in claims.items() if k != "jurisdiction"}
+        ),
+        "unknown role": _signed_a1(agencies, {**claims, "roles": ["admin"]}),
+        "empty": "",
+        "garbage": "not.a.token",
+    }
+
+
+def _key(agencies: Agencies, agency: str) -> Ed25519PrivateKey:
+    from kinmatch.security.keys import load_private_key
+
+    return load_private_key(agencies.keys / f"{agency}.key")
+
+
+def _signed_a1(agencies: Agencies, claims: dict[str, Any]) -> str:
+    return jwt.encode(claims, _key(agencies, "A1"), algorithm="EdDSA")
+
+
+def _hmac(claims: dict[str, Any], secret: bytes) -> str:
+    import hashlib
+    import hmac
+
+    def part(data: dict[str, Any]) -> bytes:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=")
+
+    signing = part({"alg": "HS256", "typ": "JWT"}) + b"." + part(claims)
+    mac = hmac.new(secret, signing, hashlib.sha256).digest()
+    return (signing + b"." + base64.urlsafe_b64encode(mac).rstrip(b"=")).decode()
+
+
+def test_token_attacks_are_refused_and_audited(queue: ReviewQueue, agencies: Agencies) -> None:
+    t = tokens(agencies)
+    [(item_id, _)] = queue.push(t["analyst"], [new_item()])
+    forged_tokens = attacks(agencies)
+    for token in forged_tokens.values():
+        with pytest.raises(AuthenticationError):
+            queue.show(token, item_id)
+        with pytest.raises(AuthenticationError):
+            queue.list_items(token)
+    national = agencies.token("nat", ["auditor"], jurisdiction="national")
+    refused = [r for r in queue.audit(national) if r.outcome.startswith("refused: token")]
+    assert len(refused) == 2 * len(forged_tokens)
+    # an agency's auditor sees the refusals of tokens claiming to be from that agency
+    claimed_a1 = [r for r in refused if r.actor.endswith("@A1")]
+    assert [r.seq for r in queue.audit(t["auditor"]) if r.outcome.startswith("refused: token")
+            ] == [r.seq for r in claimed_a1] and len(claimed_a1) == 2 * 13  # fmt: skip
+    assert all(r.actor.startswith("unverified:") and r.roles == "" for r in refused)
+    assert queue.show(t["supervisor"], item_id).state == State.PENDING  # nothing changed
+
+
+def test_role_refusals_are_audited(queue: ReviewQueue, agencies: Agencies) -> None:
+    t = tokens(agencies)
+    with pytest.raises(AccessDeniedError):
+        queue.push(t["reviewer"], [new_item()])
+    with pytest.raises(AccessDeniedError):
+        queue.audit(t["analyst"])
+    records = queue.audit(t["auditor"])
+    assert [(r.actor, r.operation, r.outcome) for r in records] == [
+        ("rob@A1", "push", "refused: role"),
+        ("ana@A1", "audit", "refused: role"),
+    ]
+
+
+def test_no_genotype_outside_show(queue: ReviewQueue, agencies: Agencies, url: str) -> None:
+    t = tokens(agencies)
+    [(item_id, _)] = queue.push(t["analyst"], [new_item()])
+    seen = [repr(queue.list_items(t["analyst"])), repr(queue.claim(t["reviewer"]))]
+    for act in (
+        lambda: queue.show(t["reviewer2"], item_id),
+        lambda: queue.show(t["analyst"], item_id),
+        lambda: queue.confirm(t["supervisor"], item_id, "too early"),
+    ):
+        with pytest.raises(QueueError) as caught:
+            act()
+        seen.append(str(caught.value))
+    seen.append(repr(queue.audit(t["auditor"])))
+    for text in seen:
+        assert not any(g in text for g in GENOTYPE_TEXT), text
+
+
+def test_audit_tampering_is_detected(url: str, agencies: Agencies) -> None:
+    queue = open_queue(url, agencies)
+    t = tokens(agencies)
+    ids = [i for i, _ in queue.push(t["analyst"], [new_item(f"C{i}") for i in range(3)])]
+    for item_id in ids:
+        queue.claim(t["reviewer"], item_id)
+    assert queue.verify_audit(t["auditor"]).ok  # records 1-6, then this check is record 7
+    db = Database(url)
+
+    def tamper(*statements: str) -> None:
+        with db.transaction(lock_audit=False) as tx:
+            _drop_guards(tx, db.engine)
+            for statement in statements:
+                tx.execute(statement)
+
+    with pytest.raises(QueueError), db.transaction() as tx:  # the log refuses changes
+        tx.execute("UPDATE audit SET outcome = 'allowed' WHERE seq = 2")
+    tamper("UPDATE audit SET outcome = 'refused: role' WHERE seq = 3")
+    result = queue.verify_audit(t["auditor"])
+    assert not result.ok and result.first_bad == 3 and "altered" in result.reason
+
+
+def _drop_guards(tx: Any, engine: str) -> None:
+    """What an attacker with administrator rights on the database would do first."""
+    if engine == "sqlite":
+        tx.execute("DROP TRIGGER IF EXISTS audit_no_update")
+        tx.execute("DROP TRIGGER IF EXISTS audit_no_delete")
+    else:
+        tx.execute("DROP TRIGGER IF EXISTS audit_no_change ON audit")
+
+
+@pytest.mark.parametrize("attack", ["edit", "delete", "insert", "reorder", "truncate"])
+def test_every_kind_of_tampering_names_the_first_bad_record(
+    url: str, agencies: Agencies, attack: str
+) -> None:
+    queue = open_queue(url, agencies)
+    t = tokens(agencies)
+    ids = [i for i, _ in queue.push(t["analyst"], [new_item(f"C{i}") for i in range(4)])]
+    assert len(ids) == 4  # audit records 1-4
+    db = Database(url)
+    statements = {
+        "edit": ["UPDATE audit SET actor = 'someone@A1' WHERE seq = 2"],
+        "delete": ["DELETE FROM audit WHERE seq = 2"],
+        "insert": [
+            "UPDATE audit SET seq = seq + 100 WHERE seq >= 3",
+            "INSERT INTO audit SELECT 3, at, actor, roles, operation, item_id, outcome, "
+            "prev_hash, hash FROM audit WHERE seq = 2",
+            "UPDATE audit SET seq = seq - 99 WHERE seq >= 100",
+        ],
+        "reorder": [
+            "UPDATE audit SET seq = 100 WHERE seq = 2",
+            "UPDATE audit SET seq = 2 WHERE seq = 3",
+            "UPDATE audit SET seq = 3 WHERE seq = 100",
+        ],
+        "truncate": ["DELETE FROM audit WHERE seq = 4"],
+    }
+    with db.transaction(lock_audit=False) as tx:
+        _drop_guards(tx, db.engine)
+        for statement in statements[attack]:
+            tx.execute(statement)
+    result = queue.verify_audit(t["auditor"])
+    assert not result.ok, attack
+    expected = {"edit": 2, "delete": 2, "insert": 3, "reorder": 2, "truncate": 4}[attack]
+    assert result.first_bad == expected, result
+
+
+def test_schema_is_versioned_and_reopened(url: str, agencies: Agencies) -> None:
+    first = open_queue(url, agencies)
+    t = tokens(agencies)
+    first.push(t["analyst"], [new_item()])
+    first.close()
+    again = open_queue(url, agencies)  # migrations are not re-applied
+    assert len(again.list_items(t["supervisor"])) == 1
+    db = Database(url)
+    with db.transaction(lock_audit=False) as tx:
+        assert tx.all("SELECT version FROM schema_version") == [(1,)]
+        tx.execute("INSERT INTO schema_version (version) VALUES (99)")
+    with pytest.raises(QueueError, match="schema version 99"):
+        Database(url)
+
+
+def test_sqlite_settings(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'q.db'}")
+    with db.transaction(lock_audit=False) as tx:
+        assert tx.one("PRAGMA journal_mode") == ("wal",)
+        assert tx.one("PRAGMA synchronous") == (2,)  # FULL
+        assert tx.one("PRAGMA foreign_keys") == (1,)
+    assert (tmp_path / "q.db").stat().st_mode & 0o077 == 0
