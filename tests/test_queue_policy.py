@@ -1,0 +1,146 @@
+"""The access policy of the issue, cell by cell: every role x operation x jurisdiction (own
+agency, another agency, national), on both engines. Written from the issue's table, not from
+kinmatch.security.policy, so that a wrong policy fails here."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from queue_support import ENGINES, Agencies, new_item, open_queue, queue_url
+
+from kinmatch.errors import AccessDeniedError, ItemNotFoundError
+from kinmatch.queue import ReviewQueue, State
+
+ROLES = ("analyst", "reviewer", "supervisor", "auditor")
+# the issue's table: which role may do what (deny by default)
+TABLE: dict[str, set[str]] = {
+    "push": {"analyst"},
+    "list": {"analyst", "reviewer", "supervisor"},
+    "show": {"reviewer", "supervisor"},  # a reviewer: the item they hold claimed
+    "claim": {"reviewer"},
+    "release": {"reviewer"},
+    "review": {"reviewer"},
+    "escalate": {"reviewer"},
+    "confirm": {"supervisor"},
+    "reject": {"supervisor"},
+    "return": {"supervisor"},
+    "audit": {"auditor"},
+    "verify-audit": {"auditor"},
+}
+ITEM_OPERATIONS = {"show", "claim", "release", "review", "escalate", "confirm", "reject",
+                   "return"}  # fmt: skip
+JURISDICTIONS = ("own", "other", "national")
+_cases = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def agencies(tmp_path_factory: pytest.TempPathFactory) -> Agencies:
+    return Agencies.create(tmp_path_factory.mktemp("agencies"))
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def queue(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, agencies: Agencies
+) -> Iterator[ReviewQueue]:
+    server = request.getfixturevalue("postgres_url") if request.param == "postgresql" else None
+    queue = open_queue(queue_url(request.param, Path(tmp_path_factory.mktemp("q")), server),
+                       agencies)  # fmt: skip
+    yield queue
+    queue.close()
+
+
+def caller(agencies: Agencies, role: str, jurisdiction: str, officer: str) -> str:
+    """A token of ``role``; items are agency A1's."""
+    if jurisdiction == "own":
+        return agencies.token(officer, [role], agency="A1")
+    if jurisdiction == "other":
+        return agencies.token(officer, [role], agency="A2")
+    return agencies.token(officer, [role], agency="A2", jurisdiction="national")
+
+
+def prepare(queue: ReviewQueue, agencies: Agencies, operation: str, officer: str,
+            agency: str) -> int:  # fmt: skip
+    """An item of A1 in the state the operation applies to; claims are held by the caller
+    (the same officer of the same agency), reviews and escalations by someone else."""
+    analyst = agencies.token("setup-analyst", ["analyst"], agency="A1")
+    [(item_id, _)] = queue.push(analyst, [new_item(f"Q{next(_cases)}")])
+    holder = agencies.token(officer, ["reviewer"], agency=agency, jurisdiction="national")
+    other = agencies.token("setup-reviewer", ["reviewer"], agency="A1")
+    if operation in ("show", "release", "review", "escalate"):
+        queue.claim(holder, item_id)
+    elif operation in ("confirm", "reject"):
+        queue.claim(other, item_id)
+        queue.review(other, item_id, "supports", "setup")
+    elif operation == "return":
+        queue.claim(other, item_id)
+        queue.escalate(other, item_id, "setup")
+    return item_id
+
+
+def act(queue: ReviewQueue, operation: str, token: str, item_id: int) -> Callable[[], object]:
+    calls: dict[str, Callable[[], object]] = {
+        "push": lambda: queue.push(token, [new_item(f"P{next(_cases)}", agency="A1")]),
+        "list": lambda: queue.list_items(token),
+        "show": lambda: queue.show(token, item_id),
+        "claim": lambda: queue.claim(token, item_id),
+        "release": lambda: queue.release(token, item_id),
+        "review": lambda: queue.review(token, item_id, "rejects", "policy test"),
+        "escalate": lambda: queue.escalate(token, item_id, "policy test"),
+        "confirm": lambda: queue.confirm(token, item_id, "policy test"),
+        "reject": lambda: queue.reject(token, item_id, "policy test"),
+        "return": lambda: queue.return_to_pending(token, item_id, "policy test"),
+        "audit": lambda: queue.audit(token),
+        "verify-audit": lambda: queue.verify_audit(token),
+    }
+    return calls[operation]
+
+
+@pytest.mark.parametrize("jurisdiction", JURISDICTIONS)
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("operation", list(TABLE))
+def test_policy_cell(
+    queue: ReviewQueue, agencies: Agencies, operation: str, role: str, jurisdiction: str
+) -> None:
+    officer = f"{role}-{operation}-{jurisdiction}"
+    agency = "A1" if jurisdiction == "own" else "A2"
+    item_id = prepare(queue, agencies, operation, officer, agency)
+    supervisor = agencies.token("watcher", ["supervisor"], jurisdiction="national", agency="A2")
+    before = queue.show(supervisor, item_id).state
+    token = caller(agencies, role, jurisdiction, officer)
+    covered = jurisdiction != "other"
+    call = act(queue, operation, token, item_id)
+    if role not in TABLE[operation]:
+        with pytest.raises(AccessDeniedError):
+            call()
+        outcome = "refused: role"
+    elif operation in ITEM_OPERATIONS and not covered:
+        with pytest.raises(ItemNotFoundError, match=f"^no item {item_id}$"):
+            call()
+        outcome = "refused: outside jurisdiction"
+    elif operation == "push" and not covered:
+        with pytest.raises(AccessDeniedError):
+            call()
+        outcome = "refused: outside jurisdiction"
+    else:
+        result = call()
+        outcome = "allowed"
+        if operation == "list":  # allowed everywhere; another agency's items are omitted
+            assert isinstance(result, list)
+            assert (item_id in {i.id for i in result}) == covered
+    after = queue.show(supervisor, item_id).state
+    changes = {"claim": State.CLAIMED, "release": State.PENDING, "review": State.REVIEWED,
+               "escalate": State.ESCALATED, "confirm": State.CONFIRMED,
+               "reject": State.REJECTED, "return": State.PENDING}  # fmt: skip
+    if outcome == "allowed" and operation in changes:
+        assert after == changes[operation]
+    else:
+        assert after == before
+    auditor = agencies.token("auditor", ["auditor"], agency="A2", jurisdiction="national")
+    mine = [r for r in queue.audit(auditor) if r.actor == f"{officer}@{agency}"
+            and r.operation == operation]  # fmt: skip
+    assert [r.outcome.split(":")[0] for r in mine][-1:] == [outcome.split(":")[0]]
+    if outcome.startswith("refused"):
+        assert mine[-1].outcome == outcome
