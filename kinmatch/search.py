@@ -210,6 +210,24 @@ class Searcher:
         self.tables = TableBuilder(frequencies, theta=theta, mutation=mutation,
                                    min_frequency=min_frequency)  # fmt: skip
 
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """What the LRs depend on besides the profiles, as plain JSON: the frequency table,
+        theta, the minimum frequency and the mutation model with its rates."""
+        model = self.mutation
+        mutation: dict[str, Any] = {"model": model.kind}
+        if not model.is_none and model.rates is not None:
+            mutation |= {
+                "rates": {locus: list(rates) for locus, rates in
+                          sorted(model.rates.per_locus.items())},
+                "default_rate": None if model.rates.default is None else list(
+                    model.rates.default),
+                "rate2": model.rate2,
+                "range": model.range,
+            }  # fmt: skip
+        return {"frequencies": self.frequencies.name, "theta": self.theta,
+                "min_frequency": self.min_frequency, "mutation": mutation}  # fmt: skip
+
     def search(
         self,
         query: Profile,

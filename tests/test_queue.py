@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -432,3 +433,38 @@ def test_sqlite_settings(tmp_path: Path) -> None:
         assert tx.one("PRAGMA synchronous") == (2,)  # FULL
         assert tx.one("PRAGMA foreign_keys") == (1,)
     assert (tmp_path / "q.db").stat().st_mode & 0o077 == 0
+
+
+def test_items_from_search_hits(tmp_path: Path, queue: ReviewQueue, agencies: Agencies) -> None:
+    from kinmatch import load_frequencies, read_profiles
+    from kinmatch.mutation import MutationModel, MutationRates
+    from kinmatch.queue import NewItem
+    from kinmatch.search import Searcher
+    from kinmatch.store import ReferenceStore
+
+    fixtures = Path(__file__).parent.parent / "fixtures"
+    store = ReferenceStore.create(tmp_path / "store")
+    store.ingest_csv([fixtures / "examples" / "profiles.csv"])
+    model = MutationModel("stepwise", MutationRates.uniform(0.002), rate2=1e-6)
+    searcher = Searcher(store, load_frequencies(fixtures / "freq_China_GBT37223.csv"),
+                        theta=0.01, mutation=model)  # fmt: skip
+    child = read_profiles(fixtures / "examples" / "profiles.csv")["U01"]
+    duo = searcher.search(child, "parent-child", top_k=2)
+    couple = searcher.search(child, "parents-child", top_k=1)
+    items = [NewItem.from_hit(h, searcher.parameters, str(store.generation))
+             for h in (*duo.hits, *couple.hits)]  # fmt: skip
+    t = tokens(agencies)
+    ids = [i for i, created in queue.push(t["analyst"], items) if created]
+    assert len(ids) == 3
+    assert queue.push(t["analyst"], items[:1]) == [(ids[0], False)]  # same hit: same item
+    listed = queue.list_items(t["supervisor"])
+    assert [i.reference_ids for i in listed] == [("K01-M",), ("K01-F",), ("K01-F", "K01-M")]
+    assert listed[2].case_id == "K01" and listed[2].relationship == "parents-child"
+    shown = queue.show(t["supervisor"], ids[2])
+    assert shown.parameters["theta"] == 0.01
+    assert shown.parameters["mutation"]["model"] == "stepwise"
+    assert shown.store_version == str(store.generation)
+    vwa = next(x for x in shown.loci if x["locus"] == "vWA")
+    assert set(vwa["genotypes"]) == {"child", "father", "mother"}
+    assert vwa["genotypes"]["child"] == "/".join(child.genotypes["vWA"])
+    assert math.isclose(shown.summary.lr, couple.hits[0].lr)

@@ -20,9 +20,12 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kinmatch.errors import QueueError
+
+if TYPE_CHECKING:
+    from kinmatch.search import Hit
 
 
 class State(StrEnum):
@@ -99,6 +102,36 @@ class NewItem:
                               dict(self.parameters)], sort_keys=True, separators=(",", ":"),
                              default=str)  # fmt: skip
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+    @classmethod
+    def from_hit(
+        cls, hit: Hit, parameters: Mapping[str, Any], store_version: str,
+        agency: str | None = None,
+    ) -> NewItem:  # fmt: skip
+        """The review item of a search hit, with the core's per-locus breakdown and the
+        genotypes of the compared persons (by their role in the relationship)."""
+        breakdown = hit.breakdown
+        loci = tuple(
+            {
+                "locus": name,
+                "lr": locus.lr,
+                "compared": locus.compared,
+                "consistent": locus.consistent,
+                "genotypes": {
+                    role: "/".join(person.genotypes[name]) if name in person.genotypes else None
+                    for role, person in hit.persons.items()
+                },
+            }
+            for name, locus in breakdown.loci.items()
+        )
+        references = tuple(i for i in (hit.father_id, hit.mother_id) if i) or (hit.reference_id,)
+        return cls(
+            query_id=hit.query_id, reference_ids=references, relationship=hit.relationship,
+            lr=hit.lr, log10_lr=hit.log10_lr, inconsistent_loci=breakdown.inconsistent_loci,
+            loci=loci, parameters=dict(parameters), store_version=store_version,
+            father_id=hit.father_id, mother_id=hit.mother_id, case_id=hit.case_id,
+            agency=agency,
+        )  # fmt: skip
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> NewItem:
