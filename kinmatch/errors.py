@@ -116,3 +116,8 @@ class ItemNotFoundError(QueueError):
 
 class InvalidTransitionError(QueueError):
     """The operation does not apply to the item in its current state (or lease)."""
+
+
+class QueueDatabaseError(QueueError):
+    """The queue's database failed (connection, lock timeout, disk); the request may be
+    retried. The message names the error class only: engine messages may quote values."""

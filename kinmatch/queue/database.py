@@ -25,7 +25,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from kinmatch.errors import QueueError
+from kinmatch.errors import QueueDatabaseError, QueueError
 from kinmatch.security.audit import GENESIS
 
 _ITEMS = """
@@ -181,8 +181,8 @@ class Database:
             try:
                 connection = psycopg.connect(self.url, autocommit=True)
             except psycopg.Error as exc:
-                raise QueueError(f"cannot connect to the queue database: "
-                                 f"{type(exc).__name__}") from None  # fmt: skip
+                raise QueueDatabaseError(f"cannot connect to the queue database: "
+                                         f"{type(exc).__name__}") from None  # fmt: skip
         self._local.connection = connection
         self._local.pid = os.getpid()
         return connection
@@ -210,7 +210,7 @@ class Database:
                     yield tx
         except errors as exc:
             # the engine's message may quote the statement's values: name the error only
-            raise QueueError(f"queue database error ({type(exc).__name__})") from None
+            raise QueueDatabaseError(f"queue database error ({type(exc).__name__})") from None
 
     def _engine_errors(self) -> tuple[type[Exception], ...]:
         if self.engine == "sqlite":

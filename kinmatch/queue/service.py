@@ -282,6 +282,13 @@ class ReviewQueue:
         self._run(caller, Operation.VERIFY_AUDIT, None, run)
         return out[0]
 
+    def authorize(self, token: str, operation: Operation) -> Caller:
+        """The caller, if ``token`` verifies and its roles allow ``operation``, which is not
+        carried out: a refusal is audited and raised as by the operation itself. (The HTTP
+        front checks a request's token first; the operation's own check then passes, and an
+        allowed check is not audited, so each refused request is audited once.)"""
+        return self._authorize(token, operation)
+
     def close(self) -> None:
         self.db.close()
 

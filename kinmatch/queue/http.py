@@ -1,0 +1,667 @@
+"""The review queue over HTTP: one JSON endpoint per :class:`~kinmatch.queue.ReviewQueue`
+operation (FastAPI; the OpenAPI document is served at ``/openapi.json``).
+
+Every request to an endpoint carries the caller's token, ``Authorization: Bearer <jwt>``. An
+ASGI middleware checks it, and the caller's roles for the endpoint's operation
+(:meth:`ReviewQueue.authorize`, which audits a refusal), before anything else: before the
+body is read or validated, so a request without a valid token gets 401 whatever its body.
+Then the body is read (at most :data:`MAX_BODY` bytes) and validated, and the endpoint runs the
+queue operation with the same token (blocking database calls run in FastAPI's threadpool; the
+database keeps one connection per thread).
+
+Errors are JSON, ``{"error": "<message>"}``: 401 (with ``WWW-Authenticate: Bearer``) for a
+refused token, 403 for a role or a rule that forbids the operation, 404 for an item that does
+not exist or is outside the caller's jurisdiction (both alike), 409 for an operation that
+does not apply to the item's state, 413 for a body over :data:`MAX_BODY`, 422 for a request
+that does not validate, 503 when the queue's database fails (retry), 400 for any other
+refusal of the queue; 500 ``{"error": "internal error"}`` without any detail for anything
+else. No error message carries a genotype.
+
+The server holds no private key: it verifies tokens with the agencies' public keys of its
+trust directory.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Query, Request, Security
+from fastapi import Path as PathParameter
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from kinmatch import __version__
+from kinmatch.errors import (
+    AccessDeniedError,
+    AuthenticationError,
+    InvalidTransitionError,
+    ItemNotFoundError,
+    QueueDatabaseError,
+    QueueError,
+)
+from kinmatch.queue.models import MAX_TEXT, TRANSITIONS, Finding, Item, ItemSummary, NewItem, State
+from kinmatch.queue.service import ReviewQueue
+from kinmatch.relationships import RELATIONSHIPS
+from kinmatch.security.audit import AuditRecord
+from kinmatch.security.policy import Operation
+from kinmatch.security.tokens import AGENCY_CODE, NATIONAL, TrustStore
+
+MAX_BODY = 16 * 1024 * 1024
+"""Largest request body accepted, in bytes (413 above)."""
+MAX_ID = 2**63 - 1
+"""Largest item id or audit sequence number (both engines store 64-bit integers)."""
+MAX_PUSH = 1000
+"""Most items in one push."""
+MAX_LOCI = 256
+"""Most loci in an item's per-locus breakdown."""
+MAX_NAME = 64
+"""Longest locus name, role name or key of the per-locus breakdown and parameters."""
+MAX_ENTRIES = 256
+"""Most entries of one list or mapping inside the per-locus breakdown and parameters."""
+MAX_DEPTH = 4
+"""Deepest nesting of a value inside the per-locus breakdown and parameters."""
+_HTTP_LIMIT = 10_000
+"""Most items or audit records in one response (page with ``after``)."""
+
+# -- request bodies: tight, so that the OpenAPI document says what is accepted ----------------
+
+
+def _clean(text: str) -> str:
+    """Text the databases store as sent: no NUL, no lone surrogate."""
+    if "\x00" in text:
+        raise ValueError("text may not contain NUL characters")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("text must be valid Unicode (no lone surrogates)") from None
+    return text
+
+
+def _agency(code: str) -> str:
+    if code == NATIONAL:
+        raise ValueError(f"{NATIONAL!r} is a jurisdiction, not an agency")
+    return code
+
+
+def _relationship(name: str) -> str:
+    if name not in RELATIONSHIPS:
+        raise ValueError(f"unknown relationship: one of {', '.join(RELATIONSHIPS)}")
+    return name
+
+
+def _bounded(value: Any, depth: int = 0) -> Any:
+    """A plain JSON value of bounded size: finite numbers, clean text."""
+    if depth > MAX_DEPTH:
+        raise ValueError(f"nested more than {MAX_DEPTH} levels deep")
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        if not -MAX_ID <= value <= MAX_ID:
+            raise ValueError("integers must fit in 64 bits")
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("numbers must be finite")
+        return value
+    if isinstance(value, str):
+        if len(value) > MAX_TEXT:
+            raise ValueError(f"text of at most {MAX_TEXT} characters")
+        return _clean(value)
+    if isinstance(value, list):
+        if len(value) > MAX_ENTRIES:
+            raise ValueError(f"lists of at most {MAX_ENTRIES} entries")
+        return [_bounded(v, depth + 1) for v in value]
+    if isinstance(value, dict):
+        if len(value) > MAX_ENTRIES:
+            raise ValueError(f"objects of at most {MAX_ENTRIES} entries")
+        for key in value:
+            if not isinstance(key, str) or not key or len(key) > MAX_NAME:
+                raise ValueError(f"object keys of 1-{MAX_NAME} characters")
+            _clean(key)
+        return {k: _bounded(v, depth + 1) for k, v in value.items()}
+    raise ValueError("not a JSON value")
+
+
+Text = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT), AfterValidator(_clean)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME), AfterValidator(_clean)]
+Reason = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_TEXT, pattern=r"\S"),
+    AfterValidator(_clean),
+    Field(description="Why: not blank."),
+]
+Agency = Annotated[
+    str,
+    StringConstraints(pattern=AGENCY_CODE.pattern),
+    AfterValidator(_agency),
+    Field(description=f"An agency code (not {NATIONAL!r})."),
+]
+Relationship = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_NAME),
+    AfterValidator(_relationship),
+    Field(json_schema_extra={"enum": list(RELATIONSHIPS)}),
+]
+Finite = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+NonNegative = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0)]
+Detail = Annotated[
+    Any,
+    AfterValidator(_bounded),
+    Field(description=f"Any JSON value: finite numbers, at most {MAX_DEPTH} levels deep."),
+]
+ItemId = Annotated[int, PathParameter(ge=1, le=MAX_ID, description="The item's id.")]
+After = Annotated[int, Query(ge=0, le=MAX_ID, description="Start after this id.")]
+Limit = Annotated[int, Query(ge=1, le=_HTTP_LIMIT, description="At most this many.")]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class LocusIn(BaseModel):
+    """One locus of the per-locus breakdown: its name, LR, the genotypes of the persons
+    compared (by role) and any further details."""
+
+    model_config = ConfigDict(extra="allow")
+    __pydantic_extra__: dict[str, Detail] = Field(init=False)
+
+    locus: Name
+    lr: NonNegative | None = None
+    genotypes: Annotated[dict[Name, Name | None], Field(max_length=8)] | None = Field(
+        None, description="Genotype by role (null: not typed at this locus)."
+    )
+
+    @model_validator(mode="after")
+    def _few_details(self) -> LocusIn:
+        extra = self.__pydantic_extra__ or {}
+        if len(extra) > MAX_ENTRIES or any(not 0 < len(key) <= MAX_NAME for key in extra):
+            raise ValueError(
+                f"a locus has at most {MAX_ENTRIES} details, named in 1-{MAX_NAME} characters"
+            )
+        for key in extra:
+            _clean(key)
+        return self
+
+    def plain(self) -> dict[str, Any]:
+        return self.model_dump(exclude_unset=True)
+
+
+class NewItemIn(_Body):
+    """A candidate match to push (see :class:`kinmatch.queue.NewItem`)."""
+
+    query_id: Text
+    reference_ids: Annotated[list[Text], Field(min_length=1, max_length=8)]
+    relationship: Relationship
+    lr: NonNegative
+    log10_lr: Finite | None = Field(description="Null for an LR of 0.")
+    inconsistent_loci: Annotated[list[Name], Field(max_length=MAX_LOCI)] = []
+    loci: Annotated[list[LocusIn], Field(max_length=MAX_LOCI)] = []
+    parameters: Annotated[dict[Name, Detail], Field(max_length=MAX_ENTRIES)] = {}
+    store_version: Annotated[
+        str, StringConstraints(max_length=MAX_TEXT), AfterValidator(_clean)
+    ] = ""
+    father_id: Text | None = None
+    mother_id: Text | None = None
+    case_id: Text | None = None
+    agency: Agency | None = Field(None, description="Defaults to the caller's agency.")
+
+    def new_item(self) -> NewItem:
+        return NewItem(
+            query_id=self.query_id,
+            reference_ids=tuple(self.reference_ids),
+            relationship=self.relationship,
+            lr=self.lr,
+            log10_lr=self.log10_lr,
+            inconsistent_loci=tuple(self.inconsistent_loci),
+            loci=tuple(locus.plain() for locus in self.loci),
+            parameters=dict(self.parameters),
+            store_version=self.store_version,
+            father_id=self.father_id,
+            mother_id=self.mother_id,
+            case_id=self.case_id,
+            agency=self.agency,
+        )
+
+
+class PushIn(_Body):
+    items: Annotated[list[NewItemIn], Field(min_length=1, max_length=MAX_PUSH)]
+
+
+class ReasonIn(_Body):
+    reason: Reason
+
+
+class ReviewIn(_Body):
+    finding: Finding
+    reason: Reason
+
+
+# -- responses --------------------------------------------------------------------------
+
+
+class ErrorOut(BaseModel):
+    error: str
+
+
+class PushedOut(BaseModel):
+    id: int
+    created: bool = Field(description="False: the same hit was queued before, as this item.")
+
+
+class PushOut(BaseModel):
+    items: list[PushedOut]
+
+
+class ItemSummaryOut(BaseModel):
+    """A listing's view of an item: pseudonymous IDs, LR and state; no genotypes."""
+
+    id: int
+    state: State
+    agency: str
+    query_id: str
+    reference_ids: list[str]
+    case_id: str | None
+    relationship: str
+    lr: float
+    log10_lr: float | None
+    n_inconsistent: int
+    created_at: str
+
+    @classmethod
+    def of(cls, summary: ItemSummary) -> ItemSummaryOut:
+        return cls.model_validate(asdict(summary))
+
+
+class ListOut(BaseModel):
+    items: list[ItemSummaryOut]
+
+
+class ItemOut(ItemSummaryOut):
+    """One item in full, with the per-locus breakdown (genotypes) and its decisions."""
+
+    father_id: str | None
+    mother_id: str | None
+    inconsistent_loci: list[str]
+    loci: list[dict[str, Any]]
+    parameters: dict[str, Any]
+    store_version: str
+    claimed_by: str | None
+    lease_expires: str | None
+    reviewed_by: str | None
+    finding: Finding | None
+    review_reason: str | None
+    escalated_by: str | None
+    escalation_reason: str | None
+    decided_by: str | None
+    decision_reason: str | None
+
+    @classmethod
+    def of_item(cls, item: Item) -> ItemOut:
+        fields = asdict(item)
+        return cls.model_validate({**fields.pop("summary"), **fields})
+
+
+class ClaimOut(BaseModel):
+    item: ItemSummaryOut | None = Field(description="Null when no item is pending.")
+
+
+class StepOut(BaseModel):
+    id: int
+    state: State = Field(description="The item's state after the operation.")
+
+
+class AuditRecordOut(BaseModel):
+    seq: int
+    at: str
+    actor: str
+    roles: str
+    operation: str
+    item_id: int | None
+    outcome: str
+    prev_hash: str
+    hash: str
+
+
+class AuditOut(BaseModel):
+    records: list[AuditRecordOut]
+
+
+class VerificationOut(BaseModel):
+    ok: bool
+    records: int
+    first_bad: int | None = Field(description="Position of the first bad record, if any.")
+    reason: str
+
+
+# -- errors -----------------------------------------------------------------------------
+
+_STATUS: tuple[tuple[type[QueueError], int], ...] = (
+    (AuthenticationError, 401),
+    (AccessDeniedError, 403),
+    (ItemNotFoundError, 404),
+    (InvalidTransitionError, 409),
+    (QueueDatabaseError, 503),
+    (QueueError, 400),
+)
+
+
+def _error(status: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=dict(headers or {}))
+
+
+def _queue_error(exc: QueueError) -> JSONResponse:
+    status = next(code for kind, code in _STATUS if isinstance(exc, kind))
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return _error(status, str(exc), headers)
+
+
+async def _on_queue_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, QueueError)
+    return _queue_error(exc)
+
+
+def _printable(text: str) -> str:
+    """``text`` as valid UTF-8 (a lone surrogate of the caller's JSON, escaped)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = []
+    for error in exc.errors():
+        where = ".".join(_printable(str(part)[:MAX_NAME]) for part in error.get("loc", ()))
+        problems.append(f"{where}: {_printable(str(error.get('msg', 'invalid')))}")
+    shown = "; ".join(problems[:3]) + (
+        f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+    )
+    return _error(422, f"invalid request: {shown}")
+
+
+async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    return _error(exc.status_code, str(exc.detail), exc.headers)
+
+
+async def _on_anything_else(request: Request, exc: Exception) -> JSONResponse:
+    return _error(500, "internal error")  # never the exception's text: it may quote data
+
+
+# -- the token, checked first -----------------------------------------------------------
+
+
+def _bearer_token(authorization: str | None) -> str:
+    """The token of an ``Authorization: Bearer`` header ('' for none)."""
+    scheme, credentials = get_authorization_scheme_param(authorization)
+    return credentials if scheme.lower() == "bearer" else ""
+
+
+class _TokenFirst:
+    """ASGI middleware: the token and the caller's roles for the endpoint's operation are
+    checked before the request reaches FastAPI (which reads and validates the body first);
+    then the body is read, at most :data:`MAX_BODY` bytes, and handed on."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        queue: ReviewQueue,
+        router_of: Callable[[], list[Any]],
+        operations: Mapping[str, Operation],
+    ) -> None:
+        self.app = app
+        self.queue = queue
+        self.router_of = router_of
+        self.operations = operations
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        operation = self._operation(scope) if scope["type"] == "http" else None
+        if operation is None:  # not an endpoint: 404, 405 or the OpenAPI document
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)  # the first of repeated headers, as FastAPI reads them
+        token = _bearer_token(headers.get("authorization"))
+        try:
+            await run_in_threadpool(self.queue.authorize, token, operation)
+        except QueueError as exc:  # refused (and audited once), or the database failed
+            await _queue_error(exc)(scope, receive, send)
+            return
+        body = await self._body(headers, receive)
+        if body is None:
+            await _error(413, f"request body over {MAX_BODY} bytes")(scope, receive, send)
+            return
+        pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+        async def replay() -> Message:
+            return pending.pop() if pending else await receive()
+
+        async def no_store(message: Message) -> None:
+            if message["type"] == "http.response.start":  # genetic data: never cached
+                extended = [*message.get("headers", ()), (b"cache-control", b"no-store")]
+                message = {**message, "headers": extended}
+            await send(message)
+
+        await self.app(scope, replay, no_store)
+
+    def _operation(self, scope: Scope) -> Operation | None:
+        for route in self.router_of():
+            if isinstance(route, APIRoute) and route.matches(scope)[0] is Match.FULL:
+                return self.operations[route.name]
+        return None
+
+    @staticmethod
+    async def _body(headers: Mapping[str, str], receive: Receive) -> bytes | None:
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and (len(declared) > 18 or int(declared) > MAX_BODY):
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+
+_bearer = HTTPBearer(
+    auto_error=False, bearerFormat="JWT", description="An EdDSA JWT issued by a trusted agency."
+)
+
+
+def _token(credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]) -> str:
+    return "" if credentials is None else credentials.credentials
+
+
+Token = Annotated[str, Depends(_token)]
+
+
+# -- the application --------------------------------------------------------------------
+
+
+def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    described = {
+        400: "The queue refused the request.",
+        401: "No valid token (WWW-Authenticate: Bearer).",
+        403: "The caller's roles or the workflow's rules forbid it.",
+        404: "No such item in the caller's jurisdiction.",
+        409: "The operation does not apply to the item's state.",
+        413: "Request body too large.",
+        422: "The request does not validate.",
+        500: "Internal error (no detail).",
+        503: "The queue's database is unavailable; retry.",
+    }
+    return {
+        code: {"model": ErrorOut, "description": described[code]}
+        for code in sorted({400, 401, 403, 413, 422, 500, 503, *codes})
+    }
+
+
+def create_app(queue: ReviewQueue) -> FastAPI:
+    """The HTTP API of ``queue`` (which it does not close)."""
+    app = FastAPI(
+        title="kinmatch review queue",
+        version=__version__,
+        description=(
+            "The review queue of kinmatch: candidate kinship matches reviewed by one officer "
+            "and decided by another. Every endpoint takes `Authorization: Bearer <jwt>`; "
+            'errors are `{"error": "<message>"}`.'
+        ),
+        docs_url=None,  # no interactive pages (they load scripts from elsewhere)
+        redoc_url=None,
+        redirect_slashes=False,
+    )
+    operations: dict[str, Operation] = {}
+
+    def endpoint(
+        method: str, path: str, operation: Operation, *codes: int
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        def register(function: Callable[..., Any]) -> Callable[..., Any]:
+            operations[function.__name__] = operation
+            summary = (function.__doc__ or "").split("\n")[0]
+            route = app.api_route(
+                path,
+                methods=[method],
+                name=function.__name__,
+                responses=_responses(*codes),
+                summary=summary,
+            )
+            return route(function)
+
+        return register
+
+    @endpoint("POST", "/items", Operation.PUSH)
+    def push(body: PushIn, token: Token) -> PushOut:
+        """Queue candidate matches (analysts); the same hit again yields its item."""
+        pushed = queue.push(token, [item.new_item() for item in body.items])
+        return PushOut(items=[PushedOut(id=i, created=created) for i, created in pushed])
+
+    @endpoint("GET", "/items", Operation.LIST)
+    def list_items(
+        token: Token, state: State | None = None, after: After = 0, limit: Limit = 100
+    ) -> ListOut:
+        """Items in the caller's jurisdiction, oldest first: no genotypes."""
+        found = queue.list_items(token, state=state, after=after, limit=limit)
+        return ListOut(items=[ItemSummaryOut.of(summary) for summary in found])
+
+    @endpoint("POST", "/items/claim", Operation.CLAIM)
+    def claim_next(token: Token) -> ClaimOut:
+        """Claim the oldest pending item (reviewers); null when none is pending."""
+        claimed = queue.claim(token)
+        return ClaimOut(item=None if claimed is None else ItemSummaryOut.of(claimed))
+
+    @endpoint("GET", "/items/{item_id}", Operation.SHOW, 404)
+    def show(item_id: ItemId, token: Token) -> ItemOut:
+        """One item in full, with genotypes (supervisors, and the reviewer holding it)."""
+        return ItemOut.of_item(queue.show(token, item_id))
+
+    @endpoint("POST", "/items/{item_id}/claim", Operation.CLAIM, 404, 409)
+    def claim(item_id: ItemId, token: Token) -> ClaimOut:
+        """Claim this item (reviewers)."""
+        claimed = queue.claim(token, item_id)
+        return ClaimOut(item=None if claimed is None else ItemSummaryOut.of(claimed))
+
+    def step(name: str, item_id: int) -> StepOut:
+        return StepOut(id=item_id, state=TRANSITIONS[name][1])
+
+    @endpoint("POST", "/items/{item_id}/release", Operation.RELEASE, 404, 409)
+    def release(item_id: ItemId, token: Token) -> StepOut:
+        """Give a claimed item back (its holder)."""
+        queue.release(token, item_id)
+        return step("release", item_id)
+
+    @endpoint("POST", "/items/{item_id}/review", Operation.REVIEW, 404, 409)
+    def review(item_id: ItemId, body: ReviewIn, token: Token) -> StepOut:
+        """The holder's finding, with a reason."""
+        queue.review(token, item_id, body.finding, body.reason)
+        return step("review", item_id)
+
+    @endpoint("POST", "/items/{item_id}/escalate", Operation.ESCALATE, 404, 409)
+    def escalate(item_id: ItemId, body: ReasonIn, token: Token) -> StepOut:
+        """The holder hands the item to the supervisors, with a reason."""
+        queue.escalate(token, item_id, body.reason)
+        return step("escalate", item_id)
+
+    @endpoint("POST", "/items/{item_id}/confirm", Operation.CONFIRM, 404, 409)
+    def confirm(item_id: ItemId, body: ReasonIn, token: Token) -> StepOut:
+        """A supervisor confirms the match (not one they reviewed or escalated)."""
+        queue.confirm(token, item_id, body.reason)
+        return step("confirm", item_id)
+
+    @endpoint("POST", "/items/{item_id}/reject", Operation.REJECT, 404, 409)
+    def reject(item_id: ItemId, body: ReasonIn, token: Token) -> StepOut:
+        """A supervisor rejects the match (not one they reviewed or escalated)."""
+        queue.reject(token, item_id, body.reason)
+        return step("reject", item_id)
+
+    @endpoint("POST", "/items/{item_id}/return", Operation.RETURN, 404, 409)
+    def return_to_pending(item_id: ItemId, body: ReasonIn, token: Token) -> StepOut:
+        """A supervisor sends an escalated item back to pending."""
+        queue.return_to_pending(token, item_id, body.reason)
+        return step("return", item_id)
+
+    @endpoint("GET", "/audit", Operation.AUDIT)
+    def audit(token: Token, after: After = 0, limit: Limit = 1000) -> AuditOut:
+        """Audit records after sequence number ``after``, oldest first (auditors)."""
+        records: list[AuditRecord] = queue.audit(token, after=after, limit=limit)
+        return AuditOut(records=[AuditRecordOut.model_validate(asdict(r)) for r in records])
+
+    @endpoint("GET", "/audit/verify", Operation.VERIFY_AUDIT)
+    def verify_audit(token: Token) -> VerificationOut:
+        """Recompute the whole audit chain (auditors)."""
+        return VerificationOut.model_validate(asdict(queue.verify_audit(token)))
+
+    unguarded = [r.path for r in app.routes if isinstance(r, APIRoute) and r.name not in operations]
+    if unguarded:
+        raise RuntimeError(f"endpoints without an operation: {unguarded}")
+    app.add_middleware(
+        _TokenFirst, queue=queue, router_of=lambda: app.router.routes, operations=operations
+    )
+    app.add_exception_handler(QueueError, _on_queue_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(Exception, _on_anything_else)
+    return app
+
+
+def serve(queue_url: str, trust_dir: Path, host: str = "127.0.0.1", port: int = 8750) -> None:
+    """Serve the queue at ``queue_url`` over HTTP until interrupted, accepting the tokens of
+    the agencies whose public keys are in ``trust_dir`` (no private key is ever read)."""
+    import uvicorn
+
+    queue = ReviewQueue(queue_url, TrustStore.from_directory(trust_dir))
+    try:
+        uvicorn.run(
+            create_app(queue),
+            host=host,
+            port=port,
+            server_header=False,
+            proxy_headers=False,
+            log_level="info",
+        )
+    finally:
+        queue.close()
