@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from kinmatch.atomic import atomic_path, atomic_writer
 from kinmatch.cases import Case, read_cases
-from kinmatch.errors import CaseError, InputError, KinmatchError
+from kinmatch.errors import CaseError, InputError, KinmatchError, LocusError, ProfileError
 from kinmatch.frequencies import DEFAULT_MIN_FREQUENCY, AlleleFrequencies, load_frequencies
 from kinmatch.likelihood import KinshipResult, kinship_lr
 from kinmatch.loci import CHINA_PATERNITY_19, CODIS_20, canonical_locus
@@ -329,7 +329,7 @@ def synth_command(
     try:
         frequencies = load_frequencies(frequencies_path)
         mutation = _mutation_model(**mutation_args)
-        panel = _panel(frequencies, loci)
+        panel = _panel(frequencies, loci, frequencies_path)
         sim = Simulator(frequencies, panel, seed=seed, theta=theta, mutation=mutation)
         database = missing_children_database(sim, references, families, fill=False)
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -341,11 +341,14 @@ def synth_command(
     chunks = [(start, min(size, remaining - start)) for start in range(0, remaining, size)]
     with tqdm(total=references, unit="profiles", desc="synth", disable=None) as bar:
         if store is not None:
-            store.ingest(database.references)
-            bar.update(len(database.references))
-            for start, count in chunks:
-                store.append_encoded(unrelated_batch(sim, start, count))
-                bar.update(count)
+            try:  # sample IDs the store already holds refuse the batch, nothing written
+                store.ingest(database.references)
+                bar.update(len(database.references))
+                for start, count in chunks:
+                    store.append_encoded(unrelated_batch(sim, start, count))
+                    bar.update(count)
+            except KinmatchError as exc:
+                _fail(f"{store_dir}: {exc}")
         else:
             with atomic_writer(out_dir / "references.csv") as handle:
                 writer = ProfileWriter(handle, panel, layout)
@@ -477,8 +480,10 @@ def match_command(
     try:
         frequencies = load_frequencies(frequencies_path)
         mutation = _mutation_model(**mutation_args)
-        queries = list(read_profiles(queries_path).values())
+        table = read_profiles(queries_path)
+        queries = list(table.values())
         store = ReferenceStore.open(store_dir)
+        _check_queries(table, queries_path, store, frequencies, mutation)
         searcher = Searcher(
             store, frequencies, theta=theta, mutation=mutation, min_frequency=min_frequency,
             max_inconsistent=max_inconsistent,
@@ -501,12 +506,17 @@ def match_command(
     _write_hits(results, out_path)
     scored = sum(r.n_scored for r in results)
     hits = sum(len(r.hits) for r in results)
+    above = sum(r.n_above_threshold or 0 for r in results)
     errors = [r for r in results if r.error]
-    click.echo(f"{len(queries)} queries, {hits} hits at LR >= {min_lr:g} (top {top_k}) in "
-               f"{out_path}; {scored:,} references scored in {seconds:.1f} s "
+    click.echo(f"{len(queries)} queries, {above} hits at LR >= {min_lr:g}, {hits} written "
+               f"(top {top_k} per query) to {out_path}; {scored:,} references scored in "
+               f"{seconds:.1f} s "
                f"({scored / max(seconds, 1e-9):,.0f} per second)")  # fmt: skip
-    for result in errors:
-        click.echo(f"kinmatch: query {result.query_id}: {result.error}", err=True)
+    for result in errors:  # a query that could not be computed, located in the queries file
+        line = table.lines.get(result.query_id)
+        where = InputError(str(result.error), source=str(queries_path), line=line,
+                           sample=result.query_id)  # fmt: skip
+        click.echo(f"kinmatch: error: {where}", err=True)
     if errors:
         sys.exit(EXIT_BAD_INPUT)
 
@@ -541,10 +551,52 @@ def _couples_among(queries: list[Profile]) -> tuple[list[tuple[Profile, Profile]
     return couples, [q for q in queries if q.sample_id not in paired]
 
 
-def _panel(frequencies: AlleleFrequencies, loci: str | None) -> list[str]:
-    if loci:
-        return [canonical_locus(name) for name in loci.split(",")]
-    return [locus for locus in dict.fromkeys(CODIS_20 + CHINA_PATERNITY_19) if locus in frequencies]
+def _check_queries(
+    table: ProfileTable,
+    queries_path: Path,
+    store: ReferenceStore,
+    frequencies: AlleleFrequencies,
+    mutation: MutationModel,
+) -> None:
+    """Every query shares a locus with the store and the table, and every locus it may compare
+    has a mutation rate: fail before searching anything."""
+    comparable = set(store.loci) & set(frequencies)
+    rates = mutation.rates
+    for query in table.values():
+        line = table.lines.get(query.sample_id)
+        loci = [locus for locus in query.genotypes if locus in comparable]
+        if not loci and store.loci:  # an empty store has no loci and no hits
+            raise ProfileError(
+                "no typed locus in common with the store and the frequency table",
+                source=str(queries_path), line=line, sample=query.sample_id,
+            )  # fmt: skip
+        if rates is None:
+            continue
+        for locus in loci:
+            try:
+                rates.rates(locus)
+            except InputError as exc:
+                raise exc.located(source=str(queries_path), line=line,
+                                  sample=query.sample_id) from None  # fmt: skip
+
+
+def _panel(frequencies: AlleleFrequencies, loci: str | None, frequencies_path: Path) -> list[str]:
+    if not loci:
+        return [locus for locus in dict.fromkeys(CODIS_20 + CHINA_PATERNITY_19)
+                if locus in frequencies]  # fmt: skip
+    panel: list[str] = []
+    for name in loci.split(","):
+        try:
+            locus = canonical_locus(name)
+        except InputError as exc:
+            raise exc.located(field="--loci") from None
+        if locus in panel:
+            raise LocusError("listed twice", locus=locus, field="--loci")
+        if locus not in frequencies:
+            raise LocusError("not in the frequency table", source=str(frequencies_path),
+                             locus=locus, field="--loci")  # fmt: skip
+        panel.append(locus)
+    return panel
 
 
 @main.command("demo")

@@ -21,8 +21,25 @@ def csv_rows(path: Path, error: type[InputError]) -> Iterator[tuple[int, list[st
             for row in reader:
                 yield reader.line_num, row
     except UnicodeDecodeError as exc:
-        raise error(f"not UTF-8 text ({exc.reason})", source=source) from None
+        line = _undecodable_line(path)
+        raise error(f"not UTF-8 text ({exc.reason})", source=source, line=line) from None
     except csv.Error as exc:
         raise error(f"malformed CSV: {exc}", source=source) from None
     except OSError as exc:
         raise error(f"cannot read file: {exc.strerror}", source=source) from None
+
+
+def _undecodable_line(path: Path) -> int | None:
+    """Number of the first line that is not UTF-8 (read again only on that error: the text
+    reader decodes in blocks and cannot say where). A newline byte never occurs inside a
+    UTF-8 sequence, so lines decode on their own."""
+    try:
+        with path.open("rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                try:
+                    raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    return number
+    except OSError:
+        return None
+    return None

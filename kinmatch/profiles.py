@@ -67,6 +67,8 @@ class ProfileTable(Mapping[str, Profile]):
     """With ``collect_errors``: every bad record, located; its sample is left out whole."""
     rejected: frozenset[str] = field(default=frozenset())
     """Sample IDs left out because one of their records is bad."""
+    lines: Mapping[str, int] = field(default_factory=dict)
+    """Line of each profile's first record, by sample ID."""
 
     def __getitem__(self, sample_id: str) -> Profile:
         return self.profiles[sample_id]
@@ -144,7 +146,7 @@ def read_profiles(
     and listed in :attr:`ProfileTable.ignored_loci`; otherwise they are an error. By default
     the first bad record raises; with ``collect_errors`` every bad record is collected in
     :attr:`ProfileTable.errors` and its sample is left out whole (never half a profile).
-    Header errors always raise.
+    Header errors and a file with no record after its header always raise.
     """
     path = Path(path)
     source = str(path)
@@ -165,6 +167,12 @@ def read_profiles(
         table = reader(source, header, ignore_unknown_loci).read(rows, collect_errors)
     except InputError as exc:
         raise exc.located(source=source) from None
+    if not table and not table.errors:
+        raise ProfileError(
+            "no records after the header (empty or truncated file)",
+            source=source,
+            line=header_line,
+        )
     return table
 
 
@@ -203,8 +211,9 @@ class _Reader:
                 errors.append(located)
                 rejected.add(sample_id)
         profiles = {sid: draft.build() for sid, draft in self.drafts.items() if sid not in rejected}
+        lines = {sid: self.drafts[sid].line for sid in profiles}
         return ProfileTable(
-            profiles, self.layout, tuple(self.ignored), tuple(errors), frozenset(rejected)
+            profiles, self.layout, tuple(self.ignored), tuple(errors), frozenset(rejected), lines
         )
 
     def add(self, line: int, sample_id: str, record: dict[str, str]) -> None:
@@ -264,7 +273,9 @@ class _WideReader(_Reader):
     def add(self, line: int, sample_id: str, record: dict[str, str]) -> None:
         if sample_id in self.drafts:
             first = self.drafts[sample_id].line
-            raise ProfileError(f"duplicate sample_id (first seen on line {first})")
+            raise ProfileError(
+                f"duplicate sample_id (first seen on line {first})", field="sample_id"
+            )
         draft = _Draft(sample_id, line)
         self._set_metadata(draft, record)
         for column, locus in self.loci.items():

@@ -22,12 +22,13 @@ reads no genotypes into private memory.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import fcntl
 import json
 import os
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -131,16 +132,22 @@ class Manifest:
     @classmethod
     def from_json(cls, text: str) -> Manifest:
         data = json.loads(text)
+        if not isinstance(data, dict):
+            raise StoreError("not a manifest: the JSON text is not an object")
         if data.get("format") != FORMAT:
             raise StoreError(f"unsupported store format {data.get('format')!r}")
-        return cls(
-            generation=int(data["generation"]),
-            loci=tuple(data["loci"]),
-            alleles={locus: tuple(alleles) for locus, alleles in data["alleles"].items()},
-            fragments=tuple(
-                FragmentInfo(f["file"], int(f["rows"]), tuple(f["loci"])) for f in data["fragments"]
-            ),
-        )
+        try:
+            return cls(
+                generation=int(data["generation"]),
+                loci=tuple(data["loci"]),
+                alleles={locus: tuple(alleles) for locus, alleles in data["alleles"].items()},
+                fragments=tuple(
+                    FragmentInfo(f["file"], int(f["rows"]), tuple(f["loci"]))
+                    for f in data["fragments"]
+                ),
+            )
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise StoreError(f"malformed manifest ({type(exc).__name__}: {exc})") from None
 
 
 class Fragment:
@@ -241,9 +248,12 @@ class ReferenceStore:
         root = Path(path)
         if (root / MANIFEST).exists():
             raise StoreError(f"{root} already holds a store")
-        (root / FRAGMENTS).mkdir(mode=0o700, parents=True, exist_ok=True)
-        root.chmod(0o700)  # genetic data: owner only
-        _write_manifest(root, Manifest())
+        try:
+            (root / FRAGMENTS).mkdir(mode=0o700, parents=True, exist_ok=True)
+            root.chmod(0o700)  # genetic data: owner only
+            _write_manifest(root, Manifest())
+        except OSError as exc:
+            raise StoreError(f"{root}: cannot create a store ({exc.strerror})") from None
         return cls(root, Manifest())
 
     @classmethod
@@ -254,7 +264,9 @@ class ReferenceStore:
             manifest = Manifest.from_json((root / MANIFEST).read_text())
         except FileNotFoundError:
             raise StoreError(f"{root} is not a kinmatch store (no {MANIFEST})") from None
-        except (OSError, ValueError, KeyError) as exc:
+        except StoreError as exc:
+            raise StoreError(f"{root}/{MANIFEST}: {exc}") from None
+        except (OSError, ValueError) as exc:
             raise StoreError(f"{root}/{MANIFEST}: unreadable manifest ({exc})") from None
         return cls(root, manifest)
 
@@ -338,36 +350,54 @@ class ReferenceStore:
         """
         errors: list[InputError] = []
         profiles: list[Profile] = []
+        files: list[tuple[int, str, Mapping[str, int]]] = []  # first profile, file, lines
         for path in paths:
             table = read_profiles(
                 path, ignore_unknown_loci=ignore_unknown_loci, collect_errors=True
             )
             errors.extend(table.errors)
+            files.append((len(profiles), str(path), table.lines))
             profiles.extend(table.values())
-        return self._ingest(profiles, errors, skip_invalid)
+        starts = [start for start, _, _ in files]
+
+        def origin(index: int) -> tuple[str | None, int | None]:
+            _, source, lines = files[bisect.bisect_right(starts, index) - 1]
+            return source, lines.get(profiles[index].sample_id)
+
+        return self._ingest(profiles, errors, skip_invalid, origin)
 
     def ingest(self, profiles: Iterable[Profile], *, skip_invalid: bool = False) -> IngestReport:
         """Append validated profiles as one atomic batch (duplicates as in :meth:`ingest_csv`)."""
         return self._ingest(list(profiles), [], skip_invalid)
 
     def _ingest(
-        self, profiles: list[Profile], errors: list[InputError], skip_invalid: bool
+        self,
+        profiles: list[Profile],
+        errors: list[InputError],
+        skip_invalid: bool,
+        origin: Callable[[int], tuple[str | None, int | None]] = lambda index: (None, None),
     ) -> IngestReport:
+        """``origin(i)``: file and line of ``profiles[i]``, to locate its errors."""
         with self._lock():
             self.refresh()
             existing = self.stored([p.sample_id for p in profiles])
             seen: set[str] = set()
             accepted = []
-            for profile in profiles:
+            for i, profile in enumerate(profiles):
                 if not profile.genotypes:
+                    source, line = origin(i)
                     errors.append(ProfileError("no typed autosomal locus: nothing to compare",
+                                               source=source, line=line,
                                                sample=profile.sample_id))  # fmt: skip
                     continue
                 if profile.sample_id in existing or profile.sample_id in seen:
                     where = "in the store" if profile.sample_id in existing else "in this batch"
+                    source, line = origin(i)
                     errors.append(
                         ProfileError(
                             f"duplicate sample_id: already {where}",
+                            source=source,
+                            line=line,
                             sample=profile.sample_id,
                             field="sample_id",
                         )
