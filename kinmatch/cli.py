@@ -30,6 +30,8 @@ from kinmatch.likelihood import KinshipResult, kinship_lr
 from kinmatch.loci import CHINA_PATERNITY_19, CODIS_20, canonical_locus
 from kinmatch.mutation import MODELS, MutationModel, MutationRates, load_mutation_rates
 from kinmatch.profiles import Profile, ProfileTable, ProfileWriter, read_profiles
+from kinmatch.queue.commands import keys_group, push_hits, queue_group, read_token, serve_command
+from kinmatch.queue.models import NewItem
 from kinmatch.search import SEARCHABLE, Searcher, SearchResult, results_to_arrow
 from kinmatch.store import IngestError, ReferenceStore
 from kinmatch.synth import (
@@ -461,6 +463,14 @@ def ingest_command(
     required=True,
     help="hits.csv, hits.parquet or hits.jsonl.",
 )
+@click.option("--push-to-queue", "queue_target", default=None,
+              help="Also push the hits to a review queue: a database URL (with --trust) or "
+                   "the http(s):// address of a kinmatch serve.")  # fmt: skip
+@click.option("--trust", "trust_dir", default=None,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Trusted agencies' public keys, to push into a queue database.")  # fmt: skip
+@click.option("--token", "token_path", default=None, type=_existing_file,
+              help="File holding the analyst's token, for --push-to-queue.")  # fmt: skip
 def match_command(
     store_dir: Path,
     frequencies_path: Path,
@@ -472,11 +482,17 @@ def match_command(
     top_k: int,
     max_inconsistent: int,
     out_path: Path,
+    queue_target: str | None,
+    trust_dir: Path | None,
+    token_path: Path | None,
     **mutation_args: Any,
 ) -> None:
-    """Search the store for the relatives of every query and write the hits."""
+    """Search the store for the relatives of every query and write the hits; with
+    --push-to-queue, also queue them for review."""
     if out_path.suffix not in (".csv", ".parquet", ".jsonl"):
         _fail(f"--out {out_path}: use a .csv, .parquet or .jsonl file name")
+    if (queue_target is None) != (token_path is None):
+        _fail("--push-to-queue and --token go together")
     try:
         frequencies = load_frequencies(frequencies_path)
         mutation = _mutation_model(**mutation_args)
@@ -517,8 +533,31 @@ def match_command(
         where = InputError(str(result.error), source=str(queries_path), line=line,
                            sample=result.query_id)  # fmt: skip
         click.echo(f"kinmatch: error: {where}", err=True)
+    if queue_target is not None and token_path is not None:
+        _push(queue_target, trust_dir, token_path, results, searcher, store)
     if errors:
         sys.exit(EXIT_BAD_INPUT)
+
+
+def _push(
+    target: str,
+    trust_dir: Path | None,
+    token_path: Path,
+    results: list[SearchResult],
+    searcher: Searcher,
+    store: ReferenceStore,
+) -> None:
+    """Queue every written hit for review (the analyst's agency owns the items)."""
+    items = [NewItem.from_hit(hit, searcher.parameters, str(store.generation))
+             for result in results for hit in result.hits]  # fmt: skip
+    if not items:
+        click.echo("no hits to queue")
+        return
+    try:
+        added, known = push_hits(target, trust_dir, read_token(token_path), items)
+    except KinmatchError as exc:
+        _fail(f"--push-to-queue: {exc}")
+    click.echo(f"queued for review: {added} new items, {known} already queued")
 
 
 def _write_hits(results: list[SearchResult], out_path: Path) -> None:
@@ -630,8 +669,11 @@ def demo_command(
     missing children against parents (duo) and couples, and compare with the truth.
 
     Uses the stepwise mutation model with the AABB/STRBase rates (0.002 where a locus has
-    none) and theta 0.01. Everything is left in --out to explore; a rerun replaces it.
+    none) and theta 0.01. The hits are pushed into a review queue (SQLite, --out/queue.db)
+    with a demo agency analyst's token and listed with a demo reviewer's. Everything is left
+    in --out to explore; a rerun replaces it.
     """
+    queue_args = _demo_queue(out_dir)
     rates = frequencies_path.parent / "mutation_rates_STRBase_AABB.csv"
     mutation = ["--mutation-model", "stepwise", "--mutation-rates", str(rates),
                 "--default-mutation-rate", "0.002", "--mutation-rate2", "0.000001"]  # fmt: skip
@@ -649,7 +691,9 @@ def demo_command(
         steps.append(("match", ["--store", str(store), "--frequencies", str(frequencies_path),
                                 "--queries", str(out_dir / "queries.csv"), "--relationship",
                                 relationship, "--theta", "0.01", *mutation,
-                                "--out", str(out_dir / f"hits-{name}.csv")]))  # fmt: skip
+                                "--out", str(out_dir / f"hits-{name}.csv"),
+                                *queue_args["analyst"]]))  # fmt: skip
+    steps.append(("queue", [*queue_args["reviewer"], "list", "--limit", "10"]))
     for command, args in steps:
         click.echo(f"$ kinmatch {command} {' '.join(args)}")
         try:
@@ -658,6 +702,32 @@ def demo_command(
             if exc.code:
                 raise
     _demo_summary(out_dir, time.perf_counter() - started)
+
+
+def _demo_queue(out_dir: Path) -> dict[str, list[str]]:
+    """A fresh review queue for the demo (SQLite in --out) with a demo agency's keys and an
+    analyst's and a reviewer's token; the options that push to it and list it."""
+    from kinmatch.security.keys import issue_token, load_private_key, new_key_pair
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    database = out_dir / "queue.db"
+    for path in (out_dir / "keys", out_dir / "trust"):
+        shutil.rmtree(path, ignore_errors=True)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
+    private, public = new_key_pair("DEMO", out_dir / "keys")
+    (out_dir / "trust").mkdir()
+    shutil.copy(public, out_dir / "trust" / public.name)
+    options: dict[str, list[str]] = {}
+    for officer, role in (("analyst", "--push-to-queue"), ("reviewer", "--db")):
+        token_path = out_dir / "keys" / f"{officer}.jwt"
+        token = issue_token(load_private_key(private), agency="DEMO", officer=f"demo-{officer}",
+                            roles=[officer], jurisdiction="DEMO", ttl=3600)  # fmt: skip
+        token_path.write_text(token + "\n", encoding="utf-8")
+        token_path.chmod(0o600)
+        options[officer] = [role, f"sqlite:///{database}", "--trust", str(out_dir / "trust"),
+                            "--token", str(token_path)]  # fmt: skip
+    return options
 
 
 def _demo_summary(out_dir: Path, seconds: float) -> None:
@@ -683,4 +753,9 @@ def _demo_summary(out_dir: Path, seconds: float) -> None:
                    f"{len(searched)} missing children with registered {relatives}; "
                    f"{len(unrelated)} unrelated {relatives} above the threshold")  # fmt: skip
     click.echo(f"Files: {out_dir}/ (references, queries, truth, store, hits-duo.csv, "
-               "hits-couple.csv)")  # fmt: skip
+               "hits-couple.csv, queue.db with keys/ and trust/)")  # fmt: skip
+
+
+main.add_command(keys_group)
+main.add_command(queue_group)
+main.add_command(serve_command)

@@ -127,6 +127,13 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     assert "a true relative ranked first for" in done.stdout
     for name in ("references.csv", "queries.csv", "truth.csv", "hits-duo.csv", "hits-couple.csv"):
         assert (tmp_path / "demo" / name).exists()
+    # every written hit is queued for review, and the demo reviewer lists them
+    hits = sum(len((tmp_path / "demo" / f"hits-{n}.csv").read_text().splitlines()) - 1
+               for n in ("duo", "couple"))  # fmt: skip
+    assert "queued for review: " in done.stdout
+    listed = [line for line in done.stdout.splitlines() if line.rstrip().endswith(
+        tuple("0123456789")) and "pending" in line]  # fmt: skip
+    assert 0 < len(listed) == min(hits, 10)
     again = run("demo", "--frequencies", CHINA, "--references", 3000, "--families", 20,
                 "--out", tmp_path / "demo")  # fmt: skip
     assert again.returncode == 0, again.stderr  # a rerun replaces the demo's store

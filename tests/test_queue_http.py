@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from queue_support import ENGINES, GENOTYPE_TEXT, Agencies, new_item, open_queue, queue_url
 from test_queue import attacks, tokens
 
+from kinmatch.errors import QueueError
 from kinmatch.queue import ReviewQueue
 from kinmatch.queue.http import MAX_BODY, create_app
 
@@ -594,3 +595,16 @@ def test_serve_runs_the_server_with_public_keys_only(url: str, agencies: Agencie
             server.kill()
             raise
     assert server.returncode == 0, errors.decode()[-2000:]
+
+
+def test_match_pushes_hits_to_a_server(api: Client, agencies: Agencies) -> None:
+    """`kinmatch match --push-to-queue http://...` (push_hits): items created, then known."""
+    from kinmatch.queue.commands import push_hits
+
+    target = f"http://127.0.0.1:{api.port}"
+    analyst = agencies.token("ana", ["analyst"])
+    items = [new_item("C1"), new_item("C2")]
+    assert push_hits(target, None, analyst, items) == (2, 0)
+    assert push_hits(target, None, analyst, items) == (0, 2)
+    with pytest.raises(QueueError, match="HTTP 403"):
+        push_hits(target, None, agencies.token("rob", ["reviewer"]), items)

@@ -1,0 +1,347 @@
+"""The ``kinmatch queue``, ``kinmatch keys`` and ``kinmatch serve`` commands.
+
+``keys`` is for an agency's own use (its private key never goes near the server); ``queue``
+and ``serve`` only ever read public keys (``--trust DIR`` of ``<agency>.pub``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from kinmatch.atomic import atomic_path, atomic_writer
+from kinmatch.errors import KinmatchError, QueueError
+from kinmatch.queue.models import Finding, ItemSummary, NewItem, State
+from kinmatch.queue.service import ReviewQueue
+from kinmatch.security.tokens import ROLES, TrustStore
+
+EXIT_REFUSED = 2
+T = TypeVar("T")
+
+_trust_dir = click.Path(exists=True, file_okay=False, path_type=Path)
+_token_file = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"kinmatch: error: {message}", err=True)
+    sys.exit(EXIT_REFUSED)
+
+
+def read_token(path: Path) -> str:
+    """The token in ``path`` (one line; surrounding whitespace ignored)."""
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        _fail(f"{path}: cannot read the token ({type(exc).__name__})")
+
+
+def open_queue(db: str, trust: Path) -> ReviewQueue:
+    try:
+        return ReviewQueue(db, TrustStore.from_directory(trust))
+    except KinmatchError as exc:
+        _fail(str(exc))
+
+
+# -- keys ---------------------------------------------------------------------------------
+
+
+@click.group("keys")
+def keys_group() -> None:
+    """An agency's Ed25519 key pair and the tokens it issues (agency side only)."""
+
+
+@keys_group.command("new")
+@click.option("--agency", required=True, help="Agency code (letters, digits, _ . -).")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Directory for <agency>.key (owner-only) and <agency>.pub.")  # fmt: skip
+def keys_new(agency: str, out_dir: Path) -> None:
+    """Make a key pair; give <agency>.pub to the queue servers that must trust the agency."""
+    from kinmatch.security.keys import new_key_pair
+
+    try:
+        private, public = new_key_pair(agency, out_dir)
+    except KinmatchError as exc:
+        _fail(str(exc))
+    click.echo(f"private key (keep it at the agency): {private}\npublic key (for --trust "
+               f"directories): {public}")  # fmt: skip
+
+
+@keys_group.command("issue")
+@click.option("--key", "key_path", required=True, type=_token_file,
+              help="The agency's private key, <agency>.key.")  # fmt: skip
+@click.option("--agency", default=None, help="Issuer (default: the key file's name).")
+@click.option("--sub", "officer", required=True, help="The officer the token is for.")
+@click.option("--roles", required=True, help=f"Comma-separated, among {', '.join(ROLES)}.")
+@click.option("--jurisdiction", required=True, help="An agency code, or 'national'.")
+@click.option("--ttl", default="8h", show_default=True, help="Lifetime: 30m, 8h, 7d ...")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the token to this file (owner-only) instead of stdout.")  # fmt: skip
+def keys_issue(
+    key_path: Path,
+    agency: str | None,
+    officer: str,
+    roles: str,
+    jurisdiction: str,
+    ttl: str,
+    out_path: Path | None,
+) -> None:
+    """Issue a signed token (EdDSA JWT) to one of the agency's officers."""
+    from kinmatch.security.keys import issue_token, load_private_key, parse_ttl
+
+    try:
+        token = issue_token(load_private_key(key_path), agency=agency or key_path.stem,
+                            officer=officer, roles=[r.strip() for r in roles.split(",")],
+                            jurisdiction=jurisdiction, ttl=parse_ttl(ttl))  # fmt: skip
+    except KinmatchError as exc:
+        _fail(str(exc))
+    if out_path is None:
+        click.echo(token)
+        return
+    with atomic_path(out_path) as temporary:
+        os.chmod(temporary, 0o600)
+        temporary.write_text(token + "\n", encoding="utf-8")
+
+
+# -- queue --------------------------------------------------------------------------------
+
+
+@click.group("queue")
+@click.option("--db", required=True, help="sqlite:///path/queue.db or postgresql://...")
+@click.option("--trust", "trust_dir", required=True, type=_trust_dir,
+              help="Directory of trusted agencies' public keys (<agency>.pub).")  # fmt: skip
+@click.option("--token", "token_path", required=True, type=_token_file,
+              help="File holding the caller's token.")  # fmt: skip
+@click.pass_context
+def queue_group(ctx: click.Context, db: str, trust_dir: Path, token_path: Path) -> None:
+    """The review queue: every call is authorised by the token and audited."""
+    ctx.obj = (open_queue(db, trust_dir), read_token(token_path))
+
+
+def _call(ctx: click.Context, operation: Callable[[ReviewQueue, str], T]) -> T:
+    queue, token = ctx.obj
+    try:
+        return operation(queue, token)
+    except KinmatchError as exc:
+        _fail(str(exc))
+
+
+def _summary_line(item: ItemSummary) -> str:
+    return (f"{item.id:>6}  {item.state.value:<9}  {item.agency:<8}  {item.query_id:<12}  "
+            f"{'+'.join(item.reference_ids):<24}  {item.relationship:<15}  "
+            f"{item.lr:>10.3g}  {item.n_inconsistent}")  # fmt: skip
+
+
+@queue_group.command("push")
+@click.argument("items_path", type=_token_file, metavar="ITEMS.jsonl")
+@click.pass_context
+def queue_push(ctx: click.Context, items_path: Path) -> None:
+    """Push candidate matches: one JSON object per line with the fields of NewItem."""
+    items = []
+    with items_path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                items.append(NewItem.from_dict(json.loads(line)))
+            except (ValueError, QueueError) as exc:
+                _fail(f"{items_path} line {number}: {exc}")
+    pushed = _call(ctx, lambda q, t: q.push(t, items))
+    created = sum(1 for _, new in pushed if new)
+    click.echo(f"{created} items added, {len(pushed) - created} already queued")
+
+
+@queue_group.command("list")
+@click.option("--state", type=click.Choice([s.value for s in State]), default=None)
+@click.option("--after", type=click.IntRange(0), default=0, help="Items after this id.")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=100, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
+@click.pass_context
+def queue_list(ctx: click.Context, state: str | None, after: int, limit: int,
+               as_json: bool) -> None:  # fmt: skip
+    """Items in your jurisdiction: pseudonymous IDs, LR and state (no genotypes)."""
+    items = _call(ctx, lambda q, t: q.list_items(t, state=state, after=after, limit=limit))
+    if as_json:
+        for item in items:
+            click.echo(json.dumps(asdict(item)))
+        return
+    click.echo(f"{'id':>6}  {'state':<9}  {'agency':<8}  {'query':<12}  {'references':<24}  "
+               f"{'relationship':<15}  {'LR':>10}  inconsistent")  # fmt: skip
+    for item in items:
+        click.echo(_summary_line(item))
+
+
+@queue_group.command("show")
+@click.argument("item_id", type=int)
+@click.pass_context
+def queue_show(ctx: click.Context, item_id: int) -> None:
+    """One item in full (JSON), with genotypes: supervisors, or the reviewer holding it."""
+    item = _call(ctx, lambda q, t: q.show(t, item_id))
+    click.echo(json.dumps(asdict(item), indent=2, default=str))
+
+
+@queue_group.command("claim")
+@click.argument("item_id", type=int, required=False)
+@click.pass_context
+def queue_claim(ctx: click.Context, item_id: int | None) -> None:
+    """Claim ITEM_ID, or the oldest pending item in your jurisdiction."""
+    item = _call(ctx, lambda q, t: q.claim(t, item_id))
+    click.echo("nothing pending" if item is None else f"claimed {_summary_line(item)}")
+
+
+@queue_group.command("release")
+@click.argument("item_id", type=int)
+@click.pass_context
+def queue_release(ctx: click.Context, item_id: int) -> None:
+    """Give a claimed item back to the queue."""
+    _call(ctx, lambda q, t: q.release(t, item_id))
+    click.echo(f"released {item_id}")
+
+
+REASON = click.option("--reason", required=True, help="Why (recorded with the decision).")
+
+
+@queue_group.command("review")
+@click.argument("item_id", type=int)
+@click.option("--finding", type=click.Choice([f.value for f in Finding]), required=True)
+@REASON
+@click.pass_context
+def queue_review(ctx: click.Context, item_id: int, finding: str, reason: str) -> None:
+    """Record your finding on the item you hold claimed."""
+    _call(ctx, lambda q, t: q.review(t, item_id, finding, reason))
+    click.echo(f"reviewed {item_id}: {finding}")
+
+
+@queue_group.command("escalate")
+@click.argument("item_id", type=int)
+@REASON
+@click.pass_context
+def queue_escalate(ctx: click.Context, item_id: int, reason: str) -> None:
+    """Hand the item you hold claimed to the supervisors."""
+    _call(ctx, lambda q, t: q.escalate(t, item_id, reason))
+    click.echo(f"escalated {item_id}")
+
+
+def _decision(name: str, method: str, summary: str) -> None:
+    @queue_group.command(name, help=summary)
+    @click.argument("item_id", type=int)
+    @REASON
+    @click.pass_context
+    def command(ctx: click.Context, item_id: int, reason: str) -> None:
+        _call(ctx, lambda q, t: getattr(q, method)(t, item_id, reason))
+        click.echo(f"{name}: {item_id}")
+
+
+_decision("confirm", "confirm", "Confirm the match of a reviewed or escalated item (not one "
+          "you reviewed or escalated).")  # fmt: skip
+_decision("reject", "reject", "Reject the match of a reviewed or escalated item (not one you "
+          "reviewed or escalated).")  # fmt: skip
+_decision("return", "return_to_pending", "Send an escalated item back to pending.")
+
+
+@queue_group.command("audit")
+@click.option("--after", type=click.IntRange(0), default=0, help="Records after this number.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Export to this JSON-lines file instead of stdout.")  # fmt: skip
+@click.pass_context
+def queue_audit(ctx: click.Context, after: int, out_path: Path | None) -> None:
+    """Read or export the audit log (auditors); no genotypes in it."""
+
+    def records(queue: ReviewQueue, token: str) -> Iterator[dict[str, Any]]:
+        batch = 10_000
+        position = after
+        while True:
+            chunk = queue.audit(token, after=position, limit=batch)
+            yield from (asdict(r) for r in chunk)
+            if len(chunk) < batch:
+                return
+            position = chunk[-1].seq
+
+    rows = _call(ctx, lambda q, t: list(records(q, t)))
+    if out_path is None:
+        for row in rows:
+            click.echo(json.dumps(row))
+        return
+    with atomic_writer(out_path) as handle:
+        for row in rows:
+            handle.write(json.dumps(row) + "\n")
+    click.echo(f"{len(rows)} audit records written to {out_path}")
+
+
+@queue_group.command("verify-audit")
+@click.pass_context
+def queue_verify(ctx: click.Context) -> None:
+    """Recompute the audit chain; exit 1 and name the first bad record if it is broken."""
+    result = _call(ctx, lambda q, t: q.verify_audit(t))
+    if result.ok:
+        click.echo(f"audit chain verifies: {result.records} records")
+        return
+    click.echo(f"audit chain BROKEN at record {result.first_bad}: {result.reason}", err=True)
+    sys.exit(1)
+
+
+# -- serve --------------------------------------------------------------------------------
+
+
+@click.command("serve")
+@click.option("--db", required=True, help="sqlite:///path/queue.db or postgresql://...")
+@click.option("--trust", "trust_dir", required=True, type=_trust_dir,
+              help="Directory of trusted agencies' public keys (<agency>.pub).")  # fmt: skip
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=8750, show_default=True)
+def serve_command(db: str, trust_dir: Path, host: str, port: int) -> None:
+    """Serve the review queue over HTTP (OpenAPI document at /openapi.json)."""
+    from kinmatch.queue.http import serve
+
+    try:
+        serve(db, trust_dir, host=host, port=port)
+    except KinmatchError as exc:
+        _fail(str(exc))
+
+
+def push_hits(
+    target: str, trust_dir: Path | None, token: str, items: list[NewItem]
+) -> tuple[int, int]:
+    """Push review items to a queue database (with ``trust_dir``) or to a ``kinmatch serve``
+    at an ``http(s)://`` URL; returns (added, already queued)."""
+    if target.startswith(("http://", "https://")):
+        import urllib.error
+        import urllib.request
+
+        body = json.dumps({"items": [_item_json(item) for item in items]}).encode("utf-8")
+        request = urllib.request.Request(
+            target.rstrip("/") + "/items", data=body, method="POST",
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )  # fmt: skip
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                pushed = json.loads(response.read())["items"]
+        except urllib.error.HTTPError as exc:
+            answer = exc.read().decode("utf-8", "replace")[:200]
+            raise QueueError(f"queue server refused the push: HTTP {exc.code} {answer}") from None
+        except (OSError, ValueError, KeyError) as exc:
+            raise QueueError(f"cannot push to {target}: {type(exc).__name__}") from None
+        added = sum(1 for entry in pushed if entry["created"])
+        return added, len(pushed) - added
+    if trust_dir is None:
+        raise QueueError("pushing into a queue database needs --trust DIR")
+    queue = ReviewQueue(target, TrustStore.from_directory(trust_dir))
+    try:
+        result = queue.push(token, items)
+    finally:
+        queue.close()
+    added = sum(1 for _, new in result if new)
+    return added, len(result) - added
+
+
+def _item_json(item: NewItem) -> dict[str, Any]:
+    data = asdict(item)
+    data["loci"] = [dict(x) for x in item.loci]
+    data["parameters"] = dict(item.parameters)
+    return data

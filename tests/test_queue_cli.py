@@ -1,0 +1,97 @@
+"""`kinmatch keys` and `kinmatch queue` through subprocesses: a whole review, refusals with
+exit code 2 and no traceback, the audit export and its verification."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from queue_support import GENOTYPE_TEXT, new_item
+
+from kinmatch.queue.commands import _item_json
+
+
+def kinmatch(*args: str | Path, ok: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([sys.executable, "-m", "kinmatch", *map(str, args)],
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert "Traceback" not in result.stderr, result.stderr
+    if ok:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("cli")
+    kinmatch("keys", "new", "--agency", "A1", "--out", root / "agency")
+    trust = root / "trust"
+    trust.mkdir()
+    (trust / "A1.pub").write_bytes((root / "agency" / "A1.pub").read_bytes())
+    paths = {"root": root, "trust": trust, "db": root / "queue.db"}
+    for officer, roles in (("ana", "analyst"), ("rob", "reviewer"), ("sue", "supervisor"),
+                           ("aud", "auditor")):  # fmt: skip
+        token = root / f"{officer}.jwt"
+        key = root / "agency" / "A1.key"
+        kinmatch("keys", "issue", "--key", key, "--sub", officer, "--roles", roles,
+                 "--jurisdiction", "A1", "--ttl", "1h", "--out", token)  # fmt: skip
+        assert token.stat().st_mode & 0o077 == 0
+        paths[officer] = token
+    return paths
+
+
+def queue(setup: dict[str, Path], officer: str, *args: str | Path, ok: bool = True
+          ) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    return kinmatch("queue", "--db", f"sqlite:///{setup['db']}", "--trust", setup["trust"],
+                    "--token", setup[officer], *args, ok=ok)  # fmt: skip
+
+
+def test_a_review_from_the_command_line(setup: dict[str, Path]) -> None:
+    items = setup["root"] / "items.jsonl"
+    items.write_text("".join(json.dumps(_item_json(new_item(f"C{i}"))) + "\n"
+                             for i in range(3)))  # fmt: skip
+    assert "3 items added" in queue(setup, "ana", "push", items).stdout
+    assert "0 items added, 3 already queued" in queue(setup, "ana", "push", items).stdout
+    listing = queue(setup, "rob", "list").stdout
+    assert listing.count("pending") == 3
+    assert not any(g in listing for g in GENOTYPE_TEXT)
+    claimed = queue(setup, "rob", "claim").stdout
+    assert claimed.startswith("claimed") and " 1  claimed" in claimed
+    shown = json.loads(queue(setup, "rob", "show", "1").stdout)
+    assert shown["loci"][0]["genotypes"]["child"] == "14/17.3"
+    queue(setup, "rob", "review", "1", "--finding", "supports", "--reason", "consistent")
+    refused = queue(setup, "rob", "confirm", "1", "--reason", "mine", ok=False)
+    assert refused.returncode == 2 and "not allowed for roles reviewer" in refused.stderr
+    queue(setup, "sue", "confirm", "1", "--reason", "second person")
+    rows = [json.loads(line) for line in queue(setup, "sue", "list", "--json").stdout.splitlines()]
+    assert [r["state"] for r in rows] == ["confirmed", "pending", "pending"]
+    export = setup["root"] / "audit.jsonl"
+    queue(setup, "aud", "audit", "--out", export)
+    records = [json.loads(line) for line in export.read_text().splitlines()]
+    assert [r["operation"] for r in records][:4] == ["push", "push", "push", "push"]
+    assert not any(g in export.read_text() for g in GENOTYPE_TEXT)
+    assert "audit chain verifies" in queue(setup, "aud", "verify-audit").stdout
+
+
+def test_refusals_exit_2_without_traceback(setup: dict[str, Path], tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.jwt"
+    garbage.write_text("not.a.token\n")
+    setup = {**setup, "garbage": garbage}
+    result = queue(setup, "garbage", "list", ok=False)
+    assert result.returncode == 2 and "malformed token" in result.stderr
+    result = queue(setup, "ana", "show", "999", ok=False)
+    assert result.returncode == 2 and "not allowed" in result.stderr
+    result = queue(setup, "sue", "show", "999", ok=False)
+    assert result.returncode == 2 and "no item 999" in result.stderr
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"query_id": "C1"}\n')
+    result = queue(setup, "ana", "push", bad, ok=False)
+    assert result.returncode == 2 and "bad.jsonl line 1" in result.stderr
+    result = kinmatch("keys", "new", "--agency", "A1", "--out", setup["root"] / "agency",
+                      ok=False)  # fmt: skip
+    assert result.returncode == 2 and "never overwritten" in result.stderr
+    result = kinmatch("keys", "issue", "--key", setup["root"] / "agency" / "A1.key", "--sub",
+                      "x", "--roles", "admin", "--jurisdiction", "A1", ok=False)  # fmt: skip
+    assert result.returncode == 2 and "roles must be among" in result.stderr
