@@ -272,9 +272,63 @@ def markdown(rows: Sequence[dict[str, object]]) -> str:
     return "\n".join(lines)
 
 
-LITERATURE = """\
-Published figures for comparison: see the README section "Accuracy" for what the literature
-reports and how it compares."""
+def _mean(rows: Sequence[dict[str, object]], column: str, **where: object) -> float | None:
+    """The mean of ``column`` over the rows matching ``where`` (None if there are none)."""
+    values = [float(r[column]) for r in rows  # type: ignore[arg-type]
+              if all(r[k] == v for k, v in where.items())]  # fmt: skip
+    return sum(values) / len(values) if values else None
+
+
+def _pct(value: float | None) -> str:
+    return "not in this run" if value is None else f"{value:.1%}"
+
+
+def literature(rows: Sequence[dict[str, object]]) -> str:
+    """Published figures beside this run's comparable ones (LR-based fractions do not depend
+    on the database size, so they are averaged over the sizes run). The figures are those
+    the papers' abstracts state; populations, kits and thresholds differ from ours."""
+    duo15 = _mean(rows, "above_1e4", loci=15, relationship="duo", mutation="none")
+    sib = {n: _mean(rows, "above_1e4", loci=n, relationship="full-siblings", mutation="none")
+           for n in (15, 20, 23)}  # fmt: skip
+    sib_first = _mean(rows, "first", loci=15, relationship="full-siblings", mutation="none",
+                      references=10_000)  # fmt: skip
+    per_candidate = [
+        float(r["unrelated_1e4"]) / float(r["candidates"])  # type: ignore[arg-type]
+        for r in rows if r["loci"] == 15 and r["relationship"] == "duo"
+    ]  # fmt: skip
+    duo_million = {n: _mean(rows, "unrelated_1e4", loci=n, relationship="duo",
+                            references=1_000_000) for n in (15, 20, 23)}  # fmt: skip
+    below = None if duo15 is None else 1 - duo15
+    rate = (f"{sum(per_candidate) / len(per_candidate):.2g} of unrelated candidate parents "
+            "reach LR 10,000") if per_candidate else "not in this run"  # fmt: skip
+    million = ", ".join(f"{'n/a' if v is None else f'{v:.3g}'} on {n} loci"
+                        for n, v in duo_million.items())  # fmt: skip
+    items = [
+        "Parent-child, 15 loci (Identifiler): of 10^6 simulated true duos, 24.9% had a 'very "
+        "low' combined paternity index (the abstract's locus-count formula points to CPI < "
+        "10,000); 6.5% with PP18D, 1.4% with AGCU EX20 (Zhou M, Duan C, Wang J, Chinese J "
+        "Forensic Med 2016;31(5):452-455, doi:10.13618/j.issn.1001-5728.2016.05.006). "
+        f"Here: {_pct(below)} of true parents below LR 10,000 on the 15 Identifiler loci.",
+        "Full siblings: LR >= 10,000 for 48% of simulated sibling pairs on 15 loci and 80% on "
+        "21 loci (GlobalFiler) (Legal Medicine 2016;19:122-126, "
+        f"doi:10.1016/j.legalmed.2015.07.008). Here: {_pct(sib[15])} on 15 loci, "
+        f"{_pct(sib[20])} on 20, {_pct(sib[23])} on 23.",
+        "Full siblings in a database: kinship matching found 90 of 109 sibling pairs (83%) "
+        "seeded into 12,292 profiles typed on the 13 CODIS loci (Reid TM et al., Forensic Sci "
+        "Int Genet 2008;2(4):340-342, doi:10.1016/j.fsigen.2008.04.008). Here, 15 loci and "
+        f"10,000 references: the sibling ranked first for {_pct(sib_first)}.",
+        "Unrelated alleged parents, 15 loci (CODIS 13 + Penta D, Penta E): 27 of 207,046 "
+        "fictitious duos (1.3 x 10^-4) could not be excluded (Lu DJ et al., Chinese J Forensic "
+        "Med 2003, doi:10.3969/j.issn.1001-5728.2003.06.004). Here, on the 15 Identifiler "
+        f"loci: {rate}.",
+        "The Chinese missing-children database compares parents and children on 18 or more "
+        "loci, and many single parent-child pairs match at 18 loci by chance; the authors "
+        "conclude more than 18 loci are needed (Yu K, Fung WK, Forensic Sci Int Genet "
+        "2018;34:81-87, doi:10.1016/j.fsigen.2018.02.002). Here, with 10^6 references, "
+        f"unrelated candidate parents at LR >= 10,000 per missing child: {million}.",
+    ]
+    header = "Published figures (as their abstracts state them), and this run's comparable ones:"
+    return "\n".join([header, "", *(f"- {item}" for item in items)])
 
 
 def plot(outcomes: Sequence[Outcome], sample: dict[str, list[float]], panel: int,
@@ -354,7 +408,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"missing, rate2 1e-6), theta {args.theta}, every candidate scored; seed {args.seed}; "
         f"{time.perf_counter() - started:.0f} s in all.\n"
     )
-    text = f"{header}\n{markdown(rows)}\n\n{LITERATURE}\n"
+    text = f"{header}\n{markdown(rows)}\n\n{literature(rows)}\n"
     (args.out / "accuracy.md").write_text(text)
     with (args.out / "accuracy-queries.csv").open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(asdict(outcomes[0])))
