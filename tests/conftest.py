@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from pgserver import PostgresUnavailableError, throwaway_postgres
+from queue_support import ENGINES, Agencies, queue_url
 
 
 @pytest.fixture(scope="session")
@@ -29,3 +31,16 @@ def postgres_url() -> Iterator[str]:
                 pytest.fail(reason, pytrace=False)
             pytest.skip(reason)
         yield url
+
+
+@pytest.fixture(scope="module")
+def agencies(tmp_path_factory: pytest.TempPathFactory) -> Agencies:
+    """Agencies A1 and A2 (trusted) and X9 (not), with their key pairs."""
+    return Agencies.create(tmp_path_factory.mktemp("agencies"))
+
+
+@pytest.fixture(params=ENGINES)
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new, empty review-queue database on each engine: SQLite, then PostgreSQL."""
+    server = request.getfixturevalue("postgres_url") if request.param == "postgresql" else None
+    return queue_url(request.param, tmp_path, server)

@@ -14,12 +14,10 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from queue_support import (
-    ENGINES,
     GENOTYPE_TEXT,
     Agencies,
     new_item,
     open_queue,
-    queue_url,
 )
 
 from kinmatch.errors import (
@@ -31,17 +29,6 @@ from kinmatch.errors import (
 )
 from kinmatch.queue import ReviewQueue, State
 from kinmatch.queue.database import Database
-
-
-@pytest.fixture(scope="module")
-def agencies(tmp_path_factory: pytest.TempPathFactory) -> Agencies:
-    return Agencies.create(tmp_path_factory.mktemp("agencies"))
-
-
-@pytest.fixture(params=ENGINES)
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    server = request.getfixturevalue("postgres_url") if request.param == "postgresql" else None
-    return queue_url(request.param, tmp_path, server)
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ import pytest
 import uvicorn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from queue_support import ENGINES, GENOTYPE_TEXT, Agencies, new_item, open_queue, queue_url
+from queue_support import GENOTYPE_TEXT, Agencies, new_item, open_queue, queue_url
 from test_queue import attacks, tokens
 
 from kinmatch.errors import QueueError
@@ -118,17 +118,6 @@ def running(queue: ReviewQueue) -> Iterator[Client]:
         server.should_exit = True
         thread.join(20)
         listener.close()
-
-
-@pytest.fixture(scope="module")
-def agencies(tmp_path_factory: pytest.TempPathFactory) -> Agencies:
-    return Agencies.create(tmp_path_factory.mktemp("agencies"))
-
-
-@pytest.fixture(params=ENGINES)
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    server = request.getfixturevalue("postgres_url") if request.param == "postgresql" else None
-    return queue_url(request.param, tmp_path, server)
 
 
 @pytest.fixture

@@ -36,11 +36,6 @@ JURISDICTIONS = ("own", "other", "national")
 _cases = itertools.count()
 
 
-@pytest.fixture(scope="module")
-def agencies(tmp_path_factory: pytest.TempPathFactory) -> Agencies:
-    return Agencies.create(tmp_path_factory.mktemp("agencies"))
-
-
 @pytest.fixture(scope="module", params=ENGINES)
 def queue(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, agencies: Agencies

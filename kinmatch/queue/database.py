@@ -21,6 +21,7 @@ import os
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -142,6 +143,24 @@ class _Cursor:
         return [tuple(row) for row in self._cursor.fetchall()]
 
 
+def _enable_wal(connection: sqlite3.Connection, timeout: float) -> None:
+    """``PRAGMA journal_mode = WAL``, waiting up to ``timeout`` seconds for other writers.
+
+    Switching a new database file to WAL takes a read lock, then a write lock; when another
+    connection takes the write lock in between (another process or thread creating the same new
+    queue database), SQLite answers SQLITE_BUSY at once instead of waiting (its busy handler
+    would deadlock there), so wait and retry here."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 class Database:
     """A queue database by URL: ``sqlite:///path/queue.db`` (or a plain path) or
     ``postgresql://...``."""
@@ -170,7 +189,7 @@ class Database:
             connection = sqlite3.connect(self.path, isolation_level=None, timeout=60.0,
                                          check_same_thread=True)  # fmt: skip
             connection.execute("PRAGMA busy_timeout = 60000")
-            connection.execute("PRAGMA journal_mode = WAL")
+            _enable_wal(connection, timeout=60.0)
             connection.execute("PRAGMA synchronous = FULL")
             connection.execute("PRAGMA foreign_keys = ON")
             with contextlib.suppress(OSError):
@@ -190,9 +209,9 @@ class Database:
     @contextlib.contextmanager
     def transaction(self, *, lock_audit: bool = True) -> Iterator[Transaction]:
         """One serialised transaction: committed on success, rolled back on an exception."""
-        connection = self._connection()
         errors = self._engine_errors()
         try:
+            connection = self._connection()
             if self.engine == "sqlite":
                 cursor = connection.cursor()
                 cursor.execute("BEGIN IMMEDIATE")
