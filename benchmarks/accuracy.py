@@ -333,7 +333,13 @@ def literature(rows: Sequence[dict[str, object]]) -> str:
 
 def plot(outcomes: Sequence[Outcome], sample: dict[str, list[float]], panel: int,
          path: Path) -> None:  # fmt: skip
-    """Histograms of log10 LR: unrelated candidates against true relatives, per relationship."""
+    """Histograms of log10 LR: unrelated candidates against true relatives, per relationship.
+
+    The unrelated candidates are every candidate of 20 queries per relationship in the
+    smallest database; the true relatives those of the same database (each database of a
+    panel plants the same families, so the others would count them again)."""
+    smallest = min(o.size for o in outcomes)
+    outcomes = [o for o in outcomes if o.size == smallest]
     import matplotlib
 
     matplotlib.use("Agg")
