@@ -12,6 +12,8 @@ scan over the table gives exactly the core's LR. Entries are memoised across que
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -20,7 +22,7 @@ from numpy.typing import NDArray
 
 from kinmatch.alleles import Allele, Genotype, make_genotype
 from kinmatch.errors import CaseError, InputError
-from kinmatch.frequencies import DEFAULT_MIN_FREQUENCY, AlleleFrequencies
+from kinmatch.frequencies import DEFAULT_MIN_FREQUENCY, AlleleFrequencies, LocusAlleles
 from kinmatch.likelihood import NO_MUTATION, locus_lr, untyped_roles
 from kinmatch.mutation import MutationModel
 from kinmatch.pedigree import pedigree_likelihood_grid
@@ -28,6 +30,8 @@ from kinmatch.relationships import Relationship, get_relationship
 from kinmatch.store import genotype_alleles, n_genotype_codes
 
 SEX_CLASSES = ("M", "F")  # table row of a reference whose sex picks a mutation matrix
+GRID_CACHE_SIZE = 2048
+"""Per-locus likelihood grids :meth:`TableBuilder.locus_grids` keeps (least recently used go)."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,21 @@ class ScoreTables:
     """Tables of shape (sex classes, loci, codes); loci in the store's order."""
 
     log10_lr: NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class LocusGrids:
+    """The core's likelihoods of one locus for every genotype of the free person.
+
+    ``alleles`` is the allele set of the query's comparison (the table's alleles plus the
+    query's alleles it lacks). ``h1[i, j]`` and ``h2[i, j]`` (``i <= j``; the lower triangle
+    mirrors it) are P(query genotypes, free person has unordered genotype {a_i, a_j}) under H1
+    and H2, from :func:`~kinmatch.pedigree.pedigree_likelihood_grid`. Read-only.
+    """
+
+    alleles: LocusAlleles
+    h1: NDArray[np.float64]
+    h2: NDArray[np.float64]
 
 
 def code_genotypes(dictionary: Sequence[Allele]) -> list[Genotype | None]:
@@ -62,6 +81,8 @@ class TableBuilder:
         self.mutation = mutation
         self.min_frequency = min_frequency
         self._entries: dict[tuple[object, ...], float] = {}
+        self._grids: OrderedDict[tuple[object, ...], LocusGrids] = OrderedDict()
+        self._lock = threading.Lock()
 
     def entry(
         self,
@@ -82,6 +103,53 @@ class TableBuilder:
             found = math.log10(result.lr) if result.lr > 0 else -math.inf
             self._entries[key] = found
         return found
+
+    def locus_grids(
+        self,
+        relationship: str,
+        locus: str,
+        query: Mapping[str, Genotype],
+        free_role: str,
+        transmitter_sex: str = "M",
+    ) -> LocusGrids:
+        """H1 and H2 likelihoods of ``locus`` over every genotype of ``free_role``, memoised.
+
+        ``query`` maps the other typed roles to their genotypes at the locus. One call of
+        :func:`~kinmatch.pedigree.pedigree_likelihood_grid` per hypothesis on the allele set of
+        the query's comparison; the last :data:`GRID_CACHE_SIZE` results are kept, so a query's
+        score tables and its null distribution (:mod:`kinmatch.evidence`) share them.
+        """
+        rel = get_relationship(relationship)
+        sex = transmitter_sex if rel.transmitter is not None else "M"  # only a duo has a sex
+        key = (rel.name, locus, tuple(sorted(query.items())), free_role, sex)
+        with self._lock:
+            found = self._grids.get(key)
+            if found is not None:
+                self._grids.move_to_end(key)
+                return found
+        alleles = self.frequencies.locus_alleles(
+            locus, (a for g in query.values() for a in g), self.min_frequency
+        )
+        position = {allele: i for i, allele in enumerate(alleles.alleles)}
+        coded = {role: (position[g[0]], position[g[1]]) for role, g in query.items()}
+        try:
+            matrices = self.mutation.matrices(alleles)
+        except InputError as exc:
+            raise CaseError(exc.reason, locus=locus) from None
+        h1_ped, h2_ped = rel.pedigrees(sex)
+        p, theta = alleles.frequencies, self.theta
+        h1 = _unordered(pedigree_likelihood_grid(h1_ped, coded, free_role, p, theta=theta,
+                                                 matrices=matrices))  # fmt: skip
+        h2 = _unordered(pedigree_likelihood_grid(h2_ped, coded, free_role, p, theta=theta,
+                                                 matrices=matrices))  # fmt: skip
+        h1.flags.writeable = False
+        h2.flags.writeable = False
+        grids = LocusGrids(alleles, h1, h2)
+        with self._lock:
+            self._grids[key] = grids
+            while len(self._grids) > GRID_CACHE_SIZE:
+                self._grids.popitem(last=False)
+        return grids
 
     def single(
         self,
@@ -126,21 +194,9 @@ class TableBuilder:
         sex: str,
         genotypes: Sequence[Genotype | None],
     ) -> None:
-        alleles = self.frequencies.locus_alleles(
-            locus, (a for g in query.values() for a in g), self.min_frequency
-        )
-        position = {allele: i for i, allele in enumerate(alleles.alleles)}
-        coded = {role: (position[g[0]], position[g[1]]) for role, g in query.items()}
-        try:
-            matrices = self.mutation.matrices(alleles)
-        except InputError as exc:
-            raise CaseError(exc.reason, locus=locus) from None
-        h1_ped, h2_ped = rel.pedigrees(sex)
-        p, theta = alleles.frequencies, self.theta
-        h1 = _unordered(pedigree_likelihood_grid(h1_ped, coded, free_role, p, theta=theta,
-                                                 matrices=matrices))  # fmt: skip
-        h2 = _unordered(pedigree_likelihood_grid(h2_ped, coded, free_role, p, theta=theta,
-                                                 matrices=matrices))  # fmt: skip
+        grids = self.locus_grids(rel.name, locus, query, free_role, sex)
+        position = {allele: i for i, allele in enumerate(grids.alleles.alleles)}
+        h1, h2 = grids.h1, grids.h2
         for code, genotype in enumerate(genotypes):
             if genotype is None:
                 continue
