@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import click
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
@@ -25,6 +26,13 @@ from tqdm import tqdm
 from kinmatch.atomic import atomic_path, atomic_writer
 from kinmatch.cases import Case, read_cases
 from kinmatch.errors import CaseError, InputError, KinmatchError, LocusError, ProfileError
+from kinmatch.evidence import (
+    DEFAULT_CAUTION_BOUND,
+    SUPPORT_DATABASE_CAUTION,
+    HitEvidence,
+    NullModel,
+    assess,
+)
 from kinmatch.frequencies import DEFAULT_MIN_FREQUENCY, AlleleFrequencies, load_frequencies
 from kinmatch.likelihood import KinshipResult, kinship_lr
 from kinmatch.loci import CHINA_PATERNITY_19, CODIS_20, canonical_locus
@@ -463,6 +471,10 @@ def ingest_command(
     required=True,
     help="hits.csv, hits.parquet or hits.jsonl.",
 )
+@click.option("--caution-bound", type=click.FloatRange(0.0), default=DEFAULT_CAUTION_BOUND,
+              show_default=True,
+              help="Expected unrelated references at or above which a supporting hit is "
+                   "marked support-database-caution.")  # fmt: skip
 @click.option("--push-to-queue", "queue_target", default=None,
               help="Also push the hits to a review queue: a database URL (with --trust) or "
                    "the http(s):// address of a kinmatch serve.")  # fmt: skip
@@ -482,6 +494,7 @@ def match_command(
     top_k: int,
     max_inconsistent: int,
     out_path: Path,
+    caution_bound: float,
     queue_target: str | None,
     trust_dir: Path | None,
     token_path: Path | None,
@@ -517,9 +530,12 @@ def match_command(
                 results.append(searcher.search_couple(father, mother, top_k=top_k, min_lr=min_lr))
                 bar.update(2)
         seconds = time.perf_counter() - started
+        model = NullModel(searcher.tables)
+        evidence = [assess(model, r, bound=caution_bound) if not r.error else ()
+                    for r in results]  # fmt: skip
     except KinmatchError as exc:
         _fail(str(exc))
-    _write_hits(results, out_path)
+    _write_hits(results, evidence, out_path)
     scored = sum(r.n_scored for r in results)
     hits = sum(len(r.hits) for r in results)
     above = sum(r.n_above_threshold or 0 for r in results)
@@ -528,6 +544,15 @@ def match_command(
                f"(top {top_k} per query) to {out_path}; {scored:,} references scored in "
                f"{seconds:.1f} s "
                f"({scored / max(seconds, 1e-9):,.0f} per second)")  # fmt: skip
+    cautions = [
+        e for per_query in evidence for e in per_query if e.verdict == SUPPORT_DATABASE_CAUTION
+    ]
+    if cautions:
+        click.echo(f"{len(cautions)} supporting hits marked {SUPPORT_DATABASE_CAUTION}: in a "
+                   f"database this size, at least {caution_bound:g} unrelated references (or "
+                   "couples) are expected to score as high (column expected_unrelated); "
+                   "confirm them with more loci or other evidence before contacting a "
+                   "family")  # fmt: skip
     for result in errors:  # a query that could not be computed, located in the queries file
         line = table.lines.get(result.query_id)
         where = InputError(str(result.error), source=str(queries_path), line=line,
@@ -560,11 +585,23 @@ def _push(
     click.echo(f"queued for review: {added} new items, {known} already queued")
 
 
-def _write_hits(results: list[SearchResult], out_path: Path) -> None:
+def _write_hits(
+    results: list[SearchResult], evidence: list[tuple[HitEvidence, ...]], out_path: Path
+) -> None:
+    """The hits with their database-size-aware evidence: ``p_unrelated``,
+    ``expected_unrelated``, and the verdict qualified by them."""
     table = results_to_arrow(results)
     joined = pc.binary_join(table.column("inconsistent_loci"), ";")
     column = table.schema.get_field_index("inconsistent_loci")
     table = table.set_column(column, "inconsistent_loci", joined)
+    flat = [e for per_query in evidence for e in per_query]
+    verdict = table.schema.get_field_index("verdict")
+    table = table.set_column(verdict, "verdict", pa.array([e.verdict for e in flat], pa.string()))
+    table = table.append_column("p_unrelated", pa.array([e.p_unrelated for e in flat],
+                                                        pa.float64()))  # fmt: skip
+    table = table.append_column(
+        "expected_unrelated", pa.array([e.expected_unrelated for e in flat], pa.float64())
+    )
     try:
         with atomic_path(out_path) as temporary:
             if out_path.suffix == ".jsonl":

@@ -56,7 +56,39 @@ def test_match_finds_the_planted_parents(world: Path, suffix: str) -> None:
     assert clean and all((t["query_id"], t["relative_id"]) in found for t in clean)
     for row in rows:
         assert float(row["lr"]) >= 10000 and int(row["rank"]) <= 10
-        assert row["verdict"] in ("support", "inconclusive", "exclusion")
+        assert row["verdict"] in ("support", "support-database-caution", "inconclusive",
+                                  "exclusion")  # fmt: skip
+        # Markov: P(LR >= 10^4) <= E[LR | unrelated] / 10^4, and that mean is near 1
+        assert 0 <= float(row["p_unrelated"]) <= 1e-3 and float(row["expected_unrelated"]) >= 0
+    # expected_unrelated = references the query met x p_unrelated: one ratio per query
+    ratios: dict[str, set[int]] = {}
+    for row in rows:
+        if float(row["p_unrelated"]) > 0:
+            ratio = float(row["expected_unrelated"]) / float(row["p_unrelated"])
+            ratios.setdefault(row["query_id"], set()).add(round(ratio))
+    assert ratios and all(len(r) == 1 and 0 < next(iter(r)) <= 1500 for r in ratios.values())
+
+
+def test_database_caution_is_marked_and_explained(world: Path) -> None:
+    """With a bound of 0 every supporting hit is marked; with 1e6 none is."""
+    verdicts = {}
+    for bound in ("0", "1000000"):
+        out = world / f"caution-{bound}.csv"
+        done = run("match", "--store", world / "store", "--frequencies", CHINA, "--queries",
+                   world / "syn" / "queries.csv", "--relationship", "parent-child",
+                   "--mutation-model", "stepwise", "--mutation-rate", "0.01",
+                   "--caution-bound", bound, "--out", out)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        with out.open() as handle:
+            verdicts[bound] = [r["verdict"] for r in csv.DictReader(handle)]
+        marked = verdicts[bound].count("support-database-caution")
+        assert (f"{marked} supporting hits marked support-database-caution" in done.stdout) == (
+            marked > 0)  # fmt: skip
+    assert verdicts["0"] and set(verdicts["0"]) <= {"support-database-caution", "exclusion",
+                                                    "inconclusive"}  # fmt: skip
+    assert "support-database-caution" not in verdicts["1000000"]
+    assert [v == "support" for v in verdicts["1000000"]] == [
+        v == "support-database-caution" for v in verdicts["0"]]  # fmt: skip
 
 
 def test_match_couples_report_the_case(world: Path) -> None:
