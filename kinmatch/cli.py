@@ -585,6 +585,74 @@ def _push(
     click.echo(f"queued for review: {added} new items, {known} already queued")
 
 
+@main.command("evidence")
+@click.option("--store", "store_dir", type=click.Path(exists=True, file_okay=False,
+              path_type=Path), required=True)  # fmt: skip
+@FREQUENCIES
+@click.option("--queries", "queries_path", type=_existing_file, required=True,
+              help="Profiles file holding the query (CSV, long or wide layout).")  # fmt: skip
+@click.option("--sample", default=None, help="The query's sample ID (default: the only one).")
+@click.option("--relationship", type=click.Choice(SEARCHABLE), required=True)
+@THETA
+@mutation_options
+@MIN_FREQUENCY
+def evidence_command(
+    store_dir: Path,
+    frequencies_path: Path,
+    queries_path: Path,
+    sample: str | None,
+    relationship: str,
+    theta: float,
+    min_frequency: float,
+    **mutation_args: Any,
+) -> None:
+    """How a query's LR is distributed over unrelated references of the population, and
+    how many unrelated hits to expect at the store's size (kinmatch.evidence)."""
+    try:
+        frequencies = load_frequencies(frequencies_path)
+        mutation = _mutation_model(**mutation_args)
+        table = read_profiles(queries_path)
+        if sample is None and len(table) != 1:
+            raise InputError(f"{len(table)} profiles: name the query with --sample",
+                             source=str(queries_path), field="sample")  # fmt: skip
+        query = table[sample] if sample is not None else next(iter(table.values()))
+        store = ReferenceStore.open(store_dir)
+        searcher = Searcher(store, frequencies, theta=theta, mutation=mutation,
+                            min_frequency=min_frequency)  # fmt: skip
+        met = searcher.search(query, relationship, top_k=1).n_scored
+        model = NullModel(searcher.tables)
+        loci = [locus for locus in store.loci if locus in query.genotypes]
+        young = query.role in (None, "unknown-origin")
+        if relationship == "parents-child":
+            if not young:
+                raise InputError("a couple's evidence is not available from one profile",
+                                 field="relationship")  # fmt: skip
+            null = model.couples(query.genotypes, loci=loci)
+        else:
+            pairs = {"parent-child": ("child", "parent")}
+            mine, free = pairs.get(relationship, ("person2", "person1"))
+            if not young:
+                mine, free = free, mine
+            null = model.single(relationship, {mine: query.genotypes}, free, loci=loci,
+                                transmitter_sex=query.sex or "M")  # fmt: skip
+        null.certify()
+    except KeyError:
+        _fail(f"{queries_path}: no sample {sample!r}")
+    except KinmatchError as exc:
+        _fail(str(exc))
+    summary = null.summary()
+    click.echo(f"query {query.sample_id}, {relationship}, {len(summary['loci'])} loci "
+               f"compared; {met:,} references met in the store")  # fmt: skip
+    click.echo(f"  P(LR = 0)              {summary['p_zero']:.4g}")
+    click.echo(f"  E[LR]                  {summary['expected_lr']:.4g}")
+    for q, x in summary["quantiles"].items():
+        click.echo(f"  log10 LR quantile {q:<6} {x if x is None else f'{x:.3f}'}")
+    for threshold in (1.0, 1e4):
+        p = null.p_at_least(math.log10(threshold))
+        label = f"P(LR >= {threshold:g})"
+        click.echo(f"  {label:<22} {p:.4g}   expected unrelated hits: {met * p:.4g}")
+
+
 def _write_hits(
     results: list[SearchResult], evidence: list[tuple[HitEvidence, ...]], out_path: Path
 ) -> None:

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -185,3 +186,23 @@ def test_a_couple_searches_for_its_child(world: Path) -> None:
     with out.open() as handle:
         rows = list(csv.DictReader(handle))
     assert rows and rows[0]["query_id"] == "K0" and rows[0]["reference_id"] == "C0"
+
+
+@pytest.mark.parametrize("relationship", ["parent-child", "parents-child", "full-siblings"])
+def test_evidence_summarises_the_null_of_one_query(world: Path, relationship: str) -> None:
+    queries = world / "syn" / "queries.csv"
+    query_id = truth(world)[0]["query_id"]
+    done = run("evidence", "--store", world / "store", "--frequencies", CHINA, "--queries",
+               queries, "--sample", query_id, "--relationship", relationship,
+               "--mutation-model", "stepwise", "--mutation-rate", "0.01")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith(f"query {query_id}, {relationship}, ")
+    met = int(lines[0].split(";")[1].split()[0].replace(",", ""))
+    tails = [line.split() for line in lines if line.strip().startswith("P(LR >=")]
+    (p1, e1), (p4, e4) = ((float(t[3]), float(t[-1])) for t in tails)
+    assert 0 <= p4 <= p1 <= 1 and met > 0
+    assert math.isclose(e1, met * p1, rel_tol=1e-3) and math.isclose(e4, met * p4, rel_tol=1e-3)
+    again = run("evidence", "--store", world / "store", "--frequencies", CHINA, "--queries",
+                queries, "--relationship", relationship)  # fmt: skip
+    assert again.returncode == 2 and "name the query with --sample" in again.stderr
