@@ -45,6 +45,7 @@ from synthetic import build_store
 
 from kinmatch import AlleleFrequencies, Profile, kinship_lr, load_frequencies
 from kinmatch.alleles import allele_value
+from kinmatch.evidence import NullModel
 from kinmatch.loci import CODIS_20
 from kinmatch.mutation import MutationModel, load_mutation_rates
 from kinmatch.search import Searcher, SearchResult
@@ -96,6 +97,9 @@ class Outcome:
     unrelated_above_support: int
     unrelated_above_one: int
     candidates: int
+    expected_above_support: float
+    """Unrelated candidates expected at LR >= 10,000: candidates x p_unrelated(10,000) from
+    the query's exact null distribution (kinmatch.evidence)."""
 
 
 def one_step(sim: Simulator, locus: int, allele: int, rng: np.random.Generator) -> int | None:
@@ -150,7 +154,14 @@ def families(sim: Simulator, n: int, rng: np.random.Generator) -> list[Query]:
     return queries
 
 
-def score(searcher: Searcher, query: Query, result: SearchResult, size: int, panel: int) -> Outcome:
+def score(
+    searcher: Searcher,
+    model: NullModel,
+    query: Query,
+    result: SearchResult,
+    size: int,
+    panel: int,
+) -> Outcome:
     """The outcome of one search, checked against the core's LR for the true relative."""
     if result.error:
         raise RuntimeError(f"{query.query.sample_id}: {result.error}")
@@ -180,8 +191,18 @@ def score(searcher: Searcher, query: Query, result: SearchResult, size: int, pan
         first = bool(best.hits) and best.hits[0].reference_id == query.truth_id
     assert result.n_above_threshold is not None
     above_one = result.n_above_threshold - (true_log10 >= 0)
+    loci = [locus for locus in PANELS[panel] if locus in query.query.genotypes]
+    genotypes = query.query.genotypes
+    if query.kind == "couple":
+        null = model.couples(genotypes, loci=loci)
+    elif query.kind == "duo":
+        null = model.single(relationship, {"child": genotypes}, "parent", loci=loci)
+    else:
+        null = model.single(relationship, {"person2": genotypes}, "person1", loci=loci)
+    candidates = result.n_scored - 1
+    expected = candidates * null.p_at_least(math.log10(SUPPORT))
     return Outcome(size, panel, query.kind, query.mutated, query.query.sample_id, true_log10,
-                   first, len(above), above_one, result.n_scored - 1)  # fmt: skip
+                   first, len(above), above_one, candidates, expected)  # fmt: skip
 
 
 def unrelated_sample(searcher: Searcher, queries: Sequence[Query], per_kind: int) -> dict[
@@ -222,13 +243,14 @@ def run_database(
     store.ingest(list(planted.values()))
     store = ReferenceStore.open(path)
     searcher = Searcher(store, table, theta=theta, mutation=mutation, max_inconsistent=None)
+    model = NullModel(searcher.tables)
     outcomes: list[Outcome] = []
     for kind, relationship in RELATIONSHIPS.items():
         mine = [q for q in queries if q.kind == kind]
         results = searcher.search_batch([q.query for q in mine], relationship, top_k=TOP_K,
                                         min_lr=1.0)  # fmt: skip
         outcomes.extend(
-            score(searcher, q, r, size, panel) for q, r in zip(mine, results, strict=True)
+            score(searcher, model, q, r, size, panel) for q, r in zip(mine, results, strict=True)
         )
     sample = unrelated_sample(searcher, queries, sample_unrelated) if sample_unrelated else {}
     shutil.rmtree(path)
@@ -252,6 +274,8 @@ def summary(outcomes: Sequence[Outcome]) -> list[dict[str, object]]:
             "unrelated_1e4": sum(o.unrelated_above_support for o in group) / n,
             "unrelated_1": sum(o.unrelated_above_one for o in group) / n,
             "candidates": sum(o.candidates for o in group) / n,
+            "observed_1e4": sum(o.unrelated_above_support for o in group),
+            "expected_1e4": sum(o.expected_above_support for o in group),
         })  # fmt: skip
     return rows
 
@@ -260,16 +284,25 @@ def markdown(rows: Sequence[dict[str, object]]) -> str:
     lines = [
         "| references | loci | relationship | mutation | relatives | ranked first | "
         "true LR >= 10^4 | unrelated >= 10^4 per query | unrelated >= 1 per query | "
-        "candidates per query |",
-        "|---:|---:|---|---|---:|---:|---:|---:|---:|---:|",
+        "candidates per query | unrelated >= 10^4 in all: observed / expected (z) |",
+        "|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
             f"| {r['references']:,} | {r['loci']} | {r['relationship']} | {r['mutation']} | "
             f"{r['relatives']} | {r['first']:.1%} | {r['above_1e4']:.1%} | "
-            f"{r['unrelated_1e4']:.3g} | {r['unrelated_1']:.4g} | {r['candidates']:,.0f} |"
+            f"{r['unrelated_1e4']:.3g} | {r['unrelated_1']:.4g} | {r['candidates']:,.0f} | "
+            f"{_agreement(r)} |"
         )
     return "\n".join(lines)
+
+
+def _agreement(row: dict[str, object]) -> str:
+    """Observed against expected unrelated hits, z = (O - E) / sqrt(E): a sum of independent
+    Bernoulli counts has variance at most its mean."""
+    observed, expected = int(row["observed_1e4"]), float(row["expected_1e4"])  # type: ignore[call-overload, arg-type]
+    z = (observed - expected) / math.sqrt(expected) if expected > 0 else math.nan
+    return f"{observed} / {expected:.3g} ({z:+.1f})"
 
 
 def _mean(rows: Sequence[dict[str, object]], column: str, **where: object) -> float | None:
