@@ -31,7 +31,6 @@ from kinmatch.evidence import (
     SUPPORT_DATABASE_CAUTION,
     HitEvidence,
     NullModel,
-    assess,
 )
 from kinmatch.frequencies import DEFAULT_MIN_FREQUENCY, AlleleFrequencies, load_frequencies
 from kinmatch.likelihood import KinshipResult, kinship_lr
@@ -530,8 +529,7 @@ def match_command(
                 results.append(searcher.search_couple(father, mother, top_k=top_k, min_lr=min_lr))
                 bar.update(2)
         seconds = time.perf_counter() - started
-        model = NullModel(searcher.tables)
-        evidence = [assess(model, r, bound=caution_bound) if not r.error else ()
+        evidence = [searcher.evidence(r, bound=caution_bound) if not r.error else ()
                     for r in results]  # fmt: skip
     except KinmatchError as exc:
         _fail(str(exc))

@@ -35,6 +35,7 @@ import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from kinmatch.errors import CaseError, InputError
+from kinmatch.evidence import DEFAULT_CAUTION_BOUND, HitEvidence, NullModel, assess
 from kinmatch.frequencies import DEFAULT_MIN_FREQUENCY, AlleleFrequencies
 from kinmatch.index import ALL_BITS, DEFAULT_MAX_INCONSISTENT, query_masks
 from kinmatch.kernels.filter import filter_children, filter_pairs, filter_single
@@ -207,8 +208,20 @@ class Searcher:
         self.verdict_rule = verdict_rule or VerdictRule()
         self._couple_cache: tuple[int, _Couples] | None = None
         self._buffer: NDArray[np.float64] | None = None
+        self._null: NullModel | None = None
         self.tables = TableBuilder(frequencies, theta=theta, mutation=mutation,
                                    min_frequency=min_frequency)  # fmt: skip
+
+    def evidence(
+        self, result: SearchResult, *, bound: float = DEFAULT_CAUTION_BOUND
+    ) -> tuple[HitEvidence, ...]:
+        """Database-size-aware evidence of each hit of ``result`` (:mod:`kinmatch.evidence`):
+        ``p_unrelated``, ``expected_unrelated`` = references met x ``p_unrelated``, and the
+        verdict, ``support-database-caution`` where ``expected_unrelated >= bound``. Null
+        distributions are cached across calls."""
+        if self._null is None:
+            self._null = NullModel(self.tables)
+        return assess(self._null, result, bound=bound)
 
     @property
     def parameters(self) -> dict[str, Any]:

@@ -290,3 +290,24 @@ def test_batch_records_per_query_errors(example_store: ReferenceStore) -> None:
     profiles = read_profiles(EXAMPLES)
     results = searcher.search_batch([profiles["U01"], profiles["U02"]], "parent-child")
     assert all(r.error and "onestep" in r.error and not r.hits for r in results)
+
+
+def test_hits_carry_database_size_aware_evidence(example_store: ReferenceStore) -> None:
+    searcher = Searcher(example_store, load_frequencies(CHINA))
+    child = read_profiles(EXAMPLES)["U01"]
+    for relationship in ("parent-child", "parents-child"):
+        result = searcher.search(child, relationship, top_k=3)
+        evidence = searcher.evidence(result)
+        assert [e.reference_id for e in evidence] == [h.reference_id for h in result.hits]
+        for hit, e in zip(result.hits, evidence, strict=True):
+            assert e.n_searched == result.n_scored and 0 <= e.p_unrelated <= 1
+            assert math.isclose(e.expected_unrelated, e.n_searched * e.p_unrelated)
+            lower, upper = e.p_unrelated_bounds
+            assert lower <= e.p_unrelated <= upper
+            if lower >= 1e-12:  # the certified range: within 1% either side
+                assert upper <= lower * 1.02
+            assert e.verdict == hit.verdict  # a handful of references: no caution
+        strict = searcher.evidence(result, bound=0.0)  # any expectation at all: caution
+        assert [e.verdict for e in strict] == [
+            "support-database-caution" if h.verdict == "support" else h.verdict for h in result.hits
+        ]
