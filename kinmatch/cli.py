@@ -557,7 +557,7 @@ def match_command(
                            sample=result.query_id)  # fmt: skip
         click.echo(f"kinmatch: error: {where}", err=True)
     if queue_target is not None and token_path is not None:
-        _push(queue_target, trust_dir, token_path, results, searcher, store)
+        _push(queue_target, trust_dir, token_path, results, evidence, searcher, store)
     if errors:
         sys.exit(EXIT_BAD_INPUT)
 
@@ -567,12 +567,15 @@ def _push(
     trust_dir: Path | None,
     token_path: Path,
     results: list[SearchResult],
+    evidence: list[tuple[HitEvidence, ...]],
     searcher: Searcher,
     store: ReferenceStore,
 ) -> None:
-    """Queue every written hit for review (the analyst's agency owns the items)."""
-    items = [NewItem.from_hit(hit, searcher.parameters, str(store.generation))
-             for result in results for hit in result.hits]  # fmt: skip
+    """Queue every written hit for review, with its evidence (the analyst's agency owns the
+    items)."""
+    items = [NewItem.from_hit(hit, searcher.parameters, str(store.generation), evidence=e)
+             for result, per_query in zip(results, evidence, strict=True)
+             for hit, e in zip(result.hits, per_query, strict=True)]  # fmt: skip
     if not items:
         click.echo("no hits to queue")
         return

@@ -6,7 +6,7 @@ import itertools
 import re
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from kinmatch.queue import NewItem, ReviewQueue
@@ -89,6 +89,17 @@ def new_item(query: str = "C1", reference: str = "F1", *, agency: str | None = N
         store_version="3",
         agency=agency,
     )
+
+
+def evidence_item(query: str = "C1", reference: str = "F1", *, caution: bool = True,
+                  agency: str | None = None) -> NewItem:  # fmt: skip
+    """:func:`new_item` with its database-size-aware evidence: a support that a database of
+    5000 references calls into question (``caution``), or one it does not."""
+    p = 1e-5 if caution else 1e-9
+    verdict = "support-database-caution" if caution else "support"
+    return replace(new_item(query, reference, agency=agency), p_unrelated=p,
+                   expected_unrelated=5000 * p, n_searched=5000,
+                   database_verdict=verdict)  # fmt: skip
 
 
 GENOTYPE_TEXT = ("14/17.3", "17.3/19")

@@ -167,6 +167,12 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     listed = [line for line in done.stdout.splitlines() if line.rstrip().endswith(
         tuple("0123456789")) and "pending" in line]  # fmt: skip
     assert 0 < len(listed) == min(hits, 10)
+    demo = tmp_path / "demo"
+    items = run("queue", "--db", f"sqlite:///{demo / 'queue.db'}", "--trust", demo / "trust",
+                "--token", demo / "keys" / "reviewer.jwt", "list", "--json")  # fmt: skip
+    rows = [json.loads(line) for line in items.stdout.splitlines()]
+    assert len(rows) == hits and all(r["expected_unrelated"] >= 0 for r in rows)
+    assert all(0 <= r["p_unrelated"] <= 1 and r["database_verdict"] for r in rows)
     again = run("demo", "--frequencies", CHINA, "--references", 3000, "--families", 20,
                 "--out", tmp_path / "demo")  # fmt: skip
     assert again.returncode == 0, again.stderr  # a rerun replaces the demo's store

@@ -7,6 +7,7 @@ import base64
 import json
 import math
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from queue_support import (
     GENOTYPE_TEXT,
     Agencies,
+    evidence_item,
     new_item,
     open_queue,
 )
@@ -27,7 +29,8 @@ from kinmatch.errors import (
     ItemNotFoundError,
     QueueError,
 )
-from kinmatch.queue import ReviewQueue, State
+from kinmatch.queue import NewItem, ReviewQueue, State
+from kinmatch.queue import database as queue_database
 from kinmatch.queue.database import Database
 
 
@@ -317,8 +320,8 @@ def test_role_refusals_are_audited(queue: ReviewQueue, agencies: Agencies) -> No
 
 def test_no_genotype_outside_show(queue: ReviewQueue, agencies: Agencies, url: str) -> None:
     t = tokens(agencies)
-    [(item_id, _)] = queue.push(t["analyst"], [new_item()])
-    seen = [repr(queue.list_items(t["analyst"])), repr(queue.claim(t["reviewer"]))]
+    [(item_id, _), _] = queue.push(t["analyst"], [new_item(), evidence_item("C2")])
+    seen = [repr(queue.list_items(t["analyst"])), repr(queue.claim(t["reviewer"], item_id))]
     for act in (
         lambda: queue.show(t["reviewer2"], item_id),
         lambda: queue.show(t["analyst"], item_id),
@@ -407,7 +410,7 @@ def test_schema_is_versioned_and_reopened(url: str, agencies: Agencies) -> None:
     assert len(again.list_items(t["supervisor"])) == 1
     db = Database(url)
     with db.transaction(lock_audit=False) as tx:
-        assert tx.all("SELECT version FROM schema_version") == [(1,)]
+        assert tx.all("SELECT version FROM schema_version ORDER BY version") == [(1,), (2,)]
         tx.execute("INSERT INTO schema_version (version) VALUES (99)")
     with pytest.raises(QueueError, match="schema version 99"):
         Database(url)
@@ -455,3 +458,220 @@ def test_items_from_search_hits(tmp_path: Path, queue: ReviewQueue, agencies: Ag
     assert set(vwa["genotypes"]) == {"child", "father", "mother"}
     assert vwa["genotypes"]["child"] == "/".join(child.genotypes["vWA"])
     assert math.isclose(shown.summary.lr, couple.hits[0].lr)
+
+
+# -- the database-size-aware evidence of a hit ----------------------------------------------
+
+
+def test_evidence_is_stored_listed_and_shown(queue: ReviewQueue, agencies: Agencies) -> None:
+    t = tokens(agencies)
+    items = [evidence_item("C1"), evidence_item("C2", caution=False), new_item("C3")]
+    ids = [i for i, created in queue.push(t["analyst"], items) if created]
+    assert len(ids) == 3
+    listed = queue.list_items(t["reviewer"])
+    assert [(i.p_unrelated, i.expected_unrelated, i.database_verdict) for i in listed] == [
+        (1e-5, 5000 * 1e-5, "support-database-caution"),
+        (1e-9, 5000 * 1e-9, "support"),
+        (None, None, None),
+    ]
+    assert [i.cautioned for i in listed] == [True, False, False]
+    assert listed[0].caution() == (
+        "caution: in the database searched, 0.05 unrelated references are expected to score "
+        "this high; confirm with more loci or other evidence"
+    )
+    assert listed[1].caution() is None and listed[2].caution() is None
+    shown = [queue.show(t["supervisor"], i) for i in ids]
+    assert [s.n_searched for s in shown] == [5000, 5000, None]
+    assert shown[0].caution is not None and shown[0].caution.startswith(
+        "caution: in a database of 5000 references, 0.05 unrelated references are expected "
+        "to score this high"
+    )
+    assert shown[1].caution is None and shown[2].caution is None
+    assert shown[0].summary == listed[0]
+    # the evidence is not part of the idempotency key: the item keeps its first evidence
+    later = replace(evidence_item("C1"), p_unrelated=0.5, expected_unrelated=9e6, n_searched=9)
+    assert later.key == evidence_item("C1").key == new_item("C1").key
+    assert queue.push(t["analyst"], [later, new_item("C2")]) == [(ids[0], False), (ids[1], False)]
+    assert queue.show(t["supervisor"], ids[0]).n_searched == 5000
+    assert queue.list_items(t["reviewer"]) == listed
+
+
+def test_couple_caution_counts_couples() -> None:
+    item = replace(evidence_item(), reference_ids=("F1", "M1"), relationship="parents-child")
+    summary = _summary_of(item)
+    assert summary.caution(200) == (
+        "caution: in a database of 200 couples, 0.05 unrelated couples are expected to score "
+        "this high; confirm with more loci or other evidence"
+    )
+
+
+def _summary_of(item: NewItem) -> Any:
+    from kinmatch.queue import ItemSummary
+
+    return ItemSummary(1, State.PENDING, "A1", item.query_id, item.reference_ids, None,
+                       item.relationship, item.lr, item.log10_lr, 0, "now", item.p_unrelated,
+                       item.expected_unrelated, item.database_verdict)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("p_unrelated", -1e-300),
+        ("p_unrelated", 1.0000001),
+        ("p_unrelated", math.nan),
+        ("p_unrelated", math.inf),
+        ("p_unrelated", "0.5"),
+        ("p_unrelated", True),
+        ("expected_unrelated", -0.5),
+        ("expected_unrelated", math.inf),
+        ("expected_unrelated", math.nan),
+        ("expected_unrelated", "1"),
+        ("n_searched", -1),
+        ("n_searched", 1.5),
+        ("n_searched", True),
+        ("n_searched", 2**63),
+        ("database_verdict", ""),
+        ("database_verdict", "x" * 65),
+        ("database_verdict", "Support"),
+        ("database_verdict", "support database caution"),
+        ("database_verdict", "support\n14/17.3"),
+        ("database_verdict", 3),
+    ],
+)
+def test_evidence_is_validated(field: str, value: Any) -> None:
+    with pytest.raises(QueueError, match=field):
+        replace(evidence_item(), **{field: value})
+    data = {**_as_dict(evidence_item()), field: value}
+    with pytest.raises(QueueError):
+        NewItem.from_dict(data)
+
+
+def _as_dict(item: NewItem) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    data: dict[str, Any] = json.loads(json.dumps(asdict(item)))
+    return data
+
+
+def test_evidence_from_dict() -> None:
+    item = evidence_item()
+    assert NewItem.from_dict(_as_dict(item)) == item
+    bare = {k: v for k, v in _as_dict(new_item()).items() if k not in (
+        "p_unrelated", "expected_unrelated", "n_searched", "database_verdict")}  # fmt: skip
+    assert NewItem.from_dict(bare) == new_item()
+    # integers for the numbers, an integral float for the count: as other JSON writers send
+    loose = {**bare, "p_unrelated": 0, "expected_unrelated": 2, "n_searched": 5000.0,
+             "database_verdict": "inconclusive"}  # fmt: skip
+    read = NewItem.from_dict(loose)
+    assert (read.p_unrelated, read.expected_unrelated, read.n_searched) == (0.0, 2.0, 5000)
+    assert isinstance(read.n_searched, int) and isinstance(read.p_unrelated, float)
+    assert replace(item, p_unrelated=0.0, expected_unrelated=0.0, n_searched=0).n_searched == 0
+    assert replace(item, p_unrelated=1.0).p_unrelated == 1.0
+
+
+def test_caution_verdict_is_the_evidence_modules() -> None:
+    from kinmatch.evidence import SUPPORT_DATABASE_CAUTION
+    from kinmatch.queue.models import SUPPORT_DATABASE_CAUTION as QUEUED
+
+    assert QUEUED == SUPPORT_DATABASE_CAUTION
+
+
+def test_database_refuses_evidence_out_of_range(url: str, agencies: Agencies) -> None:
+    queue = open_queue(url, agencies)
+    [(item_id, _)] = queue.push(tokens(agencies)["analyst"], [evidence_item()])
+    db = Database(url)
+    for assignment in ("p_unrelated = 1.5", "p_unrelated = -1", "expected_unrelated = -1",
+                       "n_searched = -1"):  # fmt: skip
+        with pytest.raises(QueueError), db.transaction() as tx:
+            tx.execute(f"UPDATE items SET {assignment} WHERE id = ?", (item_id,))
+    db.close()
+    assert queue.show(tokens(agencies)["supervisor"], item_id).n_searched == 5000
+    queue.close()
+
+
+_V1_PUSH = (  # the statement version 1 of the queue pushed an item with
+    "INSERT INTO items (key, state, agency, query_id, reference_ids, father_id, mother_id, "
+    "case_id, relationship, lr, log10_lr, inconsistent_loci, loci, parameters, store_version, "
+    "created_at, pushed_by, updated_at) VALUES "
+    "(?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
+)
+
+
+def test_a_version_1_database_is_upgraded_in_place(
+    url: str, agencies: Agencies, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(queue_database, "SCHEMA_VERSION", 1)
+    old = Database(url)  # the schema of version 1 only
+    item = new_item()
+    with old.transaction() as tx:
+        assert tx.all("SELECT version FROM schema_version") == [(1,)]
+        row = tx.one(_V1_PUSH, (item.key, "A1", item.query_id, json.dumps(list(item.reference_ids)),
+                                None, None, None, item.relationship, item.lr, item.log10_lr, "[]",
+                                json.dumps(list(item.loci)), json.dumps(dict(item.parameters)),
+                                item.store_version, "2026-01-01T00:00:00.000000Z", "ana@A1",
+                                "2026-01-01T00:00:00.000000Z"))  # fmt: skip
+        assert row is not None
+    with pytest.raises(QueueError), old.transaction() as tx:
+        tx.execute("SELECT p_unrelated FROM items")  # not there yet
+    old.close()
+    monkeypatch.undo()
+
+    queue = open_queue(url, agencies)  # the current code upgrades it on open
+    t = tokens(agencies)
+    item_id = int(row[0])
+    shown = queue.show(t["supervisor"], item_id)
+    assert (shown.summary.query_id, shown.summary.reference_ids, shown.summary.lr) == (
+        item.query_id, item.reference_ids, item.lr)  # fmt: skip
+    assert shown.loci == item.loci and shown.parameters == item.parameters
+    assert (shown.summary.p_unrelated, shown.summary.expected_unrelated, shown.n_searched,
+            shown.summary.database_verdict, shown.caution) == (None,) * 5  # fmt: skip
+    assert queue.push(t["analyst"], [evidence_item("C1")]) == [(item_id, False)]  # same hit
+    [(new_id, created)] = queue.push(t["analyst"], [evidence_item("C2")])
+    assert created
+    listed = {i.id: i for i in queue.list_items(t["supervisor"])}
+    assert listed[item_id].expected_unrelated is None
+    assert listed[new_id].database_verdict == "support-database-caution"
+    assert queue.show(t["supervisor"], new_id).n_searched == 5000
+    queue.close()
+    db = Database(url)  # reopened: nothing applied twice
+    with db.transaction(lock_audit=False) as tx:
+        assert tx.all("SELECT version FROM schema_version ORDER BY version") == [(1,), (2,)]
+    db.close()
+    queue = open_queue(url, agencies)
+    assert queue.verify_audit(t["auditor"]).ok
+    assert len(queue.list_items(t["supervisor"])) == 2
+    queue.close()
+
+
+def test_items_from_search_hits_carry_their_evidence(
+    tmp_path: Path, queue: ReviewQueue, agencies: Agencies
+) -> None:
+    from kinmatch import load_frequencies, read_profiles
+    from kinmatch.evidence import NullModel, assess
+    from kinmatch.search import Searcher
+    from kinmatch.store import ReferenceStore
+
+    fixtures = Path(__file__).parent.parent / "fixtures"
+    store = ReferenceStore.create(tmp_path / "store")
+    store.ingest_csv([fixtures / "examples" / "profiles.csv"])
+    searcher = Searcher(store, load_frequencies(fixtures / "freq_China_GBT37223.csv"))
+    child = read_profiles(fixtures / "examples" / "profiles.csv")["U01"]
+    result = searcher.search(child, "parent-child", top_k=2)
+    evidence = assess(NullModel(searcher.tables), result, bound=0.0)  # every support cautioned
+    items = [NewItem.from_hit(h, searcher.parameters, str(store.generation), evidence=e)
+             for h, e in zip(result.hits, evidence, strict=True)]  # fmt: skip
+    plain = NewItem.from_hit(result.hits[0], searcher.parameters, str(store.generation))
+    assert plain.key == items[0].key and plain.p_unrelated is None
+    with pytest.raises(QueueError, match="another hit"):
+        NewItem.from_hit(result.hits[0], searcher.parameters, "1", evidence=evidence[1])
+    t = tokens(agencies)
+    ids = [i for i, _ in queue.push(t["analyst"], items)]
+    assert any(e.verdict == "support-database-caution" for e in evidence)
+    for item_id, e in zip(ids, evidence, strict=True):
+        shown = queue.show(t["supervisor"], item_id)
+        assert shown.summary.p_unrelated == pytest.approx(min(e.p_unrelated, 1.0), rel=1e-15)
+        assert shown.summary.expected_unrelated == e.expected_unrelated
+        assert shown.n_searched == e.n_searched == result.n_scored
+        assert shown.summary.database_verdict == e.verdict
+        if e.verdict == "support-database-caution":
+            assert shown.caution is not None and f"of {e.n_searched} references" in shown.caution

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from queue_support import GENOTYPE_TEXT, new_item
+from queue_support import GENOTYPE_TEXT, evidence_item, new_item
 
 from kinmatch.queue.commands import _item_json
 
@@ -95,3 +95,32 @@ def test_refusals_exit_2_without_traceback(setup: dict[str, Path], tmp_path: Pat
     result = kinmatch("keys", "issue", "--key", setup["root"] / "agency" / "A1.key", "--sub",
                       "x", "--roles", "admin", "--jurisdiction", "A1", ok=False)  # fmt: skip
     assert result.returncode == 2 and "roles must be among" in result.stderr
+
+
+def test_the_database_caution_is_said_in_words(setup: dict[str, Path], tmp_path: Path) -> None:
+    setup = {**setup, "db": tmp_path / "evidence.db"}
+    items = tmp_path / "items.jsonl"
+    pushed = [evidence_item("C1"), evidence_item("C2", caution=False), new_item("C3")]
+    items.write_text("".join(json.dumps(_item_json(i)) + "\n" for i in pushed))
+    assert "3 items added" in queue(setup, "ana", "push", items).stdout
+    lines = queue(setup, "rob", "list").stdout.splitlines()
+    assert "expected unrelated" in lines[0] and lines[0].endswith("caution")
+    assert lines[1].split()[-2:] == ["0.05", "CAUTION"]
+    assert lines[2].strip() == ("caution: in the database searched, 0.05 unrelated references "
+                                "are expected to score this high; confirm with more loci or "
+                                "other evidence")  # fmt: skip
+    assert lines[3].split()[-1] == "5e-06" and lines[4].split()[-1] == "-"
+    assert len(lines) == 5 and not any(g in "\n".join(lines) for g in GENOTYPE_TEXT)
+    rows = [json.loads(line) for line in queue(setup, "rob", "list", "--json").stdout.splitlines()]
+    assert [r["database_verdict"] for r in rows] == ["support-database-caution", "support", None]
+    assert rows[0]["caution"].startswith("caution:") and rows[1]["caution"] is None
+    claimed = queue(setup, "rob", "claim", "1").stdout
+    assert "CAUTION" in claimed and "0.05 unrelated references" in claimed
+    shown = queue(setup, "rob", "show", "1")
+    full = json.loads(shown.stdout)
+    assert (full["summary"]["expected_unrelated"], full["n_searched"]) == (0.05, 5000)
+    assert full["caution"] == shown.stderr.strip()
+    assert shown.stderr.startswith("caution: in a database of 5000 references, 0.05 unrelated "
+                                   "references are expected to score this high")  # fmt: skip
+    quiet = queue(setup, "sue", "show", "2")
+    assert json.loads(quiet.stdout)["caution"] is None and quiet.stderr == ""

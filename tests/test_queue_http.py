@@ -23,7 +23,7 @@ import pytest
 import uvicorn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from queue_support import GENOTYPE_TEXT, Agencies, new_item, open_queue, queue_url
+from queue_support import GENOTYPE_TEXT, Agencies, evidence_item, new_item, open_queue, queue_url
 from test_queue import attacks, tokens
 
 from kinmatch.errors import QueueError
@@ -136,6 +136,12 @@ def api(queue: ReviewQueue) -> Iterator[Client]:
 def item_json(query: str = "C1", reference: str = "F1", **changes: Any) -> dict[str, Any]:
     """:func:`queue_support.new_item` as the JSON body of a push."""
     return {**json.loads(json.dumps(asdict(new_item(query, reference)))), **changes}
+
+
+def evidence_json(query: str = "C1", caution: bool = True, **changes: Any) -> dict[str, Any]:
+    """:func:`queue_support.evidence_item` as the JSON body of a push."""
+    item = evidence_item(query, caution=caution)
+    return {**json.loads(json.dumps(asdict(item))), **changes}
 
 
 def national_auditor(agencies: Agencies) -> str:
@@ -336,6 +342,19 @@ def test_invalid_requests_get_4xx_json(api: Client, agencies: Agencies) -> None:
         ("POST", "/items", "analyst", b'{"items": [', 422),
         ("POST", "/items", "analyst", {"items": []}, 422),
         ("POST", "/items", "analyst", {"items": [item_json(lr=-1)]}, 422),
+        ("POST", "/items", "analyst", {"items": [evidence_json(p_unrelated=1.5)]}, 422),
+        ("POST", "/items", "analyst", {"items": [evidence_json(p_unrelated=-0.1)]}, 422),
+        ("POST", "/items", "analyst", {"items": [evidence_json(p_unrelated="0.5")]}, 422),
+        ("POST", "/items", "analyst", b'{"items": [{"p_unrelated": NaN}]}', 422),
+        ("POST", "/items", "analyst", {"items": [evidence_json(expected_unrelated=-1)]}, 422),
+        ("POST", "/items", "analyst", {"items": [evidence_json(expected_unrelated=True)]}, 422),
+        ("POST", "/items", "analyst", {"items": [evidence_json(n_searched=-1)]}, 422),
+        ("POST", "/items", "analyst", {"items": [evidence_json(n_searched=2.5)]}, 422),
+        ("POST", "/items", "analyst", {"items": [evidence_json(n_searched=2**63)]}, 422),
+        ("POST", "/items", "analyst", {"items": [evidence_json(database_verdict="")]}, 422),
+        ("POST", "/items", "analyst", {"items": [evidence_json(database_verdict="x" * 65)]}, 422),
+        ("POST", "/items", "analyst", {"items": [evidence_json(database_verdict="Yes!")]}, 422),
+        ("POST", "/items", "analyst", {"items": [evidence_json(database_verdict=1)]}, 422),
         ("POST", "/items", "analyst", {"items": [item_json(relationship="cousins")]}, 422),
         ("POST", "/items", "analyst", {"items": [item_json(agency="national")]}, 422),
         ("POST", "/items", "analyst", {"items": [item_json(surprise=1)]}, 422),
@@ -412,6 +431,19 @@ def test_openapi_lists_every_endpoint(api: Client) -> None:
     assert item["properties"]["lr"] == {"type": "number", "minimum": 0.0, "title": "Lr"}
     assert item["properties"]["query_id"]["maxLength"] == 2000
     assert schemas["PushIn"]["properties"]["items"]["maxItems"] == 1000
+    evidence = item["properties"]
+    assert evidence["p_unrelated"]["anyOf"][0] == {"type": "number", "minimum": 0.0,
+                                                   "maximum": 1.0}  # fmt: skip
+    assert evidence["expected_unrelated"]["anyOf"][0] == {"type": "number", "minimum": 0.0}
+    assert evidence["n_searched"]["anyOf"][0] == {  # the document states 2**63 - 1 as a float
+        "type": "integer", "minimum": 0, "maximum": float(2**63 - 1)}  # fmt: skip
+    verdict = evidence["database_verdict"]["anyOf"][0]
+    assert verdict["maxLength"] == 64 and verdict["pattern"] == "^[a-z][a-z0-9-]*$"
+    assert not {"p_unrelated", "expected_unrelated", "n_searched", "database_verdict"} & set(
+        item.get("required", []))  # fmt: skip
+    summary = schemas["ItemSummaryOut"]["properties"]
+    assert {"p_unrelated", "expected_unrelated", "database_verdict", "caution"} <= set(summary)
+    assert "n_searched" not in summary and "n_searched" in schemas["ItemOut"]["properties"]
     assert "HTTPValidationError" not in schemas  # 422 replies are {"error": ...} too
     assert api.get("/docs").status == 404
 
@@ -435,6 +467,41 @@ def test_no_genotype_outside_show(api: Client, agencies: Agencies) -> None:
     for text in seen:
         assert not any(g in text for g in GENOTYPE_TEXT), text
     assert GENOTYPE_TEXT[0] in api.get("/items/1", t["reviewer"]).text  # the holder sees them
+
+
+def test_evidence_round_trips(api: Client, agencies: Agencies) -> None:
+    t = tokens(agencies)
+    body = {"items": [evidence_json("C1"), evidence_json("C2", caution=False), item_json("C3")]}
+    pushed = api.post("/items", t["analyst"], body=body)
+    assert pushed.status == 200, pushed.text
+    listing = api.get("/items", t["reviewer"]).json["items"]
+    evidence = ("p_unrelated", "expected_unrelated", "database_verdict")
+    assert [tuple(i[k] for k in evidence) for i in listing] == [
+        (1e-5, 5000 * 1e-5, "support-database-caution"),
+        (1e-9, 5000 * 1e-9, "support"),
+        (None, None, None),
+    ]
+    assert listing[0]["caution"].startswith(
+        "caution: in the database searched, 0.05 unrelated references are expected"
+    )
+    assert [i["caution"] for i in listing[1:]] == [None, None]
+    assert all("n_searched" not in i for i in listing)
+    claimed = api.post("/items/claim", t["reviewer"]).json["item"]
+    assert claimed["database_verdict"] == "support-database-caution" and claimed["caution"]
+    shown = [api.get(f"/items/{i}", t["supervisor"]).json for i in (1, 2, 3)]
+    assert [s["n_searched"] for s in shown] == [5000, 5000, None]
+    assert shown[0]["caution"].startswith(
+        "caution: in a database of 5000 references, 0.05 unrelated references are expected "
+        "to score this high"
+    )
+    assert [s["caution"] for s in shown[1:]] == [None, None]
+    # not part of the idempotency key: the same hit with newer evidence is the same item
+    again = api.post("/items", t["analyst"], body={"items": [evidence_json("C1", n_searched=9)]})
+    assert again.json == {"items": [{"id": 1, "created": False}]}
+    assert api.get("/items/1", t["supervisor"]).json["n_searched"] == 5000
+    seen = [json.dumps(listing), json.dumps(claimed), api.get("/audit", t["auditor"]).text]
+    for text in seen:
+        assert not any(g in text for g in GENOTYPE_TEXT), text
 
 
 def test_items_from_search_hits_are_accepted(tmp_path: Path, agencies: Agencies) -> None:
@@ -592,8 +659,10 @@ def test_match_pushes_hits_to_a_server(api: Client, agencies: Agencies) -> None:
 
     target = f"http://127.0.0.1:{api.port}"
     analyst = agencies.token("ana", ["analyst"])
-    items = [new_item("C1"), new_item("C2")]
+    items = [new_item("C1"), evidence_item("C2")]
     assert push_hits(target, None, analyst, items) == (2, 0)
     assert push_hits(target, None, analyst, items) == (0, 2)
+    shown = api.get("/items/2", agencies.token("sue", ["supervisor"])).json
+    assert (shown["n_searched"], shown["database_verdict"]) == (5000, "support-database-caution")
     with pytest.raises(QueueError, match="HTTP 403"):
         push_hits(target, None, agencies.token("rob", ["reviewer"]), items)

@@ -132,10 +132,21 @@ def _call(ctx: click.Context, operation: Callable[[ReviewQueue, str], T]) -> T:
         _fail(str(exc))
 
 
+_HEADER = (f"{'id':>6}  {'state':<9}  {'agency':<8}  {'query':<12}  {'references':<24}  "
+           f"{'relationship':<15}  {'LR':>10}  {'inconsistent':>12}  {'expected unrelated':>18}"
+           "  caution")  # fmt: skip
+
+
 def _summary_line(item: ItemSummary) -> str:
-    return (f"{item.id:>6}  {item.state.value:<9}  {item.agency:<8}  {item.query_id:<12}  "
+    """One row of the listing; a ``support-database-caution`` item is marked ``CAUTION`` and
+    followed by the caution in words."""
+    expected = "-" if item.expected_unrelated is None else f"{item.expected_unrelated:.3g}"
+    line = (f"{item.id:>6}  {item.state.value:<9}  {item.agency:<8}  {item.query_id:<12}  "
             f"{'+'.join(item.reference_ids):<24}  {item.relationship:<15}  "
-            f"{item.lr:>10.3g}  {item.n_inconsistent}")  # fmt: skip
+            f"{item.lr:>10.3g}  {item.n_inconsistent:>12}  {expected:>18}  "
+            f"{'CAUTION' if item.cautioned else ''}").rstrip()  # fmt: skip
+    caution = item.caution()
+    return line if caution is None else f"{line}\n{'':>8}{caution}"
 
 
 @queue_group.command("push")
@@ -165,14 +176,15 @@ def queue_push(ctx: click.Context, items_path: Path) -> None:
 @click.pass_context
 def queue_list(ctx: click.Context, state: str | None, after: int, limit: int,
                as_json: bool) -> None:  # fmt: skip
-    """Items in your jurisdiction: pseudonymous IDs, LR and state (no genotypes)."""
+    """Items in your jurisdiction: pseudonymous IDs, LR, state and the number of unrelated
+    references expected to score as high (no genotypes); CAUTION marks a support the
+    database's size calls into question."""
     items = _call(ctx, lambda q, t: q.list_items(t, state=state, after=after, limit=limit))
     if as_json:
         for item in items:
-            click.echo(json.dumps(asdict(item)))
+            click.echo(json.dumps({**asdict(item), "caution": item.caution()}))
         return
-    click.echo(f"{'id':>6}  {'state':<9}  {'agency':<8}  {'query':<12}  {'references':<24}  "
-               f"{'relationship':<15}  {'LR':>10}  inconsistent")  # fmt: skip
+    click.echo(_HEADER)
     for item in items:
         click.echo(_summary_line(item))
 
@@ -181,9 +193,14 @@ def queue_list(ctx: click.Context, state: str | None, after: int, limit: int,
 @click.argument("item_id", type=int)
 @click.pass_context
 def queue_show(ctx: click.Context, item_id: int) -> None:
-    """One item in full (JSON), with genotypes: supervisors, or the reviewer holding it."""
+    """One item in full (JSON), with genotypes: supervisors, or the reviewer holding it.
+
+    A ``support-database-caution`` item's caution is in the JSON (``caution``) and, in words,
+    on standard error."""
     item = _call(ctx, lambda q, t: q.show(t, item_id))
-    click.echo(json.dumps(asdict(item), indent=2, default=str))
+    click.echo(json.dumps({**asdict(item), "caution": item.caution}, indent=2, default=str))
+    if item.caution is not None:
+        click.echo(item.caution, err=True)
 
 
 @queue_group.command("claim")

@@ -86,6 +86,14 @@ _COMMON = [
     _HEAD,
     f"INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '{GENESIS}')",
 ]
+_EVIDENCE = [  # version 2: the database-size-aware evidence of the hit (null: not given)
+    "ALTER TABLE items ADD COLUMN p_unrelated DOUBLE PRECISION "
+    "CHECK (p_unrelated >= 0 AND p_unrelated <= 1)",
+    "ALTER TABLE items ADD COLUMN expected_unrelated DOUBLE PRECISION "
+    "CHECK (expected_unrelated >= 0)",
+    "ALTER TABLE items ADD COLUMN n_searched BIGINT CHECK (n_searched >= 0)",
+    "ALTER TABLE items ADD COLUMN database_verdict TEXT",
+]
 MIGRATIONS: dict[str, list[list[str]]] = {
     "sqlite": [
         [
@@ -95,6 +103,7 @@ MIGRATIONS: dict[str, list[list[str]]] = {
             "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit "
             "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
         ],
+        _EVIDENCE,
     ],
     "postgresql": [
         [
@@ -107,9 +116,14 @@ MIGRATIONS: dict[str, list[list[str]]] = {
             "CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit "
             "FOR EACH ROW EXECUTE FUNCTION audit_append_only()",
         ],
+        _EVIDENCE,
     ],
 }
-"""Per engine, the statements of each schema version (version n = index n - 1)."""
+"""Per engine, the statements of each schema version (version n = index n - 1), applied in
+order on connect, in one transaction with their ``schema_version`` rows: a database of an
+older version is upgraded in place, wholly or not at all. Version 1: the queue; version 2: the
+items' database-size-aware evidence (``p_unrelated``, ``expected_unrelated``, ``n_searched``,
+``database_verdict``; nullable, so items of version 1 keep null)."""
 
 SCHEMA_VERSION = len(MIGRATIONS["sqlite"])
 

@@ -59,7 +59,19 @@ from kinmatch.errors import (
     QueueDatabaseError,
     QueueError,
 )
-from kinmatch.queue.models import MAX_TEXT, TRANSITIONS, Finding, Item, ItemSummary, NewItem, State
+from kinmatch.queue.models import (
+    MAX_COUNT,
+    MAX_TEXT,
+    MAX_VERDICT,
+    SUPPORT_DATABASE_CAUTION,
+    TRANSITIONS,
+    VERDICT_PATTERN,
+    Finding,
+    Item,
+    ItemSummary,
+    NewItem,
+    State,
+)
 from kinmatch.queue.service import ReviewQueue
 from kinmatch.relationships import RELATIONSHIPS
 from kinmatch.security.audit import AuditRecord
@@ -164,6 +176,17 @@ Relationship = Annotated[
 ]
 Finite = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 NonNegative = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0)]
+Probability = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0, le=1)]
+Count = Annotated[int, Field(strict=True, ge=0, le=MAX_COUNT)]
+Verdict = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_VERDICT, pattern=f"^{VERDICT_PATTERN.pattern}$"),
+    Field(
+        description="The hit's verdict with the database's size: support, "
+        f"{SUPPORT_DATABASE_CAUTION}, inconclusive, exclusion.",
+        examples=[SUPPORT_DATABASE_CAUTION],
+    ),
+]
 Detail = Annotated[
     Any,
     AfterValidator(_bounded),
@@ -224,6 +247,14 @@ class NewItemIn(_Body):
     mother_id: Text | None = None
     case_id: Text | None = None
     agency: Agency | None = Field(None, description="Defaults to the caller's agency.")
+    p_unrelated: Probability | None = Field(
+        None, description="P(an unrelated reference scores at least this LR)."
+    )
+    expected_unrelated: NonNegative | None = Field(
+        None, description="Unrelated references expected to score this high: n_searched p."
+    )
+    n_searched: Count | None = Field(None, description="References (or couples) searched.")
+    database_verdict: Verdict | None = None
 
     def new_item(self) -> NewItem:
         return NewItem(
@@ -240,6 +271,10 @@ class NewItemIn(_Body):
             mother_id=self.mother_id,
             case_id=self.case_id,
             agency=self.agency,
+            p_unrelated=self.p_unrelated,
+            expected_unrelated=self.expected_unrelated,
+            n_searched=self.n_searched,
+            database_verdict=self.database_verdict,
         )
 
 
@@ -273,7 +308,8 @@ class PushOut(BaseModel):
 
 
 class ItemSummaryOut(BaseModel):
-    """A listing's view of an item: pseudonymous IDs, LR and state; no genotypes."""
+    """A listing's view of an item: pseudonymous IDs, LR, state and the database-size-aware
+    evidence; no genotypes."""
 
     id: int
     state: State
@@ -286,10 +322,23 @@ class ItemSummaryOut(BaseModel):
     log10_lr: float | None
     n_inconsistent: int
     created_at: str
+    p_unrelated: float | None = Field(
+        description="P(an unrelated reference scores at least this LR); null: not given."
+    )
+    expected_unrelated: float | None = Field(
+        description="Unrelated references expected to score this high in the database searched."
+    )
+    database_verdict: str | None = Field(
+        description=f"The verdict with the database's size ({SUPPORT_DATABASE_CAUTION}: "
+        "unrelated references scoring this high are not unlikely)."
+    )
+    caution: str | None = Field(
+        description=f"For a {SUPPORT_DATABASE_CAUTION} item, the caution in words; else null."
+    )
 
     @classmethod
     def of(cls, summary: ItemSummary) -> ItemSummaryOut:
-        return cls.model_validate(asdict(summary))
+        return cls.model_validate({**asdict(summary), "caution": summary.caution()})
 
 
 class ListOut(BaseModel):
@@ -314,11 +363,12 @@ class ItemOut(ItemSummaryOut):
     escalation_reason: str | None
     decided_by: str | None
     decision_reason: str | None
+    n_searched: int | None = Field(description="References (or couples) the search met.")
 
     @classmethod
     def of_item(cls, item: Item) -> ItemOut:
         fields = asdict(item)
-        return cls.model_validate({**fields.pop("summary"), **fields})
+        return cls.model_validate({**fields.pop("summary"), **fields, "caution": item.caution})
 
 
 class ClaimOut(BaseModel):

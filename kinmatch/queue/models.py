@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from kinmatch.errors import QueueError
 
 if TYPE_CHECKING:
+    from kinmatch.evidence import HitEvidence
     from kinmatch.search import Hit
 
 
@@ -57,6 +59,55 @@ TRANSITIONS: dict[str, tuple[tuple[State, ...], State]] = {
 
 MAX_TEXT = 2000
 """Longest reason or identifier accepted."""
+MAX_VERDICT = 64
+"""Longest database verdict accepted."""
+MAX_COUNT = 2**63 - 1
+"""Largest ``n_searched`` (both engines store 64-bit integers)."""
+VERDICT_PATTERN = re.compile(r"[a-z][a-z0-9-]*")
+"""A database verdict: lower-case words joined by hyphens (``support``, ``exclusion``,
+``inconclusive``, ``support-database-caution``)."""
+SUPPORT_DATABASE_CAUTION = "support-database-caution"
+"""The verdict of a ``support`` hit that unrelated references of a database this size are
+not unlikely to reach (:data:`kinmatch.evidence.SUPPORT_DATABASE_CAUTION`; not imported from
+there, to keep the queue free of the numerical modules)."""
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _optional_float(data: Mapping[str, Any], name: str) -> float | None:
+    """A JSON number (not a boolean or a string), or None."""
+    value = data.get(name)
+    if value is None:
+        return None
+    if not _is_number(value):
+        raise TypeError(f"{name} must be a number or null")
+    return float(value)
+
+
+def _optional_int(data: Mapping[str, Any], name: str) -> int | None:
+    """A JSON integer (an integral float too), or None."""
+    value = data.get(name)
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an integer or null")
+    return value
+
+
+def caution_text(
+    expected_unrelated: float | None, n_searched: int | None = None, couples: bool = False
+) -> str:
+    """The caution of a ``support-database-caution`` item, in words."""
+    kind = "couples" if couples else "references"
+    expected = "some" if expected_unrelated is None else f"{expected_unrelated:.3g}"
+    where = "in the database searched" if n_searched is None else (
+        f"in a database of {n_searched} {kind}")  # fmt: skip
+    return (f"caution: {where}, {expected} unrelated {kind} are expected to score this high; "
+            "confirm with more loci or other evidence")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -81,6 +132,10 @@ class NewItem:
     mother_id: str | None = None
     case_id: str | None = None
     agency: str | None = None
+    p_unrelated: float | None = None
+    expected_unrelated: float | None = None
+    n_searched: int | None = None
+    database_verdict: str | None = None
 
     def __post_init__(self) -> None:
         texts = [self.query_id, *self.reference_ids, self.relationship, self.store_version]
@@ -93,11 +148,37 @@ class NewItem:
             raise QueueError("an item's lr must be a finite non-negative number")
         if self.log10_lr is not None and not math.isfinite(self.log10_lr):
             raise QueueError("an item's log10_lr must be finite (or null for LR 0)")
+        self._check_evidence()
+
+    def _check_evidence(self) -> None:
+        """The database-size-aware evidence, when given: finite, in range, a short verdict."""
+        p, expected, n = self.p_unrelated, self.expected_unrelated, self.n_searched
+        if p is not None and not (_is_number(p) and math.isfinite(p) and 0.0 <= p <= 1.0):
+            raise QueueError("an item's p_unrelated must be a number in [0, 1] (or null)")
+        if expected is not None and not (
+            _is_number(expected) and math.isfinite(expected) and expected >= 0.0
+        ):
+            raise QueueError("an item's expected_unrelated must be a finite non-negative "
+                             "number (or null)")  # fmt: skip
+        if n is not None and not (
+            isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= MAX_COUNT
+        ):
+            raise QueueError("an item's n_searched must be a non-negative integer (or null)")
+        verdict = self.database_verdict
+        if verdict is not None and not (
+            isinstance(verdict, str)
+            and len(verdict) <= MAX_VERDICT
+            and VERDICT_PATTERN.fullmatch(verdict)
+        ):
+            raise QueueError(f"an item's database_verdict must be at most {MAX_VERDICT} "
+                             "lower-case letters, digits and hyphens (or null)")  # fmt: skip
 
     @property
     def key(self) -> str:
         """The idempotency key: SHA-256 of query, sorted references, relationship and the
-        search parameters; pushing the same hit twice yields one item."""
+        search parameters; pushing the same hit twice yields one item. The database-size-aware
+        evidence is not part of it (it changes with the database's size, the hit does not):
+        the item keeps the evidence it was first pushed with."""
         payload = json.dumps([self.query_id, sorted(self.reference_ids), self.relationship,
                               dict(self.parameters)], sort_keys=True, separators=(",", ":"),
                              default=str)  # fmt: skip
@@ -106,10 +187,15 @@ class NewItem:
     @classmethod
     def from_hit(
         cls, hit: Hit, parameters: Mapping[str, Any], store_version: str,
-        agency: str | None = None,
+        agency: str | None = None, evidence: HitEvidence | None = None,
     ) -> NewItem:  # fmt: skip
         """The review item of a search hit, with the core's per-locus breakdown and the
-        genotypes of the compared persons (by their role in the relationship)."""
+        genotypes of the compared persons (by their role in the relationship), and the hit's
+        database-size-aware ``evidence`` (:func:`kinmatch.evidence.assess`) when given."""
+        if evidence is not None:
+            theirs = (evidence.query_id, evidence.reference_id, evidence.relationship)
+            if theirs != (hit.query_id, hit.reference_id, hit.relationship):
+                raise QueueError("the evidence is of another hit")
         breakdown = hit.breakdown
         loci = tuple(
             {
@@ -131,6 +217,11 @@ class NewItem:
             loci=loci, parameters=dict(parameters), store_version=store_version,
             father_id=hit.father_id, mother_id=hit.mother_id, case_id=hit.case_id,
             agency=agency,
+            # the tail estimate is a bracket's midpoint: rounding may put it a hair above 1
+            p_unrelated=None if evidence is None else min(max(evidence.p_unrelated, 0.0), 1.0),
+            expected_unrelated=None if evidence is None else evidence.expected_unrelated,
+            n_searched=None if evidence is None else evidence.n_searched,
+            database_verdict=None if evidence is None else evidence.verdict,
         )  # fmt: skip
 
     @classmethod
@@ -151,6 +242,10 @@ class NewItem:
                 mother_id=data.get("mother_id"),
                 case_id=data.get("case_id"),
                 agency=data.get("agency"),
+                p_unrelated=_optional_float(data, "p_unrelated"),
+                expected_unrelated=_optional_float(data, "expected_unrelated"),
+                n_searched=_optional_int(data, "n_searched"),
+                database_verdict=data.get("database_verdict"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise QueueError(f"malformed item: {type(exc).__name__} {exc}") from None
@@ -158,7 +253,9 @@ class NewItem:
 
 @dataclass(frozen=True)
 class ItemSummary:
-    """What a listing shows: pseudonymous sample IDs, LR and state; no genotypes."""
+    """What a listing shows: pseudonymous sample IDs, LR, state and the database-size-aware
+    evidence (``p_unrelated``, ``expected_unrelated``, ``database_verdict``; None for an item
+    pushed without it); no genotypes."""
 
     id: int
     state: State
@@ -171,6 +268,20 @@ class ItemSummary:
     log10_lr: float | None
     n_inconsistent: int
     created_at: str
+    p_unrelated: float | None = None
+    expected_unrelated: float | None = None
+    database_verdict: str | None = None
+
+    @property
+    def cautioned(self) -> bool:
+        """Whether the hit's database verdict is ``support-database-caution``."""
+        return self.database_verdict == SUPPORT_DATABASE_CAUTION
+
+    def caution(self, n_searched: int | None = None) -> str | None:
+        """The caution in words, for a ``support-database-caution`` item (else None)."""
+        if not self.cautioned:
+            return None
+        return caution_text(self.expected_unrelated, n_searched, len(self.reference_ids) > 1)
 
 
 @dataclass(frozen=True)
@@ -193,6 +304,8 @@ class Item:
     escalation_reason: str | None
     decided_by: str | None
     decision_reason: str | None
+    n_searched: int | None = None
+    """References (or couples) the search met: the N of ``expected_unrelated = N p``."""
 
     @property
     def id(self) -> int:
@@ -201,6 +314,11 @@ class Item:
     @property
     def state(self) -> State:
         return self.summary.state
+
+    @property
+    def caution(self) -> str | None:
+        """The caution in words, for a ``support-database-caution`` item (else None)."""
+        return self.summary.caution(self.n_searched)
 
 
 def check_reason(reason: str) -> str:

@@ -19,7 +19,7 @@ import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from kinmatch.errors import (
     AccessDeniedError,
@@ -42,14 +42,18 @@ from kinmatch.security.audit import AuditRecord, AuditVerification, record_hash,
 from kinmatch.security.policy import Operation, allowed_roles, require
 from kinmatch.security.tokens import NATIONAL, Caller, TokenVerifier, TrustStore
 
+T = TypeVar("T")
+
 DEFAULT_LEASE = 30 * 60.0
 """Seconds a claim lasts before the item returns to ``pending``."""
 
 _SUMMARY = ("id, state, agency, query_id, reference_ids, case_id, relationship, lr, log10_lr, "
-            "inconsistent_loci, created_at")  # fmt: skip
+            "inconsistent_loci, created_at, p_unrelated, expected_unrelated, "
+            "database_verdict")  # fmt: skip
 _DETAIL = ("father_id, mother_id, loci, parameters, store_version, claimed_by, lease_expires, "
            "reviewed_by, finding, review_reason, escalated_by, escalation_reason, decided_by, "
-           "decision_reason")  # fmt: skip
+           "decision_reason, n_searched")  # fmt: skip
+_N_SUMMARY = len(_SUMMARY.split(","))
 _AUDIT = "seq, at, actor, roles, operation, item_id, outcome, prev_hash, hash"
 
 
@@ -88,7 +92,8 @@ class ReviewQueue:
 
     def push(self, token: str, items: Sequence[NewItem]) -> list[tuple[int, bool]]:
         """Add candidate matches; returns ``(item id, created)`` per item: pushing the same
-        hit again (same idempotency key) returns the existing item with ``created`` False."""
+        hit again (same idempotency key) returns the existing item with ``created`` False
+        (unchanged: it keeps the evidence it was first pushed with)."""
         caller = self._authorize(token, Operation.PUSH)
         ids: list[tuple[int, bool]] = []
 
@@ -106,15 +111,18 @@ class ReviewQueue:
                 row = tx.one(
                     "INSERT INTO items (key, state, agency, query_id, reference_ids, father_id, "
                     "mother_id, case_id, relationship, lr, log10_lr, inconsistent_loci, loci, "
-                    "parameters, store_version, created_at, pushed_by, updated_at) VALUES "
-                    "(?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "parameters, store_version, created_at, pushed_by, updated_at, p_unrelated, "
+                    "expected_unrelated, n_searched, database_verdict) VALUES "
+                    "(?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                     "ON CONFLICT (key) DO NOTHING RETURNING id",
                     (new.key, agency, new.query_id, json.dumps(list(new.reference_ids)),
                      new.father_id, new.mother_id, new.case_id, new.relationship, new.lr,
                      new.log10_lr, json.dumps(list(new.inconsistent_loci)),
                      json.dumps([dict(x) for x in new.loci], default=str),
                      json.dumps(dict(new.parameters), sort_keys=True, default=str),
-                     new.store_version, now, caller.name, now),
+                     new.store_version, now, caller.name, now,
+                     _optional(float, new.p_unrelated), _optional(float, new.expected_unrelated),
+                     new.n_searched, new.database_verdict),
                 )  # fmt: skip
                 if row is not None:
                     ids.append((int(row[0]), True))
@@ -139,7 +147,7 @@ class ReviewQueue:
         self, token: str, *, state: State | str | None = None, limit: int = 100, after: int = 0
     ) -> list[ItemSummary]:
         """Items in the caller's jurisdiction, oldest first (``after`` an item id, at most
-        ``limit``): pseudonymous IDs, LR and state, no genotypes."""
+        ``limit``): pseudonymous IDs, LR, state and database evidence, no genotypes."""
         caller = self._authorize(token, Operation.LIST)
         if state is not None and state not in set(State):
             raise QueueError(f"unknown state {state!r}: one of {', '.join(State)}")
@@ -490,16 +498,20 @@ def _roles(caller: Caller | None, operation: Operation | str | None = None) -> s
     return ",".join(sorted(caller.roles))
 
 
+def _optional(kind: Callable[[Any], T], value: Any) -> T | None:
+    return None if value is None else kind(value)
+
+
 def _summary(row: Sequence[Any]) -> ItemSummary:
     inconsistent = json.loads(row[9])
     return ItemSummary(int(row[0]), State(row[1]), row[2], row[3], tuple(json.loads(row[4])),
-                       row[5], row[6], float(row[7]),
-                       None if row[8] is None else float(row[8]), len(inconsistent),
-                       row[10])  # fmt: skip
+                       row[5], row[6], float(row[7]), _optional(float, row[8]),
+                       len(inconsistent), row[10], _optional(float, row[11]),
+                       _optional(float, row[12]), row[13])  # fmt: skip
 
 
 def _item(row: Sequence[Any]) -> Item:
-    detail = row[11:]
+    detail = row[_N_SUMMARY:]
     return Item(
         summary=_summary(row),
         father_id=detail[0],
@@ -517,6 +529,7 @@ def _item(row: Sequence[Any]) -> Item:
         escalation_reason=detail[11],
         decided_by=detail[12],
         decision_reason=detail[13],
+        n_searched=_optional(int, detail[14]),
     )
 
 
