@@ -39,7 +39,8 @@ from kinmatch.mutation import MODELS, MutationModel, MutationRates, load_mutatio
 from kinmatch.profiles import Profile, ProfileTable, ProfileWriter, read_profiles
 from kinmatch.queue.commands import keys_group, push_hits, queue_group, read_token, serve_command
 from kinmatch.queue.models import NewItem
-from kinmatch.search import SEARCHABLE, Searcher, SearchResult, results_to_arrow
+from kinmatch.relationships import get_relationship
+from kinmatch.search import SEARCHABLE, Searcher, SearchResult, query_roles, results_to_arrow
 from kinmatch.store import IngestError, ReferenceStore
 from kinmatch.synth import (
     Simulator,
@@ -623,19 +624,19 @@ def evidence_command(
         met = searcher.search(query, relationship, top_k=1).n_scored
         model = NullModel(searcher.tables)
         loci = [locus for locus in store.loci if locus in query.genotypes]
-        young = query.role in (None, "unknown-origin")
         if relationship == "parents-child":
-            if not young:
+            if query.role not in (None, "unknown-origin"):
                 raise InputError("a couple's evidence is not available from one profile",
                                  field="relationship")  # fmt: skip
             null = model.couples(query.genotypes, loci=loci)
         else:
-            pairs = {"parent-child": ("child", "parent")}
-            mine, free = pairs.get(relationship, ("person2", "person1"))
-            if not young:
-                mine, free = free, mine
+            mine, free = query_roles(query, relationship)
+            # the transmitter's sex picks its mutation rates: the query's when it is the
+            # transmitter; a reference of either sex is taken as male, as a hit of unknown sex
+            transmitter = get_relationship(relationship).transmitter
+            sex = (query.sex or "M") if transmitter == mine else "M"
             null = model.single(relationship, {mine: query.genotypes}, free, loci=loci,
-                                transmitter_sex=query.sex or "M")  # fmt: skip
+                                transmitter_sex=sex)  # fmt: skip
         null.certify()
     except KeyError:
         _fail(f"{queries_path}: no sample {sample!r}")

@@ -55,6 +55,16 @@ SEARCHABLE = ("parent-child", "parents-child", "full-siblings", "half-siblings",
               "grandparent", "avuncular", "first-cousins")  # fmt: skip
 
 
+def query_roles(query: Profile, relationship: str) -> tuple[str, str]:
+    """The query's role and the stored reference's role in a single-reference search: a
+    person of ``unknown-origin`` (or without a role) takes the younger one (``child``,
+    ``person2``), a registered relative the older."""
+    young = query.role in (None, UNKNOWN_ORIGIN)
+    if relationship == "parent-child":
+        return ("child", "parent") if young else ("parent", "child")
+    return ("person2", "person1") if young else ("person1", "person2")
+
+
 @dataclass(frozen=True)
 class Hit:
     """One stored profile (or couple) scored against a query.
@@ -286,12 +296,9 @@ class Searcher:
                         raise CaseError("a couple searches for its child with search_couple()")
                     results[i] = self._search_couples(query, top_k, min_lr, started)
                     continue
-                if relationship == "parent-child":
-                    roles = ("child", "parent") if young else ("parent", "child")
-                    targets: tuple[str, ...] = PARENT_ROLES if young else (UNKNOWN_ORIGIN,)
-                else:
-                    roles = ("person2", "person1") if young else ("person1", "person2")
-                    targets = RELATIVE_ROLES if young else (UNKNOWN_ORIGIN,)
+                roles = query_roles(query, relationship)
+                relatives = PARENT_ROLES if relationship == "parent-child" else RELATIVE_ROLES
+                targets = relatives if young else (UNKNOWN_ORIGIN,)
                 by_sex = roles[1] == "parent"
                 sexes = SEX_CLASSES if by_sex else (query.sex or "M",)
                 tables = self.tables.single(
