@@ -380,20 +380,8 @@ class StepOut(BaseModel):
     state: State = Field(description="The item's state after the operation.")
 
 
-class AuditRecordOut(BaseModel):
-    seq: int
-    at: str
-    actor: str
-    roles: str
-    operation: str
-    item_id: int | None
-    outcome: str
-    prev_hash: str
-    hash: str
-
-
 class AuditOut(BaseModel):
-    records: list[AuditRecordOut]
+    records: list[AuditRecord]  # the audit log's own record type, as its schema
 
 
 class VerificationOut(BaseModel):
@@ -678,7 +666,7 @@ def create_app(queue: ReviewQueue) -> FastAPI:
     def audit(token: Token, after: After = 0, limit: Limit = 1000) -> AuditOut:
         """Audit records after sequence number ``after``, oldest first (auditors)."""
         records: list[AuditRecord] = queue.audit(token, after=after, limit=limit)
-        return AuditOut(records=[AuditRecordOut.model_validate(asdict(r)) for r in records])
+        return AuditOut(records=records)
 
     @endpoint("GET", "/audit/verify", Operation.VERIFY_AUDIT)
     def verify_audit(token: Token) -> VerificationOut:
