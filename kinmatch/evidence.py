@@ -215,17 +215,7 @@ class LocusNull:
         if not total > 0.0:
             raise CaseError("the query's genotypes are impossible under H2", locus=locus)
         possible = h2 > 0.0
-        h1, h2 = h1[possible], h2[possible]
-        weight = h2 / total
-        lr = h1 / h2
-        finite = lr > 0.0
-        return cls(
-            locus,
-            np.log10(lr[finite]),
-            weight[finite],
-            float(np.sum(weight[~finite])),
-            float(np.sum(h1) / total),
-        )
+        return cls.from_values(locus, h1[possible] / h2[possible], h2[possible])
 
     @classmethod
     def from_values(cls, locus: str, lr: Floats, weight: Floats) -> LocusNull:
