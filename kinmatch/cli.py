@@ -36,11 +36,18 @@ from kinmatch.frequencies import DEFAULT_MIN_FREQUENCY, AlleleFrequencies, load_
 from kinmatch.likelihood import KinshipResult, kinship_lr
 from kinmatch.loci import CHINA_PATERNITY_19, CODIS_20, canonical_locus
 from kinmatch.mutation import MODELS, MutationModel, MutationRates, load_mutation_rates
-from kinmatch.profiles import Profile, ProfileTable, ProfileWriter, read_profiles
+from kinmatch.profiles import ProfileTable, ProfileWriter, read_profiles
 from kinmatch.queue.commands import keys_group, push_hits, queue_group, read_token, serve_command
 from kinmatch.queue.models import NewItem
 from kinmatch.relationships import get_relationship
-from kinmatch.search import SEARCHABLE, Searcher, SearchResult, query_roles, results_to_arrow
+from kinmatch.search import (
+    SEARCHABLE,
+    Searcher,
+    SearchResult,
+    couples_among,
+    query_roles,
+    results_to_arrow,
+)
 from kinmatch.store import IngestError, ReferenceStore
 from kinmatch.synth import (
     Simulator,
@@ -519,7 +526,7 @@ def match_command(
         )  # fmt: skip
         started = time.perf_counter()
         couples, singles = (
-            _couples_among(queries) if relationship == "parents-child" else ([], queries)
+            couples_among(queries) if relationship == "parents-child" else ([], queries)
         )
         with tqdm(total=len(queries), desc="match", unit="queries", disable=None) as bar:
             results = searcher.search_batch(
@@ -683,18 +690,6 @@ def _write_hits(
                 pq.write_table(table, str(temporary))
     except OSError as exc:
         _fail(f"{out_path}: cannot write hits: {exc.strerror}")
-
-
-def _couples_among(queries: list[Profile]) -> tuple[list[tuple[Profile, Profile]], list[Profile]]:
-    """Registered fathers and mothers sharing a case_id form couple queries; the rest stay
-    single (a lone registered parent then gets a per-query error from the search)."""
-    by_case: dict[str, dict[str, Profile]] = {}
-    for query in queries:
-        if query.role in ("father", "mother") and query.case_id:
-            by_case.setdefault(query.case_id, {})[query.role] = query
-    couples = [(pair["father"], pair["mother"]) for pair in by_case.values() if len(pair) == 2]
-    paired = {p.sample_id for couple in couples for p in couple}
-    return couples, [q for q in queries if q.sample_id not in paired]
 
 
 def _check_queries(

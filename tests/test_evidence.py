@@ -22,7 +22,6 @@ from kinmatch import (
     locus_lr,
     read_profiles,
 )
-from kinmatch import evidence as ev
 from kinmatch.alleles import Genotype, make_genotype
 from kinmatch.errors import CaseError
 from kinmatch.evidence import (
@@ -36,6 +35,7 @@ from kinmatch.evidence import (
     null_distribution,
     posterior_relative,
 )
+from kinmatch.evidence import grid as ev
 from kinmatch.loci import CHINA_PATERNITY_19, CODIS_20
 from kinmatch.pedigree import pedigree_likelihood
 from kinmatch.relationships import get_relationship
@@ -477,17 +477,17 @@ def test_fft_levels_stay_within_their_error_bound(china: AlleleFrequencies) -> N
         random_profile(china, 3)
     )
     h, n = 2.0**-8, len(dist.loci)
-    binned = [ev._bin(v, q, h) for v, q in dist._cond]
-    cases = [(binned, ev._NEG, 0.0)]
+    binned = [ev.bin_values(v, q, h) for v, q in dist._cond]
+    cases = [(binned, ev.NO_FLOOR, 0.0)]
     x = float(np.quantile(sample_null(dist, 100_000, np.random.default_rng(1)), 0.9999))
     k_floor = math.floor((x - 1.0) / h) - n + 1
     top = sum(b.top for b in binned)
-    pruned = [ev._Binned(b.bins[keep], b.probs[keep])
+    pruned = [ev.Binned(b.bins[keep], b.probs[keep])
               for b in binned for keep in [b.bins + (top - b.top) >= k_floor]]  # fmt: skip
     cases.append((pruned, k_floor, dist._tilt(x, h)))
     for parts, floor, tau in cases:
-        fft = ev._fft_level(parts, h, floor, ev._fft_plan(parts, h, floor, tau))
-        direct = ev._direct_level(parts, h, floor)
+        fft = ev.fft_level(parts, h, floor, ev.fft_plan(parts, h, floor, tau))
+        direct = ev.direct_level(parts, h, floor)
         assert fft.engine == "fft" and direct.engine == "direct"
         for k in range(max(fft.valid_from, direct.valid_from), top + 1, 7):
             gap = abs(fft.tail_at(k) - direct.tail_at(k))

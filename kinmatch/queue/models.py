@@ -21,13 +21,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kinmatch.errors import QueueError
-
-if TYPE_CHECKING:
-    from kinmatch.evidence import HitEvidence
-    from kinmatch.search import Hit
+from kinmatch.hits import Hit, HitEvidence
 
 
 class State(StrEnum):
@@ -69,7 +66,7 @@ VERDICT_PATTERN = re.compile(r"[a-z][a-z0-9-]*")
 SUPPORT_DATABASE_CAUTION = "support-database-caution"
 """The verdict of a ``support`` hit that unrelated references of a database this size are
 not unlikely to reach (:data:`kinmatch.evidence.SUPPORT_DATABASE_CAUTION`; not imported from
-there, to keep the queue free of the numerical modules)."""
+there: the queue never imports the evidence, which builds on the score tables)."""
 
 
 def _is_number(value: object) -> bool:

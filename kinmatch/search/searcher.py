@@ -1,22 +1,7 @@
-"""Search a reference store for the relatives of a query profile.
-
-``Searcher.search(query, relationship)`` builds the query's score tables with the exact core
-(:mod:`kinmatch.tables`), scans the memory-mapped store with a Numba kernel
-(:mod:`kinmatch.kernels.scan`), keeps the hits at or above ``min_lr`` and/or the ``top_k``
-best (ties broken by sample ID); each hit's per-locus breakdown comes from
-:func:`kinmatch.likelihood.kinship_lr` when it is first asked for.
-
-Which stored profiles a query meets, by default the opposite set of a missing-children
-database:
-
-* a person of ``unknown-origin`` (or without a role) meets the parent roles ``father``,
-  ``mother``, ``parent`` for ``parent-child``, the registered couples (the ``father`` and
-  ``mother`` of one ``case_id``) for ``parents-child``, and every registered relative
-  (``father``, ``mother``, ``parent``, ``sibling``, ``other``) for the pairwise
-  relationships, where it takes the younger role (``person2``: grandchild, nephew);
-* a registered relative, or a couple, meets the persons of ``unknown-origin``.
-
-``search_all=True`` meets every profile but the query itself.
+"""The :class:`Searcher`: a query's score tables (:mod:`kinmatch.tables`), the scan of the
+memory-mapped store by a Numba kernel (:mod:`kinmatch.kernels.scan`), the ranked hits
+(:mod:`kinmatch.search.ranking`, :mod:`kinmatch.hits`) and their evidence
+(:mod:`kinmatch.evidence`).
 """
 
 from __future__ import annotations
@@ -24,170 +9,44 @@ from __future__ import annotations
 import functools
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from functools import cached_property
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from numpy.typing import NDArray
 
-from kinmatch.errors import CaseError, InputError
-from kinmatch.evidence import DEFAULT_CAUTION_BOUND, HitEvidence, NullModel, assess
+from kinmatch.errors import CaseError
+from kinmatch.evidence import DEFAULT_CAUTION_BOUND, NullModel, assess
 from kinmatch.frequencies import DEFAULT_MIN_FREQUENCY, AlleleFrequencies
-from kinmatch.index import ALL_BITS, DEFAULT_MAX_INCONSISTENT, query_masks
+from kinmatch.hits import Hit, HitEvidence, SearchResult
+from kinmatch.index import DEFAULT_MAX_INCONSISTENT, query_masks
 from kinmatch.kernels.filter import filter_children, filter_pairs, filter_single
 from kinmatch.kernels.scan import score_couples, score_references
 from kinmatch.likelihood import NO_MUTATION, KinshipResult, kinship_lr
 from kinmatch.mutation import MutationModel
 from kinmatch.profiles import Profile
 from kinmatch.relationships import get_relationship
-from kinmatch.store import ROLE_CODES, Fragment, ReferenceStore
+from kinmatch.search.couples import Couples, find_couples
+from kinmatch.search.ranking import (
+    Scores,
+    check_limits,
+    log10_threshold,
+    make_hit,
+    select_ranked,
+)
+from kinmatch.search.roles import (
+    PARENT_ROLES,
+    RELATIVE_ROLES,
+    SEARCHABLE,
+    UNKNOWN_ORIGIN,
+    exclude_samples,
+    query_roles,
+    selected_rows,
+)
+from kinmatch.store import ReferenceStore
 from kinmatch.tables import SEX_CLASSES, ScoreTables, TableBuilder, couple_tables
 from kinmatch.verdict import VerdictRule
-
-PARENT_ROLES = ("father", "mother", "parent")
-RELATIVE_ROLES = ("father", "mother", "parent", "sibling", "other")
-UNKNOWN_ORIGIN = "unknown-origin"
-SEARCHABLE = ("parent-child", "parents-child", "full-siblings", "half-siblings",
-              "grandparent", "avuncular", "first-cousins")  # fmt: skip
-
-
-def query_roles(query: Profile, relationship: str) -> tuple[str, str]:
-    """The query's role and the stored reference's role in a single-reference search: a
-    person of ``unknown-origin`` (or without a role) takes the younger one (``child``,
-    ``person2``), a registered relative the older."""
-    young = query.role in (None, UNKNOWN_ORIGIN)
-    if relationship == "parent-child":
-        return ("child", "parent") if young else ("parent", "child")
-    return ("person2", "person1") if young else ("person1", "person2")
-
-
-@dataclass(frozen=True)
-class Hit:
-    """One stored profile (or couple) scored against a query.
-
-    ``lr`` and ``log10_lr`` come from the scan; the core's per-locus result
-    (:attr:`breakdown`, and with it the inconsistent and compared loci and the verdict) is
-    computed on first use, so a caller that only ranks or counts hits never pays for it.
-    """
-
-    query_id: str
-    reference_id: str
-    relationship: str
-    lr: float
-    log10_lr: float | None
-    rank: int
-    explain: Callable[[], KinshipResult] = field(repr=False, compare=False)
-    father_id: str | None = None
-    mother_id: str | None = None
-    case_id: str | None = None
-    persons: Mapping[str, Profile] = field(default_factory=dict, repr=False, compare=False)
-    """The compared profiles by their role in the relationship (genetic data)."""
-
-    @cached_property
-    def breakdown(self) -> KinshipResult:
-        """The core's result for this pair: per-locus LRs, inconsistencies, verdict."""
-        return self.explain()
-
-    @property
-    def n_inconsistent(self) -> int:
-        return len(self.breakdown.inconsistent_loci)
-
-    @property
-    def loci_compared(self) -> int:
-        return len(self.breakdown.loci_compared)
-
-    @property
-    def inconsistent_loci(self) -> tuple[str, ...]:
-        return self.breakdown.inconsistent_loci
-
-    @property
-    def verdict(self) -> str:
-        return self.breakdown.verdict
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    """The hits of one query, best first, with how many references it met."""
-
-    query_id: str
-    relationship: str
-    hits: tuple[Hit, ...]
-    n_scored: int
-    """References (or couples) the query met."""
-    seconds: float
-    error: str | None = None
-    n_candidates: int | None = None
-    """References scored exactly after the candidate filter (None when it was off)."""
-    n_above_threshold: int | None = None
-    """References (or couples) scored at or above ``min_lr``, before the ``top_k`` cut (None
-    without ``min_lr``); those the candidate filter set aside are not counted."""
-
-    def to_arrow(self) -> pa.Table:
-        """The hits as an Arrow table (see :func:`results_to_arrow`)."""
-        return results_to_arrow([self])
-
-
-HIT_SCHEMA = pa.schema(
-    [
-        ("query_id", pa.string()),
-        ("reference_id", pa.string()),
-        ("father_id", pa.string()),
-        ("mother_id", pa.string()),
-        ("case_id", pa.string()),
-        ("relationship", pa.string()),
-        ("lr", pa.float64()),
-        ("log10_lr", pa.float64()),
-        ("rank", pa.int32()),
-        ("n_inconsistent", pa.int32()),
-        ("inconsistent_loci", pa.list_(pa.string())),
-        ("loci_compared", pa.int32()),
-        ("verdict", pa.string()),
-    ]
-)
-
-
-def results_to_arrow(results: Sequence[SearchResult]) -> pa.Table:
-    """One row per hit of every result, in order; no genotypes."""
-    rows = [
-        {
-            "query_id": hit.query_id,
-            "reference_id": hit.reference_id,
-            "father_id": hit.father_id,
-            "mother_id": hit.mother_id,
-            "case_id": hit.case_id,
-            "relationship": hit.relationship,
-            "lr": hit.lr,
-            "log10_lr": hit.log10_lr,
-            "rank": hit.rank,
-            "n_inconsistent": hit.n_inconsistent,
-            "inconsistent_loci": list(hit.inconsistent_loci),
-            "loci_compared": hit.loci_compared,
-            "verdict": hit.verdict,
-        }
-        for result in results
-        for hit in result.hits
-    ]
-    return pa.Table.from_pylist(rows, schema=HIT_SCHEMA)
-
-
-@dataclass(frozen=True)
-class _Scores:
-    """log10 LR of every stored profile (or couple) in store order; NaN where not scored."""
-
-    log10_lr: NDArray[np.float64]
-    offsets: NDArray[np.int64]
-    """First position of each fragment, then the total."""
-    n_met: int
-    n_scored: int
-
-    def locate(self, positions: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-        """(fragment, row) of store positions."""
-        fragments = np.searchsorted(self.offsets, positions, side="right") - 1
-        return fragments, positions - self.offsets[fragments]
 
 
 class Searcher:
@@ -216,7 +75,7 @@ class Searcher:
         self.mutation = mutation
         self.min_frequency = min_frequency
         self.verdict_rule = verdict_rule or VerdictRule()
-        self._couple_cache: tuple[int, _Couples] | None = None
+        self._couple_cache: tuple[int, Couples] | None = None
         self._buffer: NDArray[np.float64] | None = None
         self._null: NullModel | None = None
         self.tables = TableBuilder(frequencies, theta=theta, mutation=mutation,
@@ -284,7 +143,7 @@ class Searcher:
         if relationship not in SEARCHABLE:
             raise CaseError(f"{relationship} is not a search relationship: one of "
                             f"{', '.join(SEARCHABLE)}")  # fmt: skip
-        _check_limits(top_k, min_lr)
+        check_limits(top_k, min_lr)
         results: list[SearchResult | CaseError | None] = [None] * len(queries)
         Plan = tuple[tuple[str, str], tuple[str, ...] | None, bool]
         plans: dict[Plan, list[tuple[int, ScoreTables]]] = {}
@@ -346,7 +205,7 @@ class Searcher:
         ``father_id+mother_id``.
         """
         started = time.perf_counter()
-        _check_limits(top_k, min_lr)
+        check_limits(top_k, min_lr)
         couple = {"father": father, "mother": mother}
         tables = self.tables.single(
             "parents-child", {role: p.genotypes for role, p in couple.items()}, "child",
@@ -400,7 +259,7 @@ class Searcher:
         *,
         by_sex: bool,
         masks: Sequence[tuple[NDArray[np.uint8], ...]] | None = None,
-    ) -> list[_Scores]:
+    ) -> list[Scores]:
         """Score the references each query meets in one pass; with ``masks`` only the filter's
         candidates."""
         locus_index = {locus: i for i, locus in enumerate(self.store.loci)}
@@ -412,11 +271,11 @@ class Searcher:
         for f, fragment in enumerate(self.store.fragments):
             n = fragment.rows
             locus_map = np.array([locus_index[locus] for locus in fragment.loci], np.int64)
-            base = _selected(fragment, targets, set())
+            base = selected_rows(fragment, targets, set())
             selected = np.empty((q, n), dtype=bool)
             for k in range(q):
                 selected[k] = base
-                _exclude(fragment, excludes[k], selected[k])
+                exclude_samples(fragment, excludes[k], selected[k])
                 n_met[k] += int(selected[k].sum())
                 if masks is not None and self.max_inconsistent is not None:
                     keep = np.empty(n, dtype=bool)
@@ -433,7 +292,7 @@ class Searcher:
             score_references(fragment.codes, fragment.sexes, selected,
                              np.ascontiguousarray(stacked[:, :, locus_map, :]),
                              log10[:, offsets[f] : offsets[f + 1]])  # fmt: skip
-        return [_Scores(log10[k], offsets, int(n_met[k]), int(n_scored[k])) for k in range(q)]
+        return [Scores(log10[k], offsets, int(n_met[k]), int(n_scored[k])) for k in range(q)]
 
     def _output(self, queries: int, references: int) -> NDArray[np.float64]:
         """A reused (queries, references) buffer: a fresh 80 MB array per query of a 10^7
@@ -452,7 +311,7 @@ class Searcher:
         query_id: str,
         relationship: str,
         hits: tuple[Hit, ...],
-        scores: _Scores,
+        scores: Scores,
         indexed: bool,
         min_lr: float | None,
         started: float,
@@ -460,7 +319,7 @@ class Searcher:
         filtered = indexed and self.max_inconsistent is not None
         above = None
         if min_lr is not None:
-            above = int(np.count_nonzero(scores.log10_lr >= _log10_threshold(min_lr)))
+            above = int(np.count_nonzero(scores.log10_lr >= log10_threshold(min_lr)))
         return SearchResult(query_id, relationship, hits, scores.n_met,
                             time.perf_counter() - started,
                             n_candidates=scores.n_scored if filtered else None,
@@ -468,7 +327,7 @@ class Searcher:
 
     def _single_hits(
         self,
-        scores: _Scores,
+        scores: Scores,
         top_k: int | None,
         min_lr: float | None,
         relationship: str,
@@ -487,12 +346,12 @@ class Searcher:
             return names.take(pa.array(np.argsort(np.concatenate(where), kind="stable")))
 
         hits = []
-        for rank, i in enumerate(_rank(scores.log10_lr, ids, top_k, min_lr), start=1):
+        for rank, i in enumerate(select_ranked(scores.log10_lr, ids, top_k, min_lr), start=1):
             f, row = (int(x[0]) for x in scores.locate(np.array([i])))
             reference = self.store.decode(self.store.fragments[f], row)
             persons = {**query_roles, free_role: reference}
             breakdown = functools.partial(self._breakdown, relationship, persons)
-            hit = _hit(query_id, reference.sample_id, relationship, scores, i, rank, breakdown,
+            hit = make_hit(query_id, reference.sample_id, relationship, scores, i, rank, breakdown,
                        persons, case_id=reference.case_id)  # fmt: skip
             hits.append(hit)
         return tuple(hits)
@@ -523,17 +382,17 @@ class Searcher:
         total = len(couples.case_ids)
         log10 = np.full(total, np.nan)
         log10[candidates] = scored
-        scores = _Scores(log10, np.array([0, total]), total, n)
+        scores = Scores(log10, np.array([0, total]), total, n)
 
         def ids(positions: NDArray[np.int64]) -> pa.Array:
             return couples.labels.take(pa.array(positions))
 
         hits = []
-        for rank, couple in enumerate(_rank(log10, ids, top_k, min_lr), start=1):
+        for rank, couple in enumerate(select_ranked(log10, ids, top_k, min_lr), start=1):
             roles = self._couple_roles(couples, couple, child)
             breakdown = functools.partial(self._breakdown, "parents-child", roles)
             hits.append(
-                _hit(
+                make_hit(
                     child.sample_id,
                     couples.case_ids[couple],
                     "parents-child",
@@ -550,7 +409,7 @@ class Searcher:
         return self._result(child.sample_id, "parents-child", tuple(hits), scores, True, min_lr,
                             started)  # fmt: skip
 
-    def _couple_roles(self, couples: _Couples, i: int, child: Profile) -> dict[str, Profile]:
+    def _couple_roles(self, couples: Couples, i: int, child: Profile) -> dict[str, Profile]:
         (ff, fr), (mf, mr) = couples.rows[i]
         return {
             "child": child,
@@ -558,167 +417,13 @@ class Searcher:
             "mother": self.store.decode(self.store.fragments[mf], mr),
         }
 
-    def _couples(self) -> _Couples:
+    def _couples(self) -> Couples:
         """Registered couples (a father and a mother sharing a case_id), cached per generation."""
         if self._couple_cache is None or self._couple_cache[0] != self.store.generation:
-            self._couple_cache = (self.store.generation, _find_couples(self.store))
+            self._couple_cache = (self.store.generation, find_couples(self.store))
         return self._couple_cache[1]
 
     def _breakdown(self, relationship: str, roles: dict[str, Profile]) -> KinshipResult:
         return kinship_lr(relationship, roles, self.frequencies, theta=self.theta,
                           mutation=self.mutation, min_frequency=self.min_frequency,
                           verdict_rule=self.verdict_rule)  # fmt: skip
-
-
-@dataclass(frozen=True)
-class _Couples:
-    """Couples with their codes gathered in store-locus order (C, L)."""
-
-    case_ids: list[str]
-    rows: list[tuple[tuple[int, int], tuple[int, int]]]
-    father: NDArray[np.uint16]
-    mother: NDArray[np.uint16]
-    father_ids: list[str]
-    mother_ids: list[str]
-    father_signatures: NDArray[np.uint8]
-    mother_signatures: NDArray[np.uint8]
-
-    @cached_property
-    def labels(self) -> pa.Array:
-        """``case_id/father_id/mother_id`` of every couple: the tie-breaking ID."""
-        triples = zip(self.case_ids, self.father_ids, self.mother_ids, strict=True)
-        return pa.array([f"{c}/{f}/{m}" for c, f, m in triples], pa.string())
-
-
-def _find_couples(store: ReferenceStore) -> _Couples:
-    parents: dict[str, dict[str, list[tuple[int, int, str]]]] = {}
-    father_code, mother_code = ROLE_CODES["father"], ROLE_CODES["mother"]
-    for f, fragment in enumerate(store.fragments):
-        roles = fragment.roles
-        rows = np.flatnonzero((roles == father_code) | (roles == mother_code))
-        case_ids = fragment.case_ids.take(pa.array(rows)).to_pylist()
-        sample_ids = fragment.sample_ids.take(pa.array(rows)).to_pylist()
-        for row, case_id, sample_id in zip(rows.tolist(), case_ids, sample_ids, strict=True):
-            if case_id:
-                role = "father" if roles[row] == father_code else "mother"
-                parents.setdefault(case_id, {}).setdefault(role, []).append((f, row, sample_id))
-    pairs = [
-        (case_id, father, mother)
-        for case_id in sorted(parents)
-        for father in parents[case_id].get("father", [])
-        for mother in parents[case_id].get("mother", [])
-    ]
-    fathers = [(father[0], father[1]) for _, father, _ in pairs]
-    mothers = [(mother[0], mother[1]) for _, _, mother in pairs]
-    return _Couples(
-        [case_id for case_id, _, _ in pairs],
-        list(zip(fathers, mothers, strict=True)),
-        _gather(store, fathers),
-        _gather(store, mothers),
-        [father[2] for _, father, _ in pairs],
-        [mother[2] for _, _, mother in pairs],
-        _gather(store, fathers, signatures=True),
-        _gather(store, mothers, signatures=True),
-    )
-
-
-def _gather(
-    store: ReferenceStore, rows: list[tuple[int, int]], *, signatures: bool = False
-) -> NDArray[Any]:
-    """Codes (or signatures) of (fragment, row) profiles in store-locus order; untyped where
-    a fragment lacks a locus."""
-    locus_index = {locus: i for i, locus in enumerate(store.loci)}
-    shape = (len(rows), len(store.loci))
-    out = np.full(shape, ALL_BITS, np.uint8) if signatures else np.zeros(shape, np.uint16)
-    if not rows:
-        return out
-    where = np.array(rows, dtype=np.int64).reshape(-1, 2)
-    for f, fragment in enumerate(store.fragments):
-        positions = np.flatnonzero(where[:, 0] == f)
-        columns = np.array([locus_index[locus] for locus in fragment.loci], dtype=np.int64)
-        source = fragment.signatures if signatures else fragment.codes
-        out[np.ix_(positions, columns)] = source[where[positions, 1]]
-    return out
-
-
-def _hit(
-    query_id: str,
-    reference_id: str,
-    relationship: str,
-    scores: _Scores,
-    i: int,
-    rank: int,
-    explain: Callable[[], KinshipResult],
-    persons: Mapping[str, Profile],
-    **ids: str | None,
-) -> Hit:
-    log10 = float(scores.log10_lr[i])
-    return Hit(query_id, reference_id, relationship, _lr(log10),
-               None if log10 == -math.inf else log10, rank, explain, persons=persons,
-               **ids)  # fmt: skip
-
-
-def _rank(
-    log10: NDArray[np.float64],
-    ids: Callable[[NDArray[np.int64]], pa.Array],
-    top_k: int | None,
-    min_lr: float | None,
-) -> list[int]:
-    """Positions at or above ``min_lr`` and among the ``top_k`` best, ties ordered by ID.
-
-    NaN (not scored) never ranks. Only the IDs of the group tied at the cut are fetched and
-    sorted (in Arrow), so a query excluded from nearly everyone (LR 0 ties) stays cheap.
-    """
-    threshold = _log10_threshold(min_lr)
-    if top_k is None:
-        index = np.flatnonzero(log10 >= threshold)
-    else:
-        # negated, so LR 0 is +inf and NaN (not scored, or below min_lr) sorts last
-        negated = np.where(log10 >= threshold, -log10, np.nan)
-        k = min(top_k, len(negated))
-        cut = np.partition(negated, k - 1)[k - 1] if k else np.nan
-        if np.isnan(cut):  # fewer than top_k ranked at all
-            index = np.flatnonzero(~np.isnan(negated))
-        else:
-            above, tied = np.flatnonzero(negated < cut), np.flatnonzero(negated == cut)
-            first_ids = pc.sort_indices(ids(tied)).to_numpy()[: k - len(above)]
-            index = np.concatenate([above, tied[first_ids]])
-    names = ids(index).to_pylist()
-    order = sorted(range(len(index)), key=lambda j: (-log10[index[j]], names[j]))
-    return [int(index[j]) for j in order]
-
-
-def _selected(
-    fragment: Fragment, targets: Sequence[str] | None, exclude: set[str]
-) -> NDArray[np.bool_]:
-    if targets is None:
-        selected = np.ones(fragment.rows, dtype=bool)
-    else:
-        codes = [ROLE_CODES[role] for role in targets]
-        selected = np.isin(fragment.roles, np.array(codes, dtype=np.uint8))
-    _exclude(fragment, exclude, selected)
-    return selected
-
-
-def _exclude(fragment: Fragment, sample_ids: set[str], selected: NDArray[np.bool_]) -> None:
-    for sample_id in sample_ids:
-        row = fragment.find(sample_id)
-        if row is not None:
-            selected[row] = False
-
-
-def _log10_threshold(min_lr: float | None) -> float:
-    return -math.inf if min_lr is None or min_lr == 0 else math.log10(min_lr)
-
-
-def _lr(log10: float) -> float:
-    return 0.0 if log10 == -math.inf else 10.0**log10
-
-
-def _check_limits(top_k: int | None, min_lr: float | None) -> None:
-    if top_k is None and min_lr is None:
-        raise InputError("give top_k, min_lr or both", field="top_k")
-    if top_k is not None and top_k < 1:
-        raise InputError(f"top_k {top_k} must be at least 1", field="top_k")
-    if min_lr is not None and not min_lr >= 0:
-        raise InputError(f"min_lr {min_lr} must be non-negative", field="min_lr")

@@ -1,0 +1,99 @@
+"""Ranking the scan's scores: the hits at or above ``min_lr`` and among the ``top_k`` best,
+ties broken by sample ID, without sorting every score."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from numpy.typing import NDArray
+
+from kinmatch.errors import InputError
+from kinmatch.hits import Hit
+from kinmatch.likelihood import KinshipResult
+from kinmatch.profiles import Profile
+
+
+@dataclass(frozen=True)
+class Scores:
+    """The scan's output for one query: log10 LR of every stored profile (or couple) in
+    store order; NaN where not scored."""
+
+    log10_lr: NDArray[np.float64]
+    offsets: NDArray[np.int64]
+    """First position of each fragment, then the total."""
+    n_met: int
+    n_scored: int
+
+    def locate(self, positions: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """(fragment, row) of store positions."""
+        fragments = np.searchsorted(self.offsets, positions, side="right") - 1
+        return fragments, positions - self.offsets[fragments]
+
+
+def make_hit(
+    query_id: str,
+    reference_id: str,
+    relationship: str,
+    scores: Scores,
+    i: int,
+    rank: int,
+    explain: Callable[[], KinshipResult],
+    persons: Mapping[str, Profile],
+    **ids: str | None,
+) -> Hit:
+    log10 = float(scores.log10_lr[i])
+    return Hit(query_id, reference_id, relationship, _lr(log10),
+               None if log10 == -math.inf else log10, rank, explain, persons=persons,
+               **ids)  # fmt: skip
+
+
+def select_ranked(
+    log10: NDArray[np.float64],
+    ids: Callable[[NDArray[np.int64]], pa.Array],
+    top_k: int | None,
+    min_lr: float | None,
+) -> list[int]:
+    """Positions at or above ``min_lr`` and among the ``top_k`` best, ties ordered by ID.
+
+    NaN (not scored) never ranks. Only the IDs of the group tied at the cut are fetched and
+    sorted (in Arrow), so a query excluded from nearly everyone (LR 0 ties) stays cheap.
+    """
+    threshold = log10_threshold(min_lr)
+    if top_k is None:
+        index = np.flatnonzero(log10 >= threshold)
+    else:
+        # negated, so LR 0 is +inf and NaN (not scored, or below min_lr) sorts last
+        negated = np.where(log10 >= threshold, -log10, np.nan)
+        k = min(top_k, len(negated))
+        cut = np.partition(negated, k - 1)[k - 1] if k else np.nan
+        if np.isnan(cut):  # fewer than top_k ranked at all
+            index = np.flatnonzero(~np.isnan(negated))
+        else:
+            above, tied = np.flatnonzero(negated < cut), np.flatnonzero(negated == cut)
+            first_ids = pc.sort_indices(ids(tied)).to_numpy()[: k - len(above)]
+            index = np.concatenate([above, tied[first_ids]])
+    names = ids(index).to_pylist()
+    order = sorted(range(len(index)), key=lambda j: (-log10[index[j]], names[j]))
+    return [int(index[j]) for j in order]
+
+
+def log10_threshold(min_lr: float | None) -> float:
+    return -math.inf if min_lr is None or min_lr == 0 else math.log10(min_lr)
+
+
+def _lr(log10: float) -> float:
+    return 0.0 if log10 == -math.inf else 10.0**log10
+
+
+def check_limits(top_k: int | None, min_lr: float | None) -> None:
+    if top_k is None and min_lr is None:
+        raise InputError("give top_k, min_lr or both", field="top_k")
+    if top_k is not None and top_k < 1:
+        raise InputError(f"top_k {top_k} must be at least 1", field="top_k")
+    if min_lr is not None and not min_lr >= 0:
+        raise InputError(f"min_lr {min_lr} must be non-negative", field="min_lr")
