@@ -5,17 +5,19 @@ Every request to an endpoint carries the caller's token, ``Authorization: Bearer
 ASGI middleware checks it, and the caller's roles for the endpoint's operation
 (:meth:`ReviewQueue.authorize`, which audits a refusal), before anything else: before the
 body is read or validated, so a request without a valid token gets 401 whatever its body.
-Then the body is read (at most :data:`MAX_BODY` bytes) and validated, and the endpoint runs the
-queue operation with the same token (blocking database calls run in FastAPI's threadpool; the
-database keeps one connection per thread).
+Then the body is read (at most :data:`~kinmatch.queue.schemas.MAX_BODY` bytes) and validated
+against the models of :mod:`kinmatch.queue.schemas`, and the endpoint runs the queue operation
+with the same token (blocking database calls run in FastAPI's threadpool; the database keeps
+one connection per thread).
 
 Errors are JSON, ``{"error": "<message>"}``: 401 (with ``WWW-Authenticate: Bearer``) for a
 refused token, 403 for a role or a rule that forbids the operation, 404 for an item that does
 not exist or is outside the caller's jurisdiction (both alike), 409 for an operation that
-does not apply to the item's state, 413 for a body over :data:`MAX_BODY`, 422 for a request
-that does not validate, 503 when the queue's database fails (retry), 400 for any other
-refusal of the queue; 500 ``{"error": "internal error"}`` without any detail for anything
-else. No error message carries a genotype.
+does not apply to the item's state, 413 for a body over
+:data:`~kinmatch.queue.schemas.MAX_BODY`, 422 for a request that does not validate, 503 when
+the queue's database fails (retry), 400 for any other refusal of the queue; 500
+``{"error": "internal error"}`` without any detail for anything else. No error message carries
+a genotype.
 
 The server holds no private key: it verifies tokens with the agencies' public keys of its
 trust directory.
@@ -23,27 +25,17 @@ trust directory.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Query, Request, Security
-from fastapi import Path as PathParameter
+from fastapi import Depends, FastAPI, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    model_validator,
-)
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -59,336 +51,33 @@ from kinmatch.errors import (
     QueueDatabaseError,
     QueueError,
 )
-from kinmatch.queue.models import (
-    MAX_COUNT,
-    MAX_TEXT,
-    MAX_VERDICT,
-    SUPPORT_DATABASE_CAUTION,
-    TRANSITIONS,
-    VERDICT_PATTERN,
-    Finding,
-    Item,
-    ItemSummary,
-    NewItem,
-    State,
+from kinmatch.queue.models import TRANSITIONS, State
+from kinmatch.queue.schemas import (
+    MAX_BODY,
+    MAX_NAME,
+    After,
+    AuditOut,
+    ClaimOut,
+    ErrorOut,
+    ItemId,
+    ItemOut,
+    ItemSummaryOut,
+    Limit,
+    ListOut,
+    PushedOut,
+    PushIn,
+    PushOut,
+    ReasonIn,
+    ReviewIn,
+    StepOut,
+    VerificationOut,
 )
 from kinmatch.queue.service import ReviewQueue
-from kinmatch.relationships import RELATIONSHIPS
 from kinmatch.security.audit import AuditRecord
 from kinmatch.security.policy import Operation
-from kinmatch.security.tokens import AGENCY_CODE, NATIONAL, TrustStore
+from kinmatch.security.tokens import TrustStore
 
-MAX_BODY = 16 * 1024 * 1024
-"""Largest request body accepted, in bytes (413 above)."""
-MAX_ID = 2**63 - 1
-"""Largest item id or audit sequence number (both engines store 64-bit integers)."""
-MAX_PUSH = 1000
-"""Most items in one push."""
-MAX_LOCI = 256
-"""Most loci in an item's per-locus breakdown."""
-MAX_NAME = 64
-"""Longest locus name, role name or key of the per-locus breakdown and parameters."""
-MAX_ENTRIES = 256
-"""Most entries of one list or mapping inside the per-locus breakdown and parameters."""
-MAX_DEPTH = 4
-"""Deepest nesting of a value inside the per-locus breakdown and parameters."""
-_HTTP_LIMIT = 10_000
-"""Most items or audit records in one response (page with ``after``)."""
-
-# -- request bodies: tight, so that the OpenAPI document says what is accepted ----------------
-
-
-def _clean(text: str) -> str:
-    """Text the databases store as sent: no NUL, no lone surrogate."""
-    if "\x00" in text:
-        raise ValueError("text may not contain NUL characters")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("text must be valid Unicode (no lone surrogates)") from None
-    return text
-
-
-def _agency(code: str) -> str:
-    if code == NATIONAL:
-        raise ValueError(f"{NATIONAL!r} is a jurisdiction, not an agency")
-    return code
-
-
-def _relationship(name: str) -> str:
-    if name not in RELATIONSHIPS:
-        raise ValueError(f"unknown relationship: one of {', '.join(RELATIONSHIPS)}")
-    return name
-
-
-def _bounded(value: Any, depth: int = 0) -> Any:
-    """A plain JSON value of bounded size: finite numbers, clean text."""
-    if depth > MAX_DEPTH:
-        raise ValueError(f"nested more than {MAX_DEPTH} levels deep")
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        if not -MAX_ID <= value <= MAX_ID:
-            raise ValueError("integers must fit in 64 bits")
-        return value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError("numbers must be finite")
-        return value
-    if isinstance(value, str):
-        if len(value) > MAX_TEXT:
-            raise ValueError(f"text of at most {MAX_TEXT} characters")
-        return _clean(value)
-    if isinstance(value, list):
-        if len(value) > MAX_ENTRIES:
-            raise ValueError(f"lists of at most {MAX_ENTRIES} entries")
-        return [_bounded(v, depth + 1) for v in value]
-    if isinstance(value, dict):
-        if len(value) > MAX_ENTRIES:
-            raise ValueError(f"objects of at most {MAX_ENTRIES} entries")
-        for key in value:
-            if not isinstance(key, str) or not key or len(key) > MAX_NAME:
-                raise ValueError(f"object keys of 1-{MAX_NAME} characters")
-            _clean(key)
-        return {k: _bounded(v, depth + 1) for k, v in value.items()}
-    raise ValueError("not a JSON value")
-
-
-Text = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT), AfterValidator(_clean)]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME), AfterValidator(_clean)]
-Reason = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=MAX_TEXT, pattern=r"\S"),
-    AfterValidator(_clean),
-    Field(description="Why: not blank."),
-]
-Agency = Annotated[
-    str,
-    StringConstraints(pattern=AGENCY_CODE.pattern),
-    AfterValidator(_agency),
-    Field(description=f"An agency code (not {NATIONAL!r})."),
-]
-Relationship = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=MAX_NAME),
-    AfterValidator(_relationship),
-    Field(json_schema_extra={"enum": list(RELATIONSHIPS)}),
-]
-Finite = Annotated[float, Field(strict=True, allow_inf_nan=False)]
-NonNegative = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0)]
-Probability = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0, le=1)]
-Count = Annotated[int, Field(strict=True, ge=0, le=MAX_COUNT)]
-Verdict = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=MAX_VERDICT, pattern=f"^{VERDICT_PATTERN.pattern}$"),
-    Field(
-        description="The hit's verdict with the database's size: support, "
-        f"{SUPPORT_DATABASE_CAUTION}, inconclusive, exclusion.",
-        examples=[SUPPORT_DATABASE_CAUTION],
-    ),
-]
-Detail = Annotated[
-    Any,
-    AfterValidator(_bounded),
-    Field(description=f"Any JSON value: finite numbers, at most {MAX_DEPTH} levels deep."),
-]
-ItemId = Annotated[int, PathParameter(ge=1, le=MAX_ID, description="The item's id.")]
-After = Annotated[int, Query(ge=0, le=MAX_ID, description="Start after this id.")]
-Limit = Annotated[int, Query(ge=1, le=_HTTP_LIMIT, description="At most this many.")]
-
-
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
-
-
-class LocusIn(BaseModel):
-    """One locus of the per-locus breakdown: its name, LR, the genotypes of the persons
-    compared (by role) and any further details."""
-
-    model_config = ConfigDict(extra="allow")
-    __pydantic_extra__: dict[str, Detail] = Field(init=False)
-
-    locus: Name
-    lr: NonNegative | None = None
-    genotypes: Annotated[dict[Name, Name | None], Field(max_length=8)] | None = Field(
-        None, description="Genotype by role (null: not typed at this locus)."
-    )
-
-    @model_validator(mode="after")
-    def _few_details(self) -> LocusIn:
-        extra = self.__pydantic_extra__ or {}
-        if len(extra) > MAX_ENTRIES or any(not 0 < len(key) <= MAX_NAME for key in extra):
-            raise ValueError(
-                f"a locus has at most {MAX_ENTRIES} details, named in 1-{MAX_NAME} characters"
-            )
-        for key in extra:
-            _clean(key)
-        return self
-
-    def plain(self) -> dict[str, Any]:
-        return self.model_dump(exclude_unset=True)
-
-
-class NewItemIn(_Body):
-    """A candidate match to push (see :class:`kinmatch.queue.NewItem`)."""
-
-    query_id: Text
-    reference_ids: Annotated[list[Text], Field(min_length=1, max_length=8)]
-    relationship: Relationship
-    lr: NonNegative
-    log10_lr: Finite | None = Field(description="Null for an LR of 0.")
-    inconsistent_loci: Annotated[list[Name], Field(max_length=MAX_LOCI)] = []
-    loci: Annotated[list[LocusIn], Field(max_length=MAX_LOCI)] = []
-    parameters: Annotated[dict[Name, Detail], Field(max_length=MAX_ENTRIES)] = {}
-    store_version: Annotated[
-        str, StringConstraints(max_length=MAX_TEXT), AfterValidator(_clean)
-    ] = ""
-    father_id: Text | None = None
-    mother_id: Text | None = None
-    case_id: Text | None = None
-    agency: Agency | None = Field(None, description="Defaults to the caller's agency.")
-    p_unrelated: Probability | None = Field(
-        None, description="P(an unrelated reference scores at least this LR)."
-    )
-    expected_unrelated: NonNegative | None = Field(
-        None, description="Unrelated references expected to score this high: n_searched p."
-    )
-    n_searched: Count | None = Field(None, description="References (or couples) searched.")
-    database_verdict: Verdict | None = None
-
-    def new_item(self) -> NewItem:
-        return NewItem(
-            query_id=self.query_id,
-            reference_ids=tuple(self.reference_ids),
-            relationship=self.relationship,
-            lr=self.lr,
-            log10_lr=self.log10_lr,
-            inconsistent_loci=tuple(self.inconsistent_loci),
-            loci=tuple(locus.plain() for locus in self.loci),
-            parameters=dict(self.parameters),
-            store_version=self.store_version,
-            father_id=self.father_id,
-            mother_id=self.mother_id,
-            case_id=self.case_id,
-            agency=self.agency,
-            p_unrelated=self.p_unrelated,
-            expected_unrelated=self.expected_unrelated,
-            n_searched=self.n_searched,
-            database_verdict=self.database_verdict,
-        )
-
-
-class PushIn(_Body):
-    items: Annotated[list[NewItemIn], Field(min_length=1, max_length=MAX_PUSH)]
-
-
-class ReasonIn(_Body):
-    reason: Reason
-
-
-class ReviewIn(_Body):
-    finding: Finding
-    reason: Reason
-
-
-# -- responses --------------------------------------------------------------------------
-
-
-class ErrorOut(BaseModel):
-    error: str
-
-
-class PushedOut(BaseModel):
-    id: int
-    created: bool = Field(description="False: the same hit was queued before, as this item.")
-
-
-class PushOut(BaseModel):
-    items: list[PushedOut]
-
-
-class ItemSummaryOut(BaseModel):
-    """A listing's view of an item: pseudonymous IDs, LR, state and the database-size-aware
-    evidence; no genotypes."""
-
-    id: int
-    state: State
-    agency: str
-    query_id: str
-    reference_ids: list[str]
-    case_id: str | None
-    relationship: str
-    lr: float
-    log10_lr: float | None
-    n_inconsistent: int
-    created_at: str
-    p_unrelated: float | None = Field(
-        description="P(an unrelated reference scores at least this LR); null: not given."
-    )
-    expected_unrelated: float | None = Field(
-        description="Unrelated references expected to score this high in the database searched."
-    )
-    database_verdict: str | None = Field(
-        description=f"The verdict with the database's size ({SUPPORT_DATABASE_CAUTION}: "
-        "unrelated references scoring this high are not unlikely)."
-    )
-    caution: str | None = Field(
-        description=f"For a {SUPPORT_DATABASE_CAUTION} item, the caution in words; else null."
-    )
-
-    @classmethod
-    def of(cls, summary: ItemSummary) -> ItemSummaryOut:
-        return cls.model_validate({**asdict(summary), "caution": summary.caution()})
-
-
-class ListOut(BaseModel):
-    items: list[ItemSummaryOut]
-
-
-class ItemOut(ItemSummaryOut):
-    """One item in full, with the per-locus breakdown (genotypes) and its decisions."""
-
-    father_id: str | None
-    mother_id: str | None
-    inconsistent_loci: list[str]
-    loci: list[dict[str, Any]]
-    parameters: dict[str, Any]
-    store_version: str
-    claimed_by: str | None
-    lease_expires: str | None
-    reviewed_by: str | None
-    finding: Finding | None
-    review_reason: str | None
-    escalated_by: str | None
-    escalation_reason: str | None
-    decided_by: str | None
-    decision_reason: str | None
-    n_searched: int | None = Field(description="References (or couples) the search met.")
-
-    @classmethod
-    def of_item(cls, item: Item) -> ItemOut:
-        fields = asdict(item)
-        return cls.model_validate({**fields.pop("summary"), **fields, "caution": item.caution})
-
-
-class ClaimOut(BaseModel):
-    item: ItemSummaryOut | None = Field(description="Null when no item is pending.")
-
-
-class StepOut(BaseModel):
-    id: int
-    state: State = Field(description="The item's state after the operation.")
-
-
-class AuditOut(BaseModel):
-    records: list[AuditRecord]  # the audit log's own record type, as its schema
-
-
-class VerificationOut(BaseModel):
-    ok: bool
-    records: int
-    first_bad: int | None = Field(description="Position of the first bad record, if any.")
-    reason: str
+__all__ = ["MAX_BODY", "create_app", "serve"]
 
 
 # -- errors -----------------------------------------------------------------------------
