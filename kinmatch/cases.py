@@ -8,12 +8,14 @@ the pairwise relationships person1 and person2.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from kinmatch.csvfile import csv_rows
 from kinmatch.errors import CaseError, InputError
+from kinmatch.frequencies import AlleleFrequencies
+from kinmatch.mutation import MutationModel
 from kinmatch.profiles import Profile
 from kinmatch.relationships import get_relationship
 
@@ -93,3 +95,26 @@ def _case(record: dict[str, str], line: int, profiles: Mapping[str, Profile]) ->
             raise CaseError(f"sample {sample!r} is in two roles", field=role)
         samples[role] = sample
     return Case(case_id, relationship.name, samples, line)
+
+
+def check_rates(
+    cases: Sequence[Case],
+    profiles: Mapping[str, Profile],
+    frequencies: AlleleFrequencies,
+    mutation: MutationModel,
+    *,
+    source: str | None = None,
+) -> None:
+    """Every locus a case may compare (typed in one of its persons and in the table) has a
+    mutation rate: fail before computing anything, naming the cases file (``source``), the
+    case's line and the locus."""
+    if mutation.rates is None:
+        return
+    for case in cases:
+        for profile in case.persons(profiles).values():
+            for locus in profile.genotypes:
+                if locus in frequencies:
+                    try:
+                        mutation.rates.rates(locus)
+                    except InputError as exc:
+                        raise exc.located(source=source, line=case.line) from None

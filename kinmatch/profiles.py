@@ -69,6 +69,8 @@ class ProfileTable(Mapping[str, Profile]):
     """Sample IDs left out because one of their records is bad."""
     lines: Mapping[str, int] = field(default_factory=dict)
     """Line of each profile's first record, by sample ID."""
+    source: str | None = None
+    """The file read (None for a table built in memory)."""
 
     def __getitem__(self, sample_id: str) -> Profile:
         return self.profiles[sample_id]
@@ -213,8 +215,9 @@ class _Reader:
         profiles = {sid: draft.build() for sid, draft in self.drafts.items() if sid not in rejected}
         lines = {sid: self.drafts[sid].line for sid in profiles}
         return ProfileTable(
-            profiles, self.layout, tuple(self.ignored), tuple(errors), frozenset(rejected), lines
-        )
+            profiles, self.layout, tuple(self.ignored), tuple(errors), frozenset(rejected), lines,
+            self.source,
+        )  # fmt: skip
 
     def add(self, line: int, sample_id: str, record: dict[str, str]) -> None:
         raise NotImplementedError

@@ -1,4 +1,5 @@
-"""Layering rules and import circles of kinmatch, read from its import statements with ast.
+"""Layering rules, module sizes and import circles of kinmatch (imports read with ast; see
+docs/architecture.md).
 
 In the messages, a chain "a:3 -> b:7 -> c" reads: line 3 of a imports b, line 7 of b imports c.
 """
@@ -22,6 +23,10 @@ STORE_RULE = "rule 2 (the store never imports numba)"
 QUEUE_RULE = "rule 3 (queue and security never import search, tables or kernels)"
 CLI_RULE = "rule 4 (nothing outside the CLI imports the CLI)"
 CYCLE_RULE = "rule 5 (no import circle)"
+SIZE_RULE = "rule 6 (no module over 600 lines)"
+EVIDENCE_RULE = "rule 7 (the evidence never imports the search)"
+
+MAX_LINES = 600
 
 # Exactly what kinmatch/kernels/ imports today (no standard library); widen only on purpose.
 KERNEL_ALLOWED = frozenset({"__future__", "numpy", "numba"})
@@ -264,6 +269,17 @@ def violations(package_dir: Path) -> list[str]:
         for imp in imports
         if _within(imp.target, cli)
     ]
+    found += _reach_violations(
+        graph,
+        EVIDENCE_RULE,
+        lambda module: _within(module, f"{package}.evidence"),
+        lambda target: _within(target, f"{package}.search"),
+    )
+    found += [
+        f"{SIZE_RULE}: {name} has {lines} lines"
+        for name, path in _sources(package_dir).items()
+        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    ]
     return found + _cycle_violations(graph)
 
 
@@ -295,24 +311,13 @@ def test_graph_sees_the_package() -> None:
     )
 
 
-def test_kernels_import_only_numpy_and_numba(real: list[str]) -> None:
-    _assert_none(KERNELS_RULE, real)
+RULES = (KERNELS_RULE, STORE_RULE, QUEUE_RULE, CLI_RULE, CYCLE_RULE, SIZE_RULE, EVIDENCE_RULE)
 
 
-def test_store_never_imports_numba(real: list[str]) -> None:
-    _assert_none(STORE_RULE, real)
-
-
-def test_queue_and_security_never_import_search_tables_or_kernels(real: list[str]) -> None:
-    _assert_none(QUEUE_RULE, real)
-
-
-def test_only_the_cli_imports_the_cli(real: list[str]) -> None:
-    _assert_none(CLI_RULE, real)
-
-
-def test_no_import_circle(real: list[str]) -> None:
-    _assert_none(CYCLE_RULE, real)
+@pytest.mark.parametrize("rule", RULES, ids=[rule.split(" (")[0] for rule in RULES])
+def test_rule_holds(rule: str, real: list[str]) -> None:
+    """Each rule of docs/architecture.md on the real tree."""
+    _assert_none(rule, real)
 
 
 @pytest.fixture
@@ -337,10 +342,55 @@ def _plant(rule: str, tree: Path, real: list[str], files: dict[str, str], expect
     assert expected in after, "\n".join(after)
 
 
-def test_planted_kernel_importing_scipy(tree_copy: Path, real: list[str]) -> None:
-    text = "import numpy as np\n\ntry:\n    import scipy\nexcept ImportError:\n    scipy = None\n"
-    expected = f"{KERNELS_RULE}: kinmatch.kernels.planted_scipy imports scipy (line 4)"
-    _plant(KERNELS_RULE, tree_copy, real, {"kernels/planted_scipy.py": text}, expected)
+PLANTED = {
+    "kernel imports scipy (in a try block)": (
+        KERNELS_RULE,
+        {"kernels/planted_scipy.py": "import numpy\n\ntry:\n    import scipy\nexcept ImportError:\n"
+         "    scipy = None\n"},
+        "kinmatch.kernels.planted_scipy imports scipy (line 4)",
+    ),
+    "queue imports tables under TYPE_CHECKING": (
+        QUEUE_RULE,
+        {"queue/planted_tables.py": "from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n"
+         "    from kinmatch.tables import ScoreTables\n"},
+        "kinmatch.queue.planted_tables imports kinmatch.tables (line 4)",
+    ),
+    "security imports tables relatively": (
+        QUEUE_RULE,
+        {"security/planted_relative.py": "from .. import tables\n"},
+        "kinmatch.security.planted_relative imports kinmatch.tables (line 1)",
+    ),
+    "a module imports the CLI": (
+        CLI_RULE,
+        {"planted_cli_user.py": "import kinmatch.cli\n"},
+        "kinmatch.planted_cli_user imports kinmatch.cli (line 1)",
+    ),
+    "a circle through a function body": (
+        CYCLE_RULE,
+        {"planted_a.py": "from kinmatch.planted_b import B\n\nA = 1\n",
+         "planted_b.py": "B = 2\n\n\ndef f() -> int:\n    from kinmatch.planted_a import A\n\n"
+         "    return A\n"},
+        "kinmatch.planted_a:1 -> kinmatch.planted_b:5 -> kinmatch.planted_a",
+    ),
+    "a module of 601 lines": (
+        SIZE_RULE,
+        {"planted_long.py": "".join(f"X{i} = {i}\n" for i in range(MAX_LINES + 1))},
+        f"kinmatch.planted_long has {MAX_LINES + 1} lines",
+    ),
+    "evidence imports the search in a function": (
+        EVIDENCE_RULE,
+        {"evidence/planted_search.py": "def f() -> None:\n"
+         "    from kinmatch.search import Searcher\n"},
+        "kinmatch.evidence.planted_search imports kinmatch.search (line 2)",
+    ),
+}  # fmt: skip
+"""Planted violations: (rule, files written into a copy of the tree, what is reported)."""
+
+
+@pytest.mark.parametrize("case", list(PLANTED))
+def test_planted_violation_is_reported(case: str, tree_copy: Path, real: list[str]) -> None:
+    rule, files, expected = PLANTED[case]
+    _plant(rule, tree_copy, real, files, f"{rule}: {expected}")
 
 
 def test_planted_store_importing_numba_transitively(tree_copy: Path, real: list[str]) -> None:
@@ -353,39 +403,6 @@ def test_planted_store_importing_numba_transitively(tree_copy: Path, real: list[
         " through kinmatch.planted_numba:1 -> numba"
     )
     _plant(STORE_RULE, tree_copy, real, files, expected)
-
-
-def test_planted_queue_importing_tables_under_type_checking(
-    tree_copy: Path, real: list[str]
-) -> None:
-    text = (
-        "from typing import TYPE_CHECKING\n\n"
-        "if TYPE_CHECKING:\n    from kinmatch.tables import ScoreTables\n"
-    )
-    expected = f"{QUEUE_RULE}: kinmatch.queue.planted_tables imports kinmatch.tables (line 4)"
-    _plant(QUEUE_RULE, tree_copy, real, {"queue/planted_tables.py": text}, expected)
-
-
-def test_planted_relative_import_resolves(tree_copy: Path, real: list[str]) -> None:
-    text = "from .. import tables\n"
-    expected = f"{QUEUE_RULE}: kinmatch.security.planted_relative imports kinmatch.tables (line 1)"
-    _plant(QUEUE_RULE, tree_copy, real, {"security/planted_relative.py": text}, expected)
-
-
-def test_planted_module_importing_the_cli(tree_copy: Path, real: list[str]) -> None:
-    expected = f"{CLI_RULE}: kinmatch.planted_cli_user imports kinmatch.cli (line 1)"
-    files = {"planted_cli_user.py": "import kinmatch.cli\n"}
-    _plant(CLI_RULE, tree_copy, real, files, expected)
-
-
-def test_planted_circle_through_a_function_body(tree_copy: Path, real: list[str]) -> None:
-    files = {
-        "planted_a.py": "from kinmatch.planted_b import B\n\nA = 1\n",
-        "planted_b.py": "B = 2\n\n\ndef f() -> int:\n    from kinmatch.planted_a import A\n\n"
-        "    return A\n",
-    }
-    expected = f"{CYCLE_RULE}: kinmatch.planted_a:1 -> kinmatch.planted_b:5 -> kinmatch.planted_a"
-    _plant(CYCLE_RULE, tree_copy, real, files, expected)
 
 
 def test_package_reexport_is_no_circle(tree_copy: Path) -> None:

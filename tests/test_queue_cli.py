@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from queue_support import GENOTYPE_TEXT, evidence_item, new_item
 
-from kinmatch.queue.commands import _item_json
+from kinmatch.queue.client import item_json as _item_json
 
 
 def kinmatch(*args: str | Path, ok: bool = True) -> subprocess.CompletedProcess[str]:

@@ -655,7 +655,7 @@ def test_serve_runs_the_server_with_public_keys_only(url: str, agencies: Agencie
 
 def test_match_pushes_hits_to_a_server(api: Client, agencies: Agencies) -> None:
     """`kinmatch match --push-to-queue http://...` (push_hits): items created, then known."""
-    from kinmatch.queue.commands import push_hits
+    from kinmatch.queue.client import push_hits
 
     target = f"http://127.0.0.1:{api.port}"
     analyst = agencies.token("ana", ["analyst"])

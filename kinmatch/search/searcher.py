@@ -16,8 +16,8 @@ import numpy as np
 import pyarrow as pa
 from numpy.typing import NDArray
 
-from kinmatch.errors import CaseError
-from kinmatch.evidence import DEFAULT_CAUTION_BOUND, NullModel, assess
+from kinmatch.errors import CaseError, InputError, ProfileError
+from kinmatch.evidence import DEFAULT_CAUTION_BOUND, NullDistribution, NullModel, assess
 from kinmatch.frequencies import DEFAULT_MIN_FREQUENCY, AlleleFrequencies
 from kinmatch.hits import Hit, HitEvidence, SearchResult
 from kinmatch.index import DEFAULT_MAX_INCONSISTENT, query_masks
@@ -25,7 +25,7 @@ from kinmatch.kernels.filter import filter_children, filter_pairs, filter_single
 from kinmatch.kernels.scan import score_couples, score_references
 from kinmatch.likelihood import NO_MUTATION, KinshipResult, kinship_lr
 from kinmatch.mutation import MutationModel
-from kinmatch.profiles import Profile
+from kinmatch.profiles import Profile, ProfileTable
 from kinmatch.relationships import get_relationship
 from kinmatch.search.couples import Couples, find_couples
 from kinmatch.search.ranking import (
@@ -88,9 +88,55 @@ class Searcher:
         ``p_unrelated``, ``expected_unrelated`` = references met x ``p_unrelated``, and the
         verdict, ``support-database-caution`` where ``expected_unrelated >= bound``. Null
         distributions are cached across calls."""
+        return assess(self._null_model(), result, bound=bound)
+
+    def check_queries(self, queries: ProfileTable) -> None:
+        """Every query shares a typed locus with the store and the frequency table, and every
+        locus it may compare has a mutation rate: fail before searching anything, naming the
+        queries' file, line and sample (an empty store, which has no loci, has no hits)."""
+        comparable = set(self.store.loci) & set(self.frequencies)
+        rates = self.mutation.rates
+        for query in queries.values():
+            line = queries.lines.get(query.sample_id)
+            loci = [locus for locus in query.genotypes if locus in comparable]
+            if not loci and self.store.loci:
+                raise ProfileError(
+                    "no typed locus in common with the store and the frequency table",
+                    source=queries.source, line=line, sample=query.sample_id,
+                )  # fmt: skip
+            if rates is None:
+                continue
+            for locus in loci:
+                try:
+                    rates.rates(locus)
+                except InputError as exc:
+                    raise exc.located(source=queries.source, line=line,
+                                      sample=query.sample_id) from None  # fmt: skip
+
+    def null_distribution(self, query: Profile, relationship: str) -> NullDistribution:
+        """The null distribution of ``query``'s LR over unrelated references of the population
+        (:mod:`kinmatch.evidence`), on the store's loci the query has typed: a person of unknown
+        origin against random couples for ``parents-child``, otherwise against a single
+        reference in the role the query meets (:func:`~kinmatch.search.query_roles`). The
+        transmitter's sex picks its mutation rates: the query's when it is the transmitter; a
+        reference of either sex is taken as male, as a hit of unknown sex."""
+        model = self._null_model()
+        loci = [locus for locus in self.store.loci if locus in query.genotypes]
+        if relationship == "parents-child":
+            if query.role not in (None, UNKNOWN_ORIGIN):
+                raise InputError("a couple's evidence is not available from one profile",
+                                 field="relationship")  # fmt: skip
+            return model.couples(query.genotypes, loci=loci)
+        mine, free = query_roles(query, relationship)
+        transmitter = get_relationship(relationship).transmitter
+        sex = (query.sex or "M") if transmitter == mine else "M"
+        return model.single(relationship, {mine: query.genotypes}, free, loci=loci,
+                            transmitter_sex=sex)  # fmt: skip
+
+    def _null_model(self) -> NullModel:
         if self._null is None:
             self._null = NullModel(self.tables)
-        return assess(self._null, result, bound=bound)
+        return self._null
 
     @property
     def parameters(self) -> dict[str, Any]:

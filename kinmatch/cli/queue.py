@@ -1,127 +1,44 @@
-"""The ``kinmatch queue``, ``kinmatch keys`` and ``kinmatch serve`` commands.
-
-``keys`` is for an agency's own use (its private key never goes near the server); ``queue``
-and ``serve`` only ever read public keys (``--trust DIR`` of ``<agency>.pub``).
-"""
+"""``kinmatch queue``: the review queue from the command line; every call is authorised by the
+caller's token and audited. It reads only public keys (``--trust DIR`` of ``<agency>.pub``)."""
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 import click
 
-from kinmatch.atomic import atomic_path, atomic_writer
+from kinmatch.atomic import atomic_writer
+from kinmatch.cli import options
 from kinmatch.errors import KinmatchError, QueueError
 from kinmatch.queue.models import Finding, ItemSummary, NewItem, State
 from kinmatch.queue.service import ReviewQueue
-from kinmatch.security.tokens import ROLES, TrustStore
+from kinmatch.security.tokens import TrustStore
 
-EXIT_REFUSED = 2
 T = TypeVar("T")
-
-_trust_dir = click.Path(exists=True, file_okay=False, path_type=Path)
-_token_file = click.Path(exists=True, dir_okay=False, path_type=Path)
-
-
-def _fail(message: str) -> NoReturn:
-    click.echo(f"kinmatch: error: {message}", err=True)
-    sys.exit(EXIT_REFUSED)
-
-
-def read_token(path: Path) -> str:
-    """The token in ``path`` (one line; surrounding whitespace ignored)."""
-    try:
-        return path.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        _fail(f"{path}: cannot read the token ({type(exc).__name__})")
 
 
 def open_queue(db: str, trust: Path) -> ReviewQueue:
     try:
         return ReviewQueue(db, TrustStore.from_directory(trust))
     except KinmatchError as exc:
-        _fail(str(exc))
-
-
-# -- keys ---------------------------------------------------------------------------------
-
-
-@click.group("keys")
-def keys_group() -> None:
-    """An agency's Ed25519 key pair and the tokens it issues (agency side only)."""
-
-
-@keys_group.command("new")
-@click.option("--agency", required=True, help="Agency code (letters, digits, _ . -).")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Directory for <agency>.key (owner-only) and <agency>.pub.")  # fmt: skip
-def keys_new(agency: str, out_dir: Path) -> None:
-    """Make a key pair; give <agency>.pub to the queue servers that must trust the agency."""
-    from kinmatch.security.keys import new_key_pair
-
-    try:
-        private, public = new_key_pair(agency, out_dir)
-    except KinmatchError as exc:
-        _fail(str(exc))
-    click.echo(f"private key (keep it at the agency): {private}\npublic key (for --trust "
-               f"directories): {public}")  # fmt: skip
-
-
-@keys_group.command("issue")
-@click.option("--key", "key_path", required=True, type=_token_file,
-              help="The agency's private key, <agency>.key.")  # fmt: skip
-@click.option("--agency", default=None, help="Issuer (default: the key file's name).")
-@click.option("--sub", "officer", required=True, help="The officer the token is for.")
-@click.option("--roles", required=True, help=f"Comma-separated, among {', '.join(ROLES)}.")
-@click.option("--jurisdiction", required=True, help="An agency code, or 'national'.")
-@click.option("--ttl", default="8h", show_default=True, help="Lifetime: 30m, 8h, 7d ...")
-@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the token to this file (owner-only) instead of stdout.")  # fmt: skip
-def keys_issue(
-    key_path: Path,
-    agency: str | None,
-    officer: str,
-    roles: str,
-    jurisdiction: str,
-    ttl: str,
-    out_path: Path | None,
-) -> None:
-    """Issue a signed token (EdDSA JWT) to one of the agency's officers."""
-    from kinmatch.security.keys import issue_token, load_private_key, parse_ttl
-
-    try:
-        token = issue_token(load_private_key(key_path), agency=agency or key_path.stem,
-                            officer=officer, roles=[r.strip() for r in roles.split(",")],
-                            jurisdiction=jurisdiction, ttl=parse_ttl(ttl))  # fmt: skip
-    except KinmatchError as exc:
-        _fail(str(exc))
-    if out_path is None:
-        click.echo(token)
-        return
-    with atomic_path(out_path) as temporary:
-        os.chmod(temporary, 0o600)
-        temporary.write_text(token + "\n", encoding="utf-8")
-
-
-# -- queue --------------------------------------------------------------------------------
+        options.fail(str(exc))
 
 
 @click.group("queue")
 @click.option("--db", required=True, help="sqlite:///path/queue.db or postgresql://...")
-@click.option("--trust", "trust_dir", required=True, type=_trust_dir,
+@click.option("--trust", "trust_dir", required=True, type=options.TRUST_DIR,
               help="Directory of trusted agencies' public keys (<agency>.pub).")  # fmt: skip
-@click.option("--token", "token_path", required=True, type=_token_file,
+@click.option("--token", "token_path", required=True, type=options.EXISTING_FILE,
               help="File holding the caller's token.")  # fmt: skip
 @click.pass_context
 def queue_group(ctx: click.Context, db: str, trust_dir: Path, token_path: Path) -> None:
     """The review queue: every call is authorised by the token and audited."""
-    ctx.obj = (open_queue(db, trust_dir), read_token(token_path))
+    ctx.obj = (open_queue(db, trust_dir), options.read_token(token_path))
 
 
 def _call(ctx: click.Context, operation: Callable[[ReviewQueue, str], T]) -> T:
@@ -129,7 +46,7 @@ def _call(ctx: click.Context, operation: Callable[[ReviewQueue, str], T]) -> T:
     try:
         return operation(queue, token)
     except KinmatchError as exc:
-        _fail(str(exc))
+        options.fail(str(exc))
 
 
 _HEADER = (f"{'id':>6}  {'state':<9}  {'agency':<8}  {'query':<12}  {'references':<24}  "
@@ -150,7 +67,7 @@ def _summary_line(item: ItemSummary) -> str:
 
 
 @queue_group.command("push")
-@click.argument("items_path", type=_token_file, metavar="ITEMS.jsonl")
+@click.argument("items_path", type=options.EXISTING_FILE, metavar="ITEMS.jsonl")
 @click.pass_context
 def queue_push(ctx: click.Context, items_path: Path) -> None:
     """Push candidate matches: one JSON object per line with the fields of NewItem."""
@@ -162,7 +79,7 @@ def queue_push(ctx: click.Context, items_path: Path) -> None:
             try:
                 items.append(NewItem.from_dict(json.loads(line)))
             except (ValueError, QueueError) as exc:
-                _fail(f"{items_path} line {number}: {exc}")
+                options.fail(f"{items_path} line {number}: {exc}")
     pushed = _call(ctx, lambda q, t: q.push(t, items))
     created = sum(1 for _, new in pushed if new)
     click.echo(f"{created} items added, {len(pushed) - created} already queued")
@@ -301,64 +218,3 @@ def queue_verify(ctx: click.Context) -> None:
         return
     click.echo(f"audit chain BROKEN at record {result.first_bad}: {result.reason}", err=True)
     sys.exit(1)
-
-
-# -- serve --------------------------------------------------------------------------------
-
-
-@click.command("serve")
-@click.option("--db", required=True, help="sqlite:///path/queue.db or postgresql://...")
-@click.option("--trust", "trust_dir", required=True, type=_trust_dir,
-              help="Directory of trusted agencies' public keys (<agency>.pub).")  # fmt: skip
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=click.IntRange(1, 65535), default=8750, show_default=True)
-def serve_command(db: str, trust_dir: Path, host: str, port: int) -> None:
-    """Serve the review queue over HTTP (OpenAPI document at /openapi.json)."""
-    from kinmatch.queue.http import serve
-
-    try:
-        serve(db, trust_dir, host=host, port=port)
-    except KinmatchError as exc:
-        _fail(str(exc))
-
-
-def push_hits(
-    target: str, trust_dir: Path | None, token: str, items: list[NewItem]
-) -> tuple[int, int]:
-    """Push review items to a queue database (with ``trust_dir``) or to a ``kinmatch serve``
-    at an ``http(s)://`` URL; returns (added, already queued)."""
-    if target.startswith(("http://", "https://")):
-        import urllib.error
-        import urllib.request
-
-        body = json.dumps({"items": [_item_json(item) for item in items]}).encode("utf-8")
-        request = urllib.request.Request(
-            target.rstrip("/") + "/items", data=body, method="POST",
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-        )  # fmt: skip
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                pushed = json.loads(response.read())["items"]
-        except urllib.error.HTTPError as exc:
-            answer = exc.read().decode("utf-8", "replace")[:200]
-            raise QueueError(f"queue server refused the push: HTTP {exc.code} {answer}") from None
-        except (OSError, ValueError, KeyError) as exc:
-            raise QueueError(f"cannot push to {target}: {type(exc).__name__}") from None
-        added = sum(1 for entry in pushed if entry["created"])
-        return added, len(pushed) - added
-    if trust_dir is None:
-        raise QueueError("pushing into a queue database needs --trust DIR")
-    queue = ReviewQueue(target, TrustStore.from_directory(trust_dir))
-    try:
-        result = queue.push(token, items)
-    finally:
-        queue.close()
-    added = sum(1 for _, new in result if new)
-    return added, len(result) - added
-
-
-def _item_json(item: NewItem) -> dict[str, Any]:
-    data = asdict(item)
-    data["loci"] = [dict(x) for x in item.loci]
-    data["parameters"] = dict(item.parameters)
-    return data

@@ -1,0 +1,26 @@
+"""``kinmatch serve``: the review queue over HTTP."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from kinmatch.cli import options
+from kinmatch.errors import KinmatchError
+
+
+@click.command("serve")
+@click.option("--db", required=True, help="sqlite:///path/queue.db or postgresql://...")
+@click.option("--trust", "trust_dir", required=True, type=options.TRUST_DIR,
+              help="Directory of trusted agencies' public keys (<agency>.pub).")  # fmt: skip
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=8750, show_default=True)
+def serve_command(db: str, trust_dir: Path, host: str, port: int) -> None:
+    """Serve the review queue over HTTP (OpenAPI document at /openapi.json)."""
+    from kinmatch.queue.http import serve
+
+    try:
+        serve(db, trust_dir, host=host, port=port)
+    except KinmatchError as exc:
+        options.fail(str(exc))
