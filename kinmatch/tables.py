@@ -6,11 +6,14 @@ every genotype code of its dictionary the table holds log10 LR (0 where the locu
 compared), computed by the exact pedigree engine of the core. Every entry uses the
 allele set the core would use for that pair (the frequency table's alleles plus the query's
 and that genotype's alleles the table lacks), never the rest of the store's dictionary, so a
-scan over the table gives exactly the core's LR. Entries are memoised across queries.
+scan over the table gives exactly the core's LR. A locus' row of entries depends only on the
+query's genotypes there, so rows are memoised across queries (a batch of queries shares the
+rows of its common genotypes).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from collections import OrderedDict
@@ -21,17 +24,22 @@ import numpy as np
 from numpy.typing import NDArray
 
 from kinmatch.alleles import Allele, Genotype, make_genotype
+from kinmatch.duo import duo_grids
 from kinmatch.errors import CaseError, InputError
 from kinmatch.frequencies import DEFAULT_MIN_FREQUENCY, AlleleFrequencies, LocusAlleles
 from kinmatch.likelihood import NO_MUTATION, locus_lr, untyped_roles
 from kinmatch.mutation import MutationModel
 from kinmatch.pedigree import pedigree_likelihood_grid
-from kinmatch.relationships import Relationship, get_relationship
-from kinmatch.store import genotype_alleles, n_genotype_codes
+from kinmatch.relationships import get_relationship
+from kinmatch.store import n_genotype_codes, split_codes
 
 SEX_CLASSES = ("M", "F")  # table row of a reference whose sex picks a mutation matrix
 GRID_CACHE_SIZE = 2048
 """Per-locus likelihood grids :meth:`TableBuilder.locus_grids` keeps (least recently used go)."""
+ROW_CACHE_VALUES = 1 << 23
+"""Entries of per-locus table rows :class:`TableBuilder` keeps in all (64 MiB)."""
+
+Ints = NDArray[np.int64]
 
 
 @dataclass(frozen=True)
@@ -56,13 +64,20 @@ class LocusGrids:
     h2: NDArray[np.float64]
 
 
-def code_genotypes(dictionary: Sequence[Allele]) -> list[Genotype | None]:
-    """Genotype of every code of a locus dictionary; index 0 (missing) is None."""
-    genotypes: list[Genotype | None] = [None]
-    for code in range(1, n_genotype_codes(len(dictionary))):
-        first, second = genotype_alleles(code)
-        genotypes.append(make_genotype(dictionary[first], dictionary[second]))
-    return genotypes
+@functools.lru_cache(maxsize=256)
+def code_alleles(n_alleles: int) -> tuple[Ints, Ints]:
+    """The dictionary indices (lo, hi) of codes 1, 2, ... of a locus with ``n_alleles``
+    dictionary alleles (read-only)."""
+    first, second = split_codes(np.arange(1, n_genotype_codes(n_alleles), dtype=np.int64))
+    first.flags.writeable = False
+    second.flags.writeable = False
+    return first, second
+
+
+def _positions(dictionary: Sequence[Allele], alleles: LocusAlleles) -> Ints:
+    """Position of each dictionary allele in a comparison's allele set (-1: not in it)."""
+    position = {allele: i for i, allele in enumerate(alleles.alleles)}
+    return np.array([position.get(allele, -1) for allele in dictionary], dtype=np.int64)
 
 
 class TableBuilder:
@@ -82,6 +97,8 @@ class TableBuilder:
         self.min_frequency = min_frequency
         self._entries: dict[tuple[object, ...], float] = {}
         self._grids: OrderedDict[tuple[object, ...], LocusGrids] = OrderedDict()
+        self._rows: OrderedDict[tuple[object, ...], NDArray[np.float64]] = OrderedDict()
+        self._row_values = 0
         self._lock = threading.Lock()
 
     def entry(
@@ -136,12 +153,18 @@ class TableBuilder:
             matrices = self.mutation.matrices(alleles)
         except InputError as exc:
             raise CaseError(exc.reason, locus=locus) from None
-        h1_ped, h2_ped = rel.pedigrees(sex)
         p, theta = alleles.frequencies, self.theta
-        h1 = _unordered(pedigree_likelihood_grid(h1_ped, coded, free_role, p, theta=theta,
-                                                 matrices=matrices))  # fmt: skip
-        h2 = _unordered(pedigree_likelihood_grid(h2_ped, coded, free_role, p, theta=theta,
-                                                 matrices=matrices))  # fmt: skip
+        if rel.name == "parent-child":  # the closed form, tested equal to the core's grids
+            paternal, maternal = matrices if matrices is not None else (None, None)
+            own, mate = (paternal, maternal) if sex == "M" else (maternal, paternal)
+            h1, h2 = duo_grids(p, theta=theta, parent_matrix=own, mate_matrix=mate,
+                               child=coded.get("child"), parent=coded.get("parent"))  # fmt: skip
+        else:
+            h1_ped, h2_ped = rel.pedigrees(sex)
+            h1 = _unordered(pedigree_likelihood_grid(h1_ped, coded, free_role, p, theta=theta,
+                                                     matrices=matrices))  # fmt: skip
+            h2 = _unordered(pedigree_likelihood_grid(h2_ped, coded, free_role, p, theta=theta,
+                                                     matrices=matrices))  # fmt: skip
         h1.flags.writeable = False
         h2.flags.writeable = False
         grids = LocusGrids(alleles, h1, h2)
@@ -177,38 +200,57 @@ class TableBuilder:
         for li, locus in enumerate(loci):
             query = {role: typed[locus] for role, typed in fixed.items() if locus in typed}
             if locus in self.frequencies and not untyped_roles(rel, {*query, free_role}):
+                dictionary = tuple(dictionaries.get(locus, ()))
                 for s, sex in enumerate(transmitter_sexes):
-                    self._fill(tables, s, li, rel, locus, query, free_role, sex,
-                               code_genotypes(dictionaries.get(locus, ())))  # fmt: skip
+                    row = self.row(rel.name, locus, query, free_role, sex, dictionary)
+                    tables.log10_lr[s, li, : len(row)] = row
         return tables
 
-    def _fill(
+    def row(
         self,
-        tables: ScoreTables,
-        s: int,
-        li: int,
-        rel: Relationship,
+        relationship: str,
         locus: str,
         query: Mapping[str, Genotype],
         free_role: str,
         sex: str,
-        genotypes: Sequence[Genotype | None],
-    ) -> None:
-        grids = self.locus_grids(rel.name, locus, query, free_role, sex)
-        position = {allele: i for i, allele in enumerate(grids.alleles.alleles)}
-        h1, h2 = grids.h1, grids.h2
-        for code, genotype in enumerate(genotypes):
-            if genotype is None:
-                continue
-            if genotype[0] in position and genotype[1] in position:
-                i, j = position[genotype[0]], position[genotype[1]]
-                if h2[i, j] == 0.0:
-                    raise CaseError("the genotypes are impossible under H2", locus=locus)
-                ratio = h1[i, j] / h2[i, j]
-                entry = math.log10(ratio) if ratio > 0 else -math.inf
-            else:  # an allele the comparison's allele set lacks: its own allele set
-                entry = self.entry(rel.name, locus, {**query, free_role: genotype}, sex)
-            tables.log10_lr[s, li, code] = entry
+        dictionary: tuple[Allele, ...],
+    ) -> NDArray[np.float64]:
+        """log10 LR of every code of ``dictionary`` at ``locus`` (0 at code 0, missing),
+        memoised per query genotypes (read-only).
+
+        Codes whose alleles are in the query's comparison come from its likelihood grids
+        (:meth:`locus_grids`); a code with an allele outside that set is computed with
+        :func:`~kinmatch.likelihood.locus_lr` on its own allele set (:meth:`entry`).
+        """
+        key = (relationship, locus, tuple(sorted(query.items())), free_role, sex, dictionary)
+        with self._lock:
+            found = self._rows.get(key)
+            if found is not None:
+                self._rows.move_to_end(key)
+                return found
+        grids = self.locus_grids(relationship, locus, query, free_role, sex)
+        first, second = code_alleles(len(dictionary))
+        position = _positions(dictionary, grids.alleles)
+        i, j = position[first], position[second]
+        known = (i >= 0) & (j >= 0)
+        h2 = grids.h2[i[known], j[known]]
+        if np.any(h2 == 0.0):
+            raise CaseError("the genotypes are impossible under H2", locus=locus)
+        ratio = (grids.h1[i[known], j[known]] / h2).tolist()
+        row = np.zeros(len(first) + 1)
+        # math.log10, as the core: the same number whichever way a table entry is reached
+        row[1:][known] = [math.log10(r) if r > 0 else -math.inf for r in ratio]
+        for k in np.flatnonzero(~known).tolist():  # an allele the comparison's set lacks
+            genotype = make_genotype(dictionary[first[k]], dictionary[second[k]])
+            row[k + 1] = self.entry(relationship, locus, {**query, free_role: genotype}, sex)
+        row.flags.writeable = False
+        with self._lock:
+            if key not in self._rows:
+                self._rows[key] = row
+                self._row_values += len(row)
+            while self._row_values > ROW_CACHE_VALUES and len(self._rows) > 1:
+                self._row_values -= len(self._rows.popitem(last=False)[1])
+        return row
 
 
 def _unordered(grid: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -264,15 +306,15 @@ def couple_tables(
         wanted = [alleles.index(a) for a in genotype]
         child_p[li] = alleles.frequencies[wanted]
         child_het[li] = int(genotype[0] != genotype[1])
-        position = {a: i for i, a in enumerate(alleles.alleles)}
-        for code, pair in enumerate(code_genotypes(dictionaries.get(locus, ()))):
-            if pair is None:
-                continue
-            if pair[0] not in position or pair[1] not in position:
-                rare[li, code] = 1
-                continue
-            a, b = position[pair[0]], position[pair[1]]
-            for s, matrix in enumerate(sexes):
-                transmit[s, li, code] = (matrix[a, wanted] + matrix[b, wanted]) / 2
-            count[li, code] = [(a == k) + (b == k) for k in wanted]
+        dictionary = tuple(dictionaries.get(locus, ()))
+        first, second = code_alleles(len(dictionary))
+        position = _positions(dictionary, alleles)
+        a, b = position[first], position[second]
+        known = (a >= 0) & (b >= 0)
+        codes = np.flatnonzero(known) + 1
+        rare[li, np.flatnonzero(~known) + 1] = 1
+        a, b = a[known], b[known]
+        for s, matrix in enumerate(sexes):
+            transmit[s, li, codes] = (matrix[a][:, wanted] + matrix[b][:, wanted]) / 2
+        count[li, codes] = np.stack([(a == k).astype(np.uint8) + (b == k) for k in wanted], 1)
     return CoupleTables(transmit, count, rare, duo, child_p, child_het)
