@@ -23,12 +23,43 @@ from kinmatch.profiles import Profile
 
 
 @dataclass(frozen=True)
+class LocusDetail:
+    """One locus of a hit: its LR (1 where not compared) and, where compared, whether the
+    genotypes fit H1 without mutation (False: a Mendelian exclusion)."""
+
+    lr: float
+    compared: bool
+    consistent: bool | None
+
+
+@dataclass(frozen=True)
+class HitDetails:
+    """A hit's per-locus breakdown, from the search's score tables: the same loci, compared
+    and inconsistent loci, rare alleles and verdict as the core's
+    :func:`~kinmatch.likelihood.kinship_lr` (:attr:`Hit.breakdown`), the LRs to 1e-9."""
+
+    verdict: str
+    """The search's verdict rule on the scan's LR and the inconsistent loci."""
+    loci: Mapping[str, LocusDetail]
+    """Every locus typed in one of the compared persons, in locus order."""
+    inconsistent_loci: tuple[str, ...]
+    """The compared loci whose genotypes exclude H1 without mutation."""
+    min_frequency_used: tuple[str, ...]
+    """``locus:allele`` of the compared alleles the frequency table lacks."""
+
+    @property
+    def loci_compared(self) -> tuple[str, ...]:
+        """The loci whose LR enters the hit's."""
+        return tuple(name for name, locus in self.loci.items() if locus.compared)
+
+
+@dataclass(frozen=True)
 class Hit:
     """One stored profile (or couple) scored against a query.
 
-    ``lr`` and ``log10_lr`` come from the scan; the core's per-locus result
-    (:attr:`breakdown`, and with it the inconsistent and compared loci and the verdict) is
-    computed on first use, so a caller that only ranks or counts hits never pays for it.
+    ``lr``, ``log10_lr`` and :attr:`details` (per-locus LRs, inconsistent and compared loci,
+    verdict) come from the scan's tables; :attr:`breakdown`, the core's result for the pair,
+    is computed on first use (the slow twin the tests compare the details with).
     """
 
     query_id: str
@@ -37,6 +68,7 @@ class Hit:
     lr: float
     log10_lr: float | None
     rank: int
+    details: HitDetails = field(repr=False)
     explain: Callable[[], KinshipResult] = field(repr=False, compare=False)
     father_id: str | None = None
     mother_id: str | None = None
@@ -51,19 +83,19 @@ class Hit:
 
     @property
     def n_inconsistent(self) -> int:
-        return len(self.breakdown.inconsistent_loci)
+        return len(self.details.inconsistent_loci)
 
     @property
     def loci_compared(self) -> int:
-        return len(self.breakdown.loci_compared)
+        return len(self.details.loci_compared)
 
     @property
     def inconsistent_loci(self) -> tuple[str, ...]:
-        return self.breakdown.inconsistent_loci
+        return self.details.inconsistent_loci
 
     @property
     def verdict(self) -> str:
-        return self.breakdown.verdict
+        return self.details.verdict
 
 
 @dataclass(frozen=True)

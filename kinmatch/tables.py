@@ -44,9 +44,12 @@ Ints = NDArray[np.int64]
 
 @dataclass(frozen=True)
 class ScoreTables:
-    """Tables of shape (sex classes, loci, codes); loci in the store's order."""
+    """Tables of shape (sex classes, loci, codes); loci in the store's order. ``compared``
+    marks the loci with entries (in the table and typed on the query's side); the others
+    are 0 throughout."""
 
     log10_lr: NDArray[np.float64]
+    compared: NDArray[np.bool_]
 
 
 @dataclass(frozen=True)
@@ -196,10 +199,11 @@ class TableBuilder:
         width = max((n_genotype_codes(len(dictionaries.get(locus, ()))) for locus in loci),
                     default=1)  # fmt: skip
         shape = (len(transmitter_sexes), len(loci), width)
-        tables = ScoreTables(np.zeros(shape))
+        tables = ScoreTables(np.zeros(shape), np.zeros(len(loci), dtype=bool))
         for li, locus in enumerate(loci):
             query = {role: typed[locus] for role, typed in fixed.items() if locus in typed}
             if locus in self.frequencies and not untyped_roles(rel, {*query, free_role}):
+                tables.compared[li] = True
                 dictionary = tuple(dictionaries.get(locus, ()))
                 for s, sex in enumerate(transmitter_sexes):
                     row = self.row(rel.name, locus, query, free_role, sex, dictionary)

@@ -18,6 +18,8 @@ from kinmatch import (
     load_frequencies,
     read_profiles,
 )
+from kinmatch.hits import Hit
+from kinmatch.likelihood import KinshipResult
 from kinmatch.search import SEARCHABLE, Searcher, results_to_arrow
 from kinmatch.store import ReferenceStore
 
@@ -34,6 +36,21 @@ MODELS = [
                   rate2=0.001, range=0.5),
     MutationModel("proportional", MutationRates.uniform(0.01)),
 ]  # fmt: skip
+
+
+def assert_details_equal_core(hit: Hit, core: KinshipResult) -> None:
+    """A hit's details from the tables equal the core's breakdown: the same loci, compared and
+    inconsistent loci, consistency, rare alleles and verdict; per-locus LRs to 1e-9."""
+    details = hit.details
+    assert list(details.loci) == list(core.loci)
+    assert details.loci_compared == core.loci_compared
+    assert details.inconsistent_loci == core.inconsistent_loci
+    assert details.min_frequency_used == core.min_frequency_used
+    for name, locus in details.loci.items():
+        assert locus.compared == core.loci[name].compared, name
+        assert locus.consistent == core.loci[name].consistent, name
+        assert locus.lr == pytest.approx(core.loci[name].lr, rel=1e-9, abs=0), name
+    assert details.verdict == core.verdict
 
 
 @st.composite
@@ -104,6 +121,7 @@ def test_kernel_lr_equals_core_on_random_stores(
         assert hit.n_inconsistent == len(core.inconsistent_loci)
         assert hit.loci_compared == len(core.loci_compared)
         assert hit.breakdown.lr == core.lr
+        assert_details_equal_core(hit, core)
     logs = [h.log10_lr if h.log10_lr is not None else -math.inf for h in result.hits]
     assert logs == sorted(logs, reverse=True)
     # the candidate filter (parentage only) keeps every reference within the bound, same LRs
@@ -217,6 +235,7 @@ def test_couple_kernel_equals_core_on_random_stores(
             assert hit.lr == pytest.approx(core.lr, rel=1e-9, abs=0)
             assert hit.n_inconsistent == len(core.inconsistent_loci)
             assert hit.loci_compared == len(core.loci_compared)
+            assert_details_equal_core(hit, core)
 
         father, mother = by_id["F0"], by_id["M0"]
         reverse = searcher.search_couple(father, mother, top_k=100, search_all=True)
@@ -234,6 +253,7 @@ def test_couple_kernel_equals_core_on_random_stores(
             roles = {"child": everyone[hit.reference_id], "father": father, "mother": mother}
             core = kinship_lr("parents-child", roles, frequencies, theta=theta, mutation=model)
             assert hit.lr == pytest.approx(core.lr, rel=1e-9, abs=0)
+            assert_details_equal_core(hit, core)
 
 
 def test_batch_progress_and_arrow_table(example_store: ReferenceStore) -> None:

@@ -3,8 +3,8 @@
 A single-reference score table has shape (sex classes, loci, genotype codes) and holds, for
 every possible reference genotype code, log10 LR at that locus (0 where it is not compared).
 Scoring a reference is then one look-up and one add per locus: mutation, theta and rare
-alleles only change the tables. Counts of inconsistent and compared loci are computed by the
-core for the reported hits only.
+alleles only change the tables. The reported hits' per-locus details are read from the same
+tables (:mod:`kinmatch.search.details`; :func:`couple_loci` for couples).
 """
 
 from __future__ import annotations
@@ -38,6 +38,38 @@ def score_references(
             out_log10[q, r] = total
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _couple_locus(
+    f: int,
+    m: int,
+    li: int,
+    transmit: np.ndarray,
+    count: np.ndarray,
+    duo_log10: np.ndarray,
+    child_p: np.ndarray,
+    het: int,
+    theta: float,
+) -> float:
+    """log10 LR of one couple (father code f, mother code m) at compared locus li."""
+    if m == 0:
+        return float(duo_log10[0, li, f])
+    if f == 0:
+        return float(duo_log10[1, li, m])
+    n1 = count[li, f, 0] + count[li, m, 0]
+    p1 = child_p[li, 0]
+    first = (n1 * theta + (1.0 - theta) * p1) / (1.0 + 3.0 * theta)
+    if het:
+        h1 = transmit[0, li, f, 0] * transmit[1, li, m, 1]
+        h1 += transmit[0, li, f, 1] * transmit[1, li, m, 0]
+        n2 = count[li, f, 1] + count[li, m, 1]
+        p2 = child_p[li, 1]
+        h2 = 2.0 * first * (n2 * theta + (1.0 - theta) * p2) / (1.0 + 4.0 * theta)
+    else:
+        h1 = transmit[0, li, f, 0] * transmit[1, li, m, 0]
+        h2 = first * ((n1 + 1) * theta + (1.0 - theta) * p1) / (1.0 + 4.0 * theta)
+    return np.log10(h1 / h2) if h1 > 0.0 else -np.inf
+
+
 @numba.njit(parallel=True, cache=True, nogil=True)
 def score_couples(
     father: np.ndarray,  # (C, L) uint16 codes of each couple's father
@@ -66,32 +98,36 @@ def score_couples(
         exact = False
         for li in range(loci):
             het = child_het[li]
-            if het == 255:
-                continue
             f = father[c, li]
             m = mother[c, li]
-            if f == 0 and m == 0:
+            if het == 255 or (f == 0 and m == 0):
                 continue
-            if m == 0:
-                total += duo_log10[0, li, f]
-                continue
-            if f == 0:
-                total += duo_log10[1, li, m]
-                continue
-            if rare[li, f] or rare[li, m]:
+            if f != 0 and m != 0 and (rare[li, f] or rare[li, m]):
                 exact = True
-            n1 = count[li, f, 0] + count[li, m, 0]
-            p1 = child_p[li, 0]
-            first = (n1 * theta + (1.0 - theta) * p1) / (1.0 + 3.0 * theta)
-            if het:
-                h1 = transmit[0, li, f, 0] * transmit[1, li, m, 1]
-                h1 += transmit[0, li, f, 1] * transmit[1, li, m, 0]
-                n2 = count[li, f, 1] + count[li, m, 1]
-                p2 = child_p[li, 1]
-                h2 = 2.0 * first * (n2 * theta + (1.0 - theta) * p2) / (1.0 + 4.0 * theta)
-            else:
-                h1 = transmit[0, li, f, 0] * transmit[1, li, m, 0]
-                h2 = first * ((n1 + 1) * theta + (1.0 - theta) * p1) / (1.0 + 4.0 * theta)
-            total += np.log10(h1 / h2) if h1 > 0.0 else -np.inf
+            total += _couple_locus(f, m, li, transmit, count, duo_log10, child_p, het, theta)
         out_log10[c] = total
         out_exact[c] = exact
+
+
+@numba.njit(cache=True, nogil=True)
+def couple_loci(
+    father: np.ndarray,  # (L,) uint16 codes of one couple's father
+    mother: np.ndarray,  # (L,) uint16 codes of its mother
+    transmit: np.ndarray,  # as in score_couples
+    count: np.ndarray,
+    duo_log10: np.ndarray,
+    child_p: np.ndarray,
+    child_het: np.ndarray,
+    theta: float,
+    out_log10: np.ndarray,  # (L,) float64: log10 LR per locus, NaN where not compared
+) -> None:
+    """The per-locus terms of :func:`score_couples` for one couple (a hit's details)."""
+    for li in range(father.shape[0]):
+        het = child_het[li]
+        f = father[li]
+        m = mother[li]
+        if het == 255 or (f == 0 and m == 0):
+            out_log10[li] = np.nan
+        else:
+            out_log10[li] = _couple_locus(f, m, li, transmit, count, duo_log10, child_p, het,
+                                          theta)  # fmt: skip

@@ -186,14 +186,15 @@ class NewItem:
         cls, hit: Hit, parameters: Mapping[str, Any], store_version: str,
         agency: str | None = None, evidence: HitEvidence | None = None,
     ) -> NewItem:  # fmt: skip
-        """The review item of a search hit, with the core's per-locus breakdown and the
+        """The review item of a search hit, with its per-locus details (the search's tables'
+        LRs and consistency, :attr:`~kinmatch.hits.Hit.details`) and the
         genotypes of the compared persons (by their role in the relationship), and the hit's
         database-size-aware ``evidence`` (:func:`kinmatch.evidence.assess`) when given."""
         if evidence is not None:
             theirs = (evidence.query_id, evidence.reference_id, evidence.relationship)
             if theirs != (hit.query_id, hit.reference_id, hit.relationship):
                 raise QueueError("the evidence is of another hit")
-        breakdown = hit.breakdown
+        details = hit.details
         loci = tuple(
             {
                 "locus": name,
@@ -205,12 +206,12 @@ class NewItem:
                     for role, person in hit.persons.items()
                 },
             }
-            for name, locus in breakdown.loci.items()
+            for name, locus in details.loci.items()
         )
         references = tuple(i for i in (hit.father_id, hit.mother_id) if i) or (hit.reference_id,)
         return cls(
             query_id=hit.query_id, reference_ids=references, relationship=hit.relationship,
-            lr=hit.lr, log10_lr=hit.log10_lr, inconsistent_loci=breakdown.inconsistent_loci,
+            lr=hit.lr, log10_lr=hit.log10_lr, inconsistent_loci=details.inconsistent_loci,
             loci=loci, parameters=dict(parameters), store_version=store_version,
             father_id=hit.father_id, mother_id=hit.mother_id, case_id=hit.case_id,
             agency=agency,

@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from kinmatch.errors import InputError
-from kinmatch.hits import Hit
+from kinmatch.hits import Hit, HitDetails
 from kinmatch.likelihood import KinshipResult
 from kinmatch.profiles import Profile
 
@@ -42,14 +42,16 @@ def make_hit(
     scores: Scores,
     i: int,
     rank: int,
+    details: Callable[[float], HitDetails],
     explain: Callable[[], KinshipResult],
     persons: Mapping[str, Profile],
     **ids: str | None,
 ) -> Hit:
+    """The hit at store position ``i``; ``details(lr)`` gives its details for the scan's LR."""
     log10 = float(scores.log10_lr[i])
-    return Hit(query_id, reference_id, relationship, _lr(log10),
-               None if log10 == -math.inf else log10, rank, explain, persons=persons,
-               **ids)  # fmt: skip
+    lr = _lr(log10)
+    return Hit(query_id, reference_id, relationship, lr, None if log10 == -math.inf else log10,
+               rank, details(lr), explain, persons=persons, **ids)  # fmt: skip
 
 
 def select_ranked(

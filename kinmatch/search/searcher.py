@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -19,15 +19,16 @@ from numpy.typing import NDArray
 from kinmatch.errors import CaseError, InputError, ProfileError
 from kinmatch.evidence import DEFAULT_CAUTION_BOUND, NullDistribution, NullModel, assess
 from kinmatch.frequencies import DEFAULT_MIN_FREQUENCY, AlleleFrequencies
-from kinmatch.hits import Hit, HitEvidence, SearchResult
+from kinmatch.hits import Hit, HitDetails, HitEvidence, SearchResult
 from kinmatch.index import DEFAULT_MAX_INCONSISTENT, query_masks
 from kinmatch.kernels.filter import filter_children, filter_pairs, filter_single
-from kinmatch.kernels.scan import score_couples, score_references
+from kinmatch.kernels.scan import couple_loci, score_couples, score_references
 from kinmatch.likelihood import NO_MUTATION, KinshipResult, kinship_lr
 from kinmatch.mutation import MutationModel
 from kinmatch.profiles import Profile, ProfileTable
 from kinmatch.relationships import get_relationship
 from kinmatch.search.couples import Couples, find_couples
+from kinmatch.search.details import details_of, hit_details
 from kinmatch.search.ranking import (
     Scores,
     check_limits,
@@ -45,7 +46,7 @@ from kinmatch.search.roles import (
     selected_rows,
 )
 from kinmatch.store import ReferenceStore
-from kinmatch.tables import SEX_CLASSES, ScoreTables, TableBuilder, couple_tables
+from kinmatch.tables import SEX_CLASSES, CoupleTables, ScoreTables, TableBuilder, couple_tables
 from kinmatch.verdict import VerdictRule
 
 
@@ -227,10 +228,10 @@ class Searcher:
                 scored = self._scan([t for _, t in batch], targets_,
                                     [{q.sample_id} for q in batch_queries], by_sex=by_sex,
                                     masks=masks)  # fmt: skip
-                for (i, _), query, scores in zip(batch, batch_queries, scored, strict=True):
+                for (i, tables), query, scores in zip(batch, batch_queries, scored, strict=True):
                     hits = self._single_hits(
-                        scores, top_k, min_lr, relationship, {roles[0]: query}, roles[1],
-                        query.sample_id,
+                        scores, tables, top_k, min_lr, relationship, {roles[0]: query},
+                        roles[1], query.sample_id,
                     )  # fmt: skip
                     results[i] = self._result(query.sample_id, relationship, hits, scores,
                                               masks is not None, min_lr, started)  # fmt: skip
@@ -263,7 +264,7 @@ class Searcher:
                                by_sex=False, masks=[masks])  # fmt: skip
         query_id = father.case_id if father.case_id and father.case_id == mother.case_id \
             else f"{father.sample_id}+{mother.sample_id}"  # fmt: skip
-        hits = self._single_hits(scores, top_k, min_lr, "parents-child", couple, "child",
+        hits = self._single_hits(scores, tables, top_k, min_lr, "parents-child", couple, "child",
                                  query_id)  # fmt: skip
         return self._result(query_id, "parents-child", hits, scores, True, min_lr, started)
 
@@ -374,6 +375,7 @@ class Searcher:
     def _single_hits(
         self,
         scores: Scores,
+        tables: ScoreTables,
         top_k: int | None,
         min_lr: float | None,
         relationship: str,
@@ -391,14 +393,25 @@ class Searcher:
             names = pa.concat_arrays(parts) if parts else pa.array([], pa.string())
             return names.take(pa.array(np.argsort(np.concatenate(where), kind="stable")))
 
+        locus_index = {locus: i for i, locus in enumerate(self.store.loci)}
         hits = []
         for rank, i in enumerate(select_ranked(scores.log10_lr, ids, top_k, min_lr), start=1):
             f, row = (int(x[0]) for x in scores.locate(np.array([i])))
-            reference = self.store.decode(self.store.fragments[f], row)
+            fragment = self.store.fragments[f]
+            reference = self.store.decode(fragment, row)
             persons = {**query_roles, free_role: reference}
+            # the table row the scan read: the stored parent's sex where the tables have two
+            s = 1 if tables.log10_lr.shape[0] > 1 and fragment.sexes[row] == 1 else 0
+            entries = {}
+            for j, code in enumerate(fragment.codes[row].tolist()):
+                li = locus_index[fragment.loci[j]]
+                if code and tables.compared[li]:
+                    entries[fragment.loci[j]] = float(tables.log10_lr[s, li, code])
+            details = functools.partial(hit_details, relationship, persons, entries,
+                                        self.frequencies, self.verdict_rule)  # fmt: skip
             breakdown = functools.partial(self._breakdown, relationship, persons)
-            hit = make_hit(query_id, reference.sample_id, relationship, scores, i, rank, breakdown,
-                       persons, case_id=reference.case_id)  # fmt: skip
+            hit = make_hit(query_id, reference.sample_id, relationship, scores, i, rank, details,
+                           breakdown, persons, case_id=reference.case_id)  # fmt: skip
             hits.append(hit)
         return tuple(hits)
 
@@ -421,9 +434,11 @@ class Searcher:
             tables.count, tables.rare, tables.duo.log10_lr, tables.child_p, tables.child_het,
             self.theta, scored, exact,
         )  # fmt: skip
+        exact_couples: dict[int, KinshipResult] = {}
         for flagged in np.flatnonzero(exact).tolist():  # a parent's rare allele: core scores it
             roles = self._couple_roles(couples, int(candidates[flagged]), child)
             result = self._breakdown("parents-child", roles)
+            exact_couples[int(candidates[flagged])] = result
             scored[flagged] = -math.inf if result.log10_lr is None else result.log10_lr
         total = len(couples.case_ids)
         log10 = np.full(total, np.nan)
@@ -437,6 +452,7 @@ class Searcher:
         for rank, couple in enumerate(select_ranked(log10, ids, top_k, min_lr), start=1):
             roles = self._couple_roles(couples, couple, child)
             breakdown = functools.partial(self._breakdown, "parents-child", roles)
+            details = self._couple_details(couples, couple, roles, tables, exact_couples)
             hits.append(
                 make_hit(
                     child.sample_id,
@@ -445,6 +461,7 @@ class Searcher:
                     scores,
                     couple,
                     rank,
+                    details,
                     breakdown,
                     roles,
                     father_id=roles["father"].sample_id,
@@ -454,6 +471,27 @@ class Searcher:
             )
         return self._result(child.sample_id, "parents-child", tuple(hits), scores, True, min_lr,
                             started)  # fmt: skip
+
+    def _couple_details(
+        self,
+        couples: Couples,
+        couple: int,
+        roles: dict[str, Profile],
+        tables: CoupleTables,
+        exact: Mapping[int, KinshipResult],
+    ) -> Callable[[float], HitDetails]:
+        """The details of a couple hit: the couple kernel's per-locus terms, or the core's
+        breakdown where the core scored the couple."""
+        if couple in exact:
+            return lambda lr: details_of(exact[couple])
+        per_locus = np.empty(len(self.store.loci))
+        couple_loci(couples.father[couple], couples.mother[couple], tables.transmit,
+                    tables.count, tables.duo.log10_lr, tables.child_p, tables.child_het,
+                    self.theta, per_locus)  # fmt: skip
+        values = zip(self.store.loci, per_locus.tolist(), strict=True)
+        entries = {locus: value for locus, value in values if not math.isnan(value)}
+        return functools.partial(hit_details, "parents-child", roles, entries, self.frequencies,
+                                 self.verdict_rule)  # fmt: skip
 
     def _couple_roles(self, couples: Couples, i: int, child: Profile) -> dict[str, Profile]:
         (ff, fr), (mf, mr) = couples.rows[i]
