@@ -212,3 +212,27 @@ def test_evidence_summarises_the_null_of_one_query(world: Path, relationship: st
     again = run("evidence", "--store", world / "store", "--frequencies", CHINA, "--queries",
                 queries, "--relationship", relationship)  # fmt: skip
     assert again.returncode == 2 and "name the query with --sample" in again.stderr
+
+
+def test_match_without_evidence_writes_the_same_hits(world: Path) -> None:
+    """--no-evidence: the same hits and LRs, empty p_unrelated and expected_unrelated, the
+    plain verdict, and the summary says the evidence was skipped."""
+    rows = {}
+    for flag in ("--evidence", "--no-evidence"):
+        out = world / f"hits{flag}.csv"
+        done = run("match", "--store", world / "store", "--frequencies", CHINA, "--queries",
+                   world / "syn" / "queries.csv", "--relationship", "parent-child",
+                   "--mutation-model", "stepwise", "--mutation-rate", "0.01", "--out", out,
+                   flag)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert ("skipped (--no-evidence)" in done.stdout) == (flag == "--no-evidence")
+        with out.open() as handle:
+            rows[flag] = list(csv.DictReader(handle))
+    full, bare = rows["--evidence"], rows["--no-evidence"]
+    assert bare and [(r["query_id"], r["reference_id"], r["lr"]) for r in bare] == [
+        (r["query_id"], r["reference_id"], r["lr"]) for r in full
+    ]
+    assert all(r["p_unrelated"] == "" and r["expected_unrelated"] == "" for r in bare)
+    assert all(r["verdict"] in ("support", "inconclusive", "exclusion") for r in bare)
+    assert all(b["verdict"] == f["verdict"].replace("-database-caution", "")
+               for b, f in zip(bare, full, strict=True))  # fmt: skip

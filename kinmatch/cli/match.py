@@ -48,6 +48,9 @@ from kinmatch.store import ReferenceStore
               show_default=True,
               help="Expected unrelated references at or above which a supporting hit is "
                    "marked support-database-caution.")  # fmt: skip
+@click.option("--evidence/--no-evidence", "with_evidence", default=True, show_default=True,
+              help="Compute p_unrelated and expected_unrelated for every hit (the database "
+                   "verdict needs them).")  # fmt: skip
 @click.option("--push-to-queue", "queue_target", default=None,
               help="Also push the hits to a review queue: a database URL (with --trust) or "
                    "the http(s):// address of a kinmatch serve.")  # fmt: skip
@@ -67,6 +70,7 @@ def match_command(
     max_inconsistent: int,
     out_path: Path,
     caution_bound: float,
+    with_evidence: bool,
     queue_target: str | None,
     trust_dir: Path | None,
     token_path: Path | None,
@@ -102,8 +106,11 @@ def match_command(
                 results.append(searcher.search_couple(father, mother, top_k=top_k, min_lr=min_lr))
                 bar.update(2)
         seconds = time.perf_counter() - started
-        evidence = [searcher.evidence(r, bound=caution_bound) if not r.error else ()
-                    for r in results]  # fmt: skip
+        evidence: list[tuple[HitEvidence | None, ...]] = [
+            searcher.evidence(r, bound=caution_bound) if with_evidence and not r.error
+            else (None,) * len(r.hits) for r in results
+        ]  # fmt: skip
+        evidence_seconds = time.perf_counter() - started - seconds
     except KinmatchError as exc:
         options.fail(str(exc))
     _write_hits(results, evidence, out_path)
@@ -114,10 +121,11 @@ def match_command(
     click.echo(f"{len(queries)} queries, {above} hits at LR >= {min_lr:g}, {hits} written "
                f"(top {top_k} per query) to {out_path}; {scored:,} references scored in "
                f"{seconds:.1f} s "
-               f"({scored / max(seconds, 1e-9):,.0f} per second)")  # fmt: skip
-    cautions = [
-        e for per_query in evidence for e in per_query if e.verdict == SUPPORT_DATABASE_CAUTION
-    ]
+               f"({scored / max(seconds, 1e-9):,.0f} per second); evidence "
+               + (f"in {evidence_seconds:.1f} s" if with_evidence
+                  else "skipped (--no-evidence)"))  # fmt: skip
+    cautions = [e for per_query in evidence for e in per_query
+                if e is not None and e.verdict == SUPPORT_DATABASE_CAUTION]  # fmt: skip
     if cautions:
         click.echo(f"{len(cautions)} supporting hits marked {SUPPORT_DATABASE_CAUTION}: in a "
                    f"database this size, at least {caution_bound:g} unrelated references (or "
@@ -140,7 +148,7 @@ def _push(
     trust_dir: Path | None,
     token_path: Path,
     results: list[SearchResult],
-    evidence: list[tuple[HitEvidence, ...]],
+    evidence: list[tuple[HitEvidence | None, ...]],
     searcher: Searcher,
     store: ReferenceStore,
 ) -> None:
@@ -160,22 +168,23 @@ def _push(
 
 
 def _write_hits(
-    results: list[SearchResult], evidence: list[tuple[HitEvidence, ...]], out_path: Path
+    results: list[SearchResult], evidence: list[tuple[HitEvidence | None, ...]], out_path: Path
 ) -> None:
     """The hits with their database-size-aware evidence: ``p_unrelated``,
-    ``expected_unrelated``, and the verdict qualified by them."""
+    ``expected_unrelated``, and the verdict qualified by them (null, and the plain verdict,
+    without evidence)."""
     table = results_to_arrow(results)
     joined = pc.binary_join(table.column("inconsistent_loci"), ";")
     column = table.schema.get_field_index("inconsistent_loci")
     table = table.set_column(column, "inconsistent_loci", joined)
     flat = [e for per_query in evidence for e in per_query]
     verdict = table.schema.get_field_index("verdict")
-    table = table.set_column(verdict, "verdict", pa.array([e.verdict for e in flat], pa.string()))
-    table = table.append_column("p_unrelated", pa.array([e.p_unrelated for e in flat],
-                                                        pa.float64()))  # fmt: skip
-    table = table.append_column(
-        "expected_unrelated", pa.array([e.expected_unrelated for e in flat], pa.float64())
-    )
+    plain = table.column("verdict").to_pylist()
+    verdicts = [h if e is None else e.verdict for h, e in zip(plain, flat, strict=True)]
+    table = table.set_column(verdict, "verdict", pa.array(verdicts, pa.string()))
+    for name in ("p_unrelated", "expected_unrelated"):
+        values = [None if e is None else getattr(e, name) for e in flat]
+        table = table.append_column(name, pa.array(values, pa.float64()))
     try:
         with atomic_path(out_path) as temporary:
             if out_path.suffix == ".jsonl":
