@@ -1,9 +1,11 @@
 """Searcher: kernel LRs equal the core on random stores; who meets whom; ranking and ties."""
 
 import math
+import random
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -21,6 +23,7 @@ from kinmatch import (
 from kinmatch.hits import Hit
 from kinmatch.likelihood import KinshipResult
 from kinmatch.search import SEARCHABLE, Searcher, results_to_arrow
+from kinmatch.search.ranking import select_ranked
 from kinmatch.store import ReferenceStore
 
 ROOT = Path(__file__).parent.parent
@@ -331,3 +334,28 @@ def test_hits_carry_database_size_aware_evidence(example_store: ReferenceStore) 
         assert [e.verdict for e in strict] == [
             "support-database-caution" if h.verdict == "support" else h.verdict for h in result.hits
         ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from([math.nan, -math.inf, -2.0, 0.0, 1.5, 4.0, 7.25]), max_size=40),
+    st.one_of(st.none(), st.integers(1, 8)),
+    st.sampled_from([None, 0.0, 1.0, 1e4]),
+    st.randoms(use_true_random=False),
+)
+def test_selection_equals_a_full_sort(
+    values: list[float], top_k: int | None, min_lr: float | None, rng: random.Random
+) -> None:
+    """select_ranked (one pass, then a partition of the scores above the threshold) equals
+    sorting every score by (-log10 LR, ID) and cutting at top_k; the count is before the cut."""
+    log10 = np.array(values, dtype=np.float64)
+    names = [f"S{i:03d}" for i in range(len(values))]
+    rng.shuffle(names)  # IDs in no particular order: ties are broken by them, not by position
+
+    def ids(positions: np.ndarray) -> pa.Array:
+        return pa.array([names[int(p)] for p in positions], pa.string())
+
+    threshold = -math.inf if not min_lr else math.log10(min_lr)
+    eligible = [i for i, v in enumerate(values) if not math.isnan(v) and v >= threshold]
+    expected = sorted(eligible, key=lambda i: (-values[i], names[i]))[:top_k]
+    assert select_ranked(log10, ids, top_k, min_lr) == (expected, len(eligible))

@@ -59,29 +59,25 @@ def select_ranked(
     ids: Callable[[NDArray[np.int64]], pa.Array],
     top_k: int | None,
     min_lr: float | None,
-) -> list[int]:
-    """Positions at or above ``min_lr`` and among the ``top_k`` best, ties ordered by ID.
+) -> tuple[list[int], int]:
+    """Positions at or above ``min_lr`` and among the ``top_k`` best, best first, ties ordered
+    by ID; and how many reached ``min_lr`` before the ``top_k`` cut.
 
-    NaN (not scored) never ranks. Only the IDs of the group tied at the cut are fetched and
+    NaN (not scored) never ranks. One pass finds the scores at or above the threshold; only
+    those are partitioned, and only the IDs of the group tied at the cut are fetched and
     sorted (in Arrow), so a query excluded from nearly everyone (LR 0 ties) stays cheap.
     """
-    threshold = log10_threshold(min_lr)
-    if top_k is None:
-        index = np.flatnonzero(log10 >= threshold)
-    else:
-        # negated, so LR 0 is +inf and NaN (not scored, or below min_lr) sorts last
-        negated = np.where(log10 >= threshold, -log10, np.nan)
-        k = min(top_k, len(negated))
-        cut = np.partition(negated, k - 1)[k - 1] if k else np.nan
-        if np.isnan(cut):  # fewer than top_k ranked at all
-            index = np.flatnonzero(~np.isnan(negated))
-        else:
-            above, tied = np.flatnonzero(negated < cut), np.flatnonzero(negated == cut)
-            first_ids = pc.sort_indices(ids(tied)).to_numpy()[: k - len(above)]
-            index = np.concatenate([above, tied[first_ids]])
-    names = ids(index).to_pylist()
-    order = sorted(range(len(index)), key=lambda j: (-log10[index[j]], names[j]))
-    return [int(index[j]) for j in order]
+    ranked = np.flatnonzero(log10 >= log10_threshold(min_lr))
+    n_ranked = len(ranked)
+    if top_k is not None and n_ranked > top_k:
+        negated = -log10[ranked]  # LR 0 is +inf
+        cut = np.partition(negated, top_k - 1)[top_k - 1]
+        above, tied = ranked[negated < cut], ranked[negated == cut]
+        first_ids = pc.sort_indices(ids(tied)).to_numpy()[: top_k - len(above)]
+        ranked = np.concatenate([above, tied[first_ids]])
+    names = ids(ranked).to_pylist()
+    order = sorted(range(len(ranked)), key=lambda j: (-log10[ranked[j]], names[j]))
+    return [int(ranked[j]) for j in order], n_ranked
 
 
 def log10_threshold(min_lr: float | None) -> float:

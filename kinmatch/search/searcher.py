@@ -32,7 +32,6 @@ from kinmatch.search.details import details_of, hit_details
 from kinmatch.search.ranking import (
     Scores,
     check_limits,
-    log10_threshold,
     make_hit,
     select_ranked,
 )
@@ -229,11 +228,11 @@ class Searcher:
                                     [{q.sample_id} for q in batch_queries], by_sex=by_sex,
                                     masks=masks)  # fmt: skip
                 for (i, tables), query, scores in zip(batch, batch_queries, scored, strict=True):
-                    hits = self._single_hits(
+                    ranked = self._single_hits(
                         scores, tables, top_k, min_lr, relationship, {roles[0]: query},
                         roles[1], query.sample_id,
                     )  # fmt: skip
-                    results[i] = self._result(query.sample_id, relationship, hits, scores,
+                    results[i] = self._result(query.sample_id, relationship, ranked, scores,
                                               masks is not None, min_lr, started)  # fmt: skip
         return [r for r in results if r is not None]
 
@@ -264,9 +263,9 @@ class Searcher:
                                by_sex=False, masks=[masks])  # fmt: skip
         query_id = father.case_id if father.case_id and father.case_id == mother.case_id \
             else f"{father.sample_id}+{mother.sample_id}"  # fmt: skip
-        hits = self._single_hits(scores, tables, top_k, min_lr, "parents-child", couple, "child",
-                                 query_id)  # fmt: skip
-        return self._result(query_id, "parents-child", hits, scores, True, min_lr, started)
+        ranked = self._single_hits(scores, tables, top_k, min_lr, "parents-child", couple,
+                                   "child", query_id)  # fmt: skip
+        return self._result(query_id, "parents-child", ranked, scores, True, min_lr, started)
 
     def search_batch(
         self,
@@ -357,16 +356,16 @@ class Searcher:
         self,
         query_id: str,
         relationship: str,
-        hits: tuple[Hit, ...],
+        ranked: tuple[tuple[Hit, ...], int],
         scores: Scores,
         indexed: bool,
         min_lr: float | None,
         started: float,
     ) -> SearchResult:
+        """The result of ``ranked`` (the hits, and how many scores reached ``min_lr``)."""
+        hits, n_ranked = ranked
         filtered = indexed and self.max_inconsistent is not None
-        above = None
-        if min_lr is not None:
-            above = int(np.count_nonzero(scores.log10_lr >= log10_threshold(min_lr)))
+        above = None if min_lr is None else n_ranked
         return SearchResult(query_id, relationship, hits, scores.n_met,
                             time.perf_counter() - started,
                             n_candidates=scores.n_scored if filtered else None,
@@ -382,7 +381,7 @@ class Searcher:
         query_roles: dict[str, Profile],
         free_role: str,
         query_id: str,
-    ) -> tuple[Hit, ...]:
+    ) -> tuple[tuple[Hit, ...], int]:
         def ids(positions: NDArray[np.int64]) -> pa.Array:
             fragments, rows = scores.locate(positions)
             parts, where = [], []
@@ -395,7 +394,8 @@ class Searcher:
 
         locus_index = {locus: i for i, locus in enumerate(self.store.loci)}
         hits = []
-        for rank, i in enumerate(select_ranked(scores.log10_lr, ids, top_k, min_lr), start=1):
+        ranked, n_ranked = select_ranked(scores.log10_lr, ids, top_k, min_lr)
+        for rank, i in enumerate(ranked, start=1):
             f, row = (int(x[0]) for x in scores.locate(np.array([i])))
             fragment = self.store.fragments[f]
             reference = self.store.decode(fragment, row)
@@ -413,7 +413,7 @@ class Searcher:
             hit = make_hit(query_id, reference.sample_id, relationship, scores, i, rank, details,
                            breakdown, persons, case_id=reference.case_id)  # fmt: skip
             hits.append(hit)
-        return tuple(hits)
+        return tuple(hits), n_ranked
 
     def _search_couples(
         self, child: Profile, top_k: int | None, min_lr: float | None, started: float
@@ -449,7 +449,8 @@ class Searcher:
             return couples.labels.take(pa.array(positions))
 
         hits = []
-        for rank, couple in enumerate(select_ranked(log10, ids, top_k, min_lr), start=1):
+        ranked, n_ranked = select_ranked(log10, ids, top_k, min_lr)
+        for rank, couple in enumerate(ranked, start=1):
             roles = self._couple_roles(couples, couple, child)
             breakdown = functools.partial(self._breakdown, "parents-child", roles)
             details = self._couple_details(couples, couple, roles, tables, exact_couples)
@@ -469,8 +470,8 @@ class Searcher:
                     case_id=couples.case_ids[couple],
                 )
             )
-        return self._result(child.sample_id, "parents-child", tuple(hits), scores, True, min_lr,
-                            started)  # fmt: skip
+        return self._result(child.sample_id, "parents-child", (tuple(hits), n_ranked), scores,
+                            True, min_lr, started)  # fmt: skip
 
     def _couple_details(
         self,
