@@ -3,8 +3,9 @@
 ``Searcher.search(query, relationship)`` builds the query's score tables with the exact core
 (:mod:`kinmatch.tables`), scans the memory-mapped store with a Numba kernel
 (:mod:`kinmatch.kernels.scan`), keeps the hits at or above ``min_lr`` and/or the ``top_k``
-best (ties broken by sample ID); each hit's per-locus breakdown comes from
-:func:`kinmatch.likelihood.kinship_lr` when it is first asked for.
+best (ties broken by sample ID); each hit's details (per-locus LRs, compared and
+inconsistent loci, verdict) are read from the same tables (:mod:`kinmatch.search.details`),
+and the core's :func:`kinmatch.likelihood.kinship_lr` gives its breakdown when asked for.
 
 Which stored profiles a query meets, by default the opposite set of a missing-children
 database:
@@ -19,9 +20,10 @@ database:
 ``search_all=True`` meets every profile but the query itself.
 
 The package: :mod:`~kinmatch.search.searcher` (the :class:`Searcher`),
-:mod:`~kinmatch.search.ranking` (the hits from the scores), :mod:`~kinmatch.search.roles`
-(who meets whom) and :mod:`~kinmatch.search.couples` (the registered couples); the hits
-themselves are :mod:`kinmatch.hits`.
+:mod:`~kinmatch.search.ranking` (the hits from the scores), :mod:`~kinmatch.search.details`
+(their details from the tables), :mod:`~kinmatch.search.roles` (who meets whom) and
+:mod:`~kinmatch.search.couples` (the registered couples); the hits themselves are
+:mod:`kinmatch.hits`.
 """
 
 from kinmatch.hits import HIT_SCHEMA, Hit, SearchResult, results_to_arrow
