@@ -164,3 +164,9 @@ def get_relationship(name: str) -> Relationship:
             f"unknown relationship {name!r}: one of {', '.join(RELATIONSHIPS)}",
             field="relationship",
         ) from None
+
+
+SEARCHABLE = ("parent-child", "parents-child", "full-siblings", "half-siblings",
+              "grandparent", "avuncular", "first-cousins")  # fmt: skip
+"""The relationships the search engine scans a store for (one free role, or a child against
+couples)."""

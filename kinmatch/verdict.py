@@ -19,6 +19,11 @@ SUPPORT = "support"
 EXCLUSION = "exclusion"
 INCONCLUSIVE = "inconclusive"
 VERDICTS = (SUPPORT, EXCLUSION, INCONCLUSIVE)
+SUPPORT_DATABASE_CAUTION = "support-database-caution"
+"""A ``support`` qualified by the database's size: at least :data:`DEFAULT_CAUTION_BOUND`
+unrelated references (or couples) are expected to score as high (:mod:`kinmatch.evidence`)."""
+DEFAULT_CAUTION_BOUND = 0.01
+"""``expected_unrelated`` at or above which a ``support`` hit gets the caution qualifier."""
 
 
 @dataclass(frozen=True)

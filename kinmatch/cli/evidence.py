@@ -13,7 +13,6 @@ from kinmatch.cli import options
 from kinmatch.errors import InputError, KinmatchError
 from kinmatch.frequencies import load_frequencies
 from kinmatch.profiles import read_profiles
-from kinmatch.search import Searcher
 from kinmatch.store import ReferenceStore
 
 
@@ -37,6 +36,8 @@ def evidence_command(
 ) -> None:
     """How a query's LR is distributed over unrelated references of the population, and
     how many unrelated hits to expect at the store's size (kinmatch.evidence)."""
+    from kinmatch.search import Searcher  # numba: only when searching
+
     try:
         frequencies = load_frequencies(frequencies_path)
         mutation = options.mutation_from_options(**mutation_args)

@@ -7,7 +7,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import pyarrow as pa
@@ -19,13 +19,14 @@ from tqdm import tqdm
 from kinmatch.atomic import atomic_path
 from kinmatch.cli import options
 from kinmatch.errors import InputError, KinmatchError
-from kinmatch.evidence import DEFAULT_CAUTION_BOUND, SUPPORT_DATABASE_CAUTION, HitEvidence
 from kinmatch.frequencies import load_frequencies
+from kinmatch.hits import HitEvidence, SearchResult, results_to_arrow
 from kinmatch.profiles import read_profiles
-from kinmatch.queue.client import push_hits
-from kinmatch.queue.models import NewItem
-from kinmatch.search import Searcher, SearchResult, couples_among, results_to_arrow
 from kinmatch.store import ReferenceStore
+from kinmatch.verdict import DEFAULT_CAUTION_BOUND, SUPPORT_DATABASE_CAUTION
+
+if TYPE_CHECKING:
+    from kinmatch.search import Searcher
 
 
 @click.command("match")
@@ -78,6 +79,8 @@ def match_command(
 ) -> None:
     """Search the store for the relatives of every query and write the hits; with
     --push-to-queue, also queue them for review."""
+    from kinmatch.search import Searcher, couples_among  # numba: only when searching
+
     if out_path.suffix not in (".csv", ".parquet", ".jsonl"):
         options.fail(f"--out {out_path}: use a .csv, .parquet or .jsonl file name")
     if (queue_target is None) != (token_path is None):
@@ -154,6 +157,9 @@ def _push(
 ) -> None:
     """Queue every written hit for review, with its evidence (the analyst's agency owns the
     items)."""
+    from kinmatch.queue.client import push_hits
+    from kinmatch.queue.models import NewItem
+
     items = [NewItem.from_hit(hit, searcher.parameters, str(store.generation), evidence=e)
              for result, per_query in zip(results, evidence, strict=True)
              for hit, e in zip(result.hits, per_query, strict=True)]  # fmt: skip

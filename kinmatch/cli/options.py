@@ -13,7 +13,7 @@ import click
 from kinmatch.errors import InputError
 from kinmatch.frequencies import DEFAULT_MIN_FREQUENCY
 from kinmatch.mutation import MODELS, MutationModel, MutationRates, load_mutation_rates
-from kinmatch.search import SEARCHABLE
+from kinmatch.relationships import SEARCHABLE
 
 EXIT_BAD_INPUT = 2
 """Bad input or a refused request: the message names file, line, sample and field."""

@@ -24,8 +24,6 @@ The search calls this package, never the reverse: both read hits from :mod:`kinm
 """
 
 from kinmatch.evidence.assessment import (
-    DEFAULT_CAUTION_BOUND,
-    SUPPORT_DATABASE_CAUTION,
     assess,
     database_verdict,
     expected_unrelated,
@@ -43,6 +41,7 @@ from kinmatch.evidence.tail import (
     TailProbability,
 )
 from kinmatch.hits import HitEvidence
+from kinmatch.verdict import DEFAULT_CAUTION_BOUND, SUPPORT_DATABASE_CAUTION
 
 __all__ = [
     "COUPLE_PATTERNS",

@@ -29,11 +29,7 @@ from __future__ import annotations
 
 from kinmatch.evidence.model import NullModel
 from kinmatch.hits import HitEvidence, SearchResult
-from kinmatch.verdict import SUPPORT
-
-SUPPORT_DATABASE_CAUTION = "support-database-caution"
-DEFAULT_CAUTION_BOUND = 0.01
-"""``expected_unrelated`` at or above which a ``support`` hit gets the caution qualifier."""
+from kinmatch.verdict import DEFAULT_CAUTION_BOUND, SUPPORT, SUPPORT_DATABASE_CAUTION
 
 
 def expected_unrelated(p_unrelated: float, n_searched: int) -> float:

@@ -25,6 +25,7 @@ from typing import Any
 
 from kinmatch.errors import QueueError
 from kinmatch.hits import Hit, HitEvidence
+from kinmatch.verdict import SUPPORT_DATABASE_CAUTION
 
 
 class State(StrEnum):
@@ -63,10 +64,6 @@ MAX_COUNT = 2**63 - 1
 VERDICT_PATTERN = re.compile(r"[a-z][a-z0-9-]*")
 """A database verdict: lower-case words joined by hyphens (``support``, ``exclusion``,
 ``inconclusive``, ``support-database-caution``)."""
-SUPPORT_DATABASE_CAUTION = "support-database-caution"
-"""The verdict of a ``support`` hit that unrelated references of a database this size are
-not unlikely to reach (:data:`kinmatch.evidence.SUPPORT_DATABASE_CAUTION`; not imported from
-there: the queue never imports the evidence, which builds on the score tables)."""
 
 
 def _is_number(value: object) -> bool:

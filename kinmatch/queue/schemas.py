@@ -26,7 +26,6 @@ from kinmatch.queue.models import (
     MAX_COUNT,
     MAX_TEXT,
     MAX_VERDICT,
-    SUPPORT_DATABASE_CAUTION,
     VERDICT_PATTERN,
     Finding,
     Item,
@@ -37,6 +36,7 @@ from kinmatch.queue.models import (
 from kinmatch.relationships import RELATIONSHIPS
 from kinmatch.security.audit import AuditRecord
 from kinmatch.security.tokens import AGENCY_CODE, NATIONAL
+from kinmatch.verdict import SUPPORT_DATABASE_CAUTION
 
 MAX_BODY = 16 * 1024 * 1024
 """Largest request body accepted, in bytes (413 above)."""

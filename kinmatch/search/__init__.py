@@ -27,10 +27,10 @@ The package: :mod:`~kinmatch.search.searcher` (the :class:`Searcher`),
 """
 
 from kinmatch.hits import HIT_SCHEMA, Hit, SearchResult, results_to_arrow
+from kinmatch.relationships import SEARCHABLE
 from kinmatch.search.roles import (
     PARENT_ROLES,
     RELATIVE_ROLES,
-    SEARCHABLE,
     UNKNOWN_ORIGIN,
     couples_among,
     query_roles,

@@ -15,8 +15,6 @@ from kinmatch.store import ROLE_CODES, Fragment
 PARENT_ROLES = ("father", "mother", "parent")
 RELATIVE_ROLES = ("father", "mother", "parent", "sibling", "other")
 UNKNOWN_ORIGIN = "unknown-origin"
-SEARCHABLE = ("parent-child", "parents-child", "full-siblings", "half-siblings",
-              "grandparent", "avuncular", "first-cousins")  # fmt: skip
 
 
 def query_roles(query: Profile, relationship: str) -> tuple[str, str]:

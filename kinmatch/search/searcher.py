@@ -26,7 +26,7 @@ from kinmatch.kernels.scan import couple_loci, score_couples, score_references
 from kinmatch.likelihood import NO_MUTATION, KinshipResult, kinship_lr
 from kinmatch.mutation import MutationModel
 from kinmatch.profiles import Profile, ProfileTable
-from kinmatch.relationships import get_relationship
+from kinmatch.relationships import SEARCHABLE, get_relationship
 from kinmatch.search.couples import Couples, find_couples
 from kinmatch.search.details import details_of, hit_details
 from kinmatch.search.ranking import (
@@ -38,7 +38,6 @@ from kinmatch.search.ranking import (
 from kinmatch.search.roles import (
     PARENT_ROLES,
     RELATIVE_ROLES,
-    SEARCHABLE,
     UNKNOWN_ORIGIN,
     exclude_samples,
     query_roles,
