@@ -125,6 +125,7 @@ class NullDistribution:
         """Smallest possible log10 LR of a positive LR."""
         self._lock = threading.RLock()
         self._levels: list[Level] = []
+        self._whole: Level | None = None
         self._exact: tuple[Floats, Floats, Floats] | None = None
         self.method = "grid"
         if empty:
@@ -195,6 +196,8 @@ class NullDistribution:
             return TailProbability(p, p, p, "exact")
         x -= EXACT_TOL
         with self._lock:
+            if refine:
+                self._jump(x)
             lower, upper, _, _ = self._grid_bracket(x)
             if refine:
                 for _ in range(MAX_LEVELS):
@@ -277,11 +280,14 @@ class NullDistribution:
     # -- grid levels ----------------------------------------------------------------------
 
     def _grid_bracket(self, x: float) -> tuple[float, float, float, Level]:
-        """Intersection of the brackets of every level covering ``x`` (conditional on LR > 0)."""
-        self._level0()
+        """Intersection of the brackets of every level covering ``x`` (conditional on LR > 0);
+        the whole-range level is built when no level covers ``x``."""
         n = len(self.loci)
-        lower, upper, err, best = 0.0, 1.0, 0.0, self._levels[0]
-        for level in self._levels:
+        covering = [level for level in self._levels if level.covers(x, n)]
+        if not covering:
+            covering = [self._level0()]
+        lower, upper, err, best = 0.0, 1.0, 0.0, covering[0]
+        for level in covering:
             if level.covers(x, n):
                 lo, hi, e = level.bracket(x, n)
                 if hi - lo < upper - lower:
@@ -290,11 +296,42 @@ class NullDistribution:
         return lower, max(upper, lower), err, best
 
     def _level0(self) -> Level:
-        if not self._levels:
-            span = max(self.max_log10_lr - self.min_log10_lr, 1e-9)
-            k = min(max(math.ceil(math.log2(span / _LEVEL0_BINS)), _FINEST), _COARSEST)
-            self._levels.append(self._build(2.0**k, -math.inf))
-        return self._levels[0]
+        """The whole-range level (built on first use, kept first)."""
+        if self._whole is None:
+            self._whole = self._build(self._h0(), -math.inf)
+            self._levels.insert(0, self._whole)
+        return self._whole
+
+    def _h0(self) -> float:
+        """The whole-range level's width: about :data:`_LEVEL0_BINS` bins over the support."""
+        span = max(self.max_log10_lr - self.min_log10_lr, 1e-9)
+        return 2.0 ** min(max(math.ceil(math.log2(span / _LEVEL0_BINS)), _FINEST), _COARSEST)
+
+    def _jump(self, x: float) -> None:
+        """Build, as the first level covering ``x``, one of the width the tail's decay there
+        asks for, instead of refining from the whole range by factors of 4.
+
+        Near ``x`` the tail falls like ``exp(-s (y - x))``, ``s = t ln 10`` with ``t`` the
+        saddlepoint (:meth:`_saddle`), so the bracket's relative width, the mass of ``L h``
+        below ``x``, is about ``exp(s L h) - 1``: ``h`` is the largest power of two with
+        ``exp(s L h) - 1 <= rel_tol``. The trim budget is that of a refinement, from the
+        saddlepoint estimate of the tail (Daniels 1987, Int. Statist. Rev. 55:37-48). Only a
+        guess of where to start: :meth:`tail` checks the bracket and refines as before.
+        """
+        n = len(self.loci)
+        if any(level.covers(x, n) for level in self._levels):
+            return
+        t, log_tail = self._saddle(x)
+        if t <= 0.0:
+            return
+        s = t * math.log(10)
+        h = 2.0 ** math.floor(math.log2(math.log1p(self.rel_tol) / (s * n)))
+        h = min(max(h, 2.0**_FINEST), self._h0())
+        floor = x - 0.25 - n * h
+        if (self.max_log10_lr - floor) / h > _MAX_BINS:
+            return
+        trim = _TRIM * self.rel_tol * math.exp(log_tail) / 2
+        self._levels.append(self._build(h, floor, x, trim))
 
     def _refine(self, x: float, p_floor: float, margin: float = 0.25) -> bool:
         """Add a level for thresholds from ``margin`` below ``x``, for tails (given LR > 0) of
@@ -376,29 +413,42 @@ class NullDistribution:
         return build_level(self._cond, h, floor, trim, tilt)
 
     def _tilt(self, x: float, h: float) -> float:
-        """The saddlepoint tilt (per bin of width h) centring the sum at ``x``; 0 below the
-        mean. Found by bisection on the coarse level (any tilt is valid; this one is cheap)."""
-        level0 = self._level0()
+        """The saddlepoint tilt per bin of width h (:meth:`_saddle`)."""
+        return self._saddle(x)[0] * math.log(10) * h
+
+    def _saddle(self, x: float) -> tuple[float, float]:
+        """``(t, log P)``: the exponent ``t`` whose tilt ``p_l(v) 10^(t v)`` centres the sum at
+        ``x`` (0 at or below the mean; found by bisection on a coarse grid, where any tilt is
+        valid and this one is cheap), and the saddlepoint estimate of ``log P(S >= x)``
+        (``-inf`` below the mean)."""
         if self._binned0 is None:
-            self._binned0 = Stacked([bin_values(v, q, level0.h) for v, q in self._cond])
+            h0 = self._h0()
+            self._binned0 = Stacked([bin_values(v, q, h0) for v, q in self._cond])
         stacked = self._binned0
-        values = stacked.bins * level0.h
+        values = stacked.bins * self._h0()
         logs = np.log(stacked.probs)
 
-        def mean(t: float) -> float:
-            w = np.exp(logs + t * math.log(10) * values - stacked.spread(stacked.peaks(
-                logs + t * math.log(10) * values)))  # fmt: skip
-            return float(np.sum(stacked.sums(w * values) / stacked.sums(w)))
+        def moments(t: float) -> tuple[float, float, float]:
+            """Mean and variance of the tilted sum, and its log moment generating function."""
+            tilted = logs + t * math.log(10) * values
+            log_m = stacked.logsumexp(tilted)
+            w = np.exp(tilted - stacked.spread(log_m))
+            mean = stacked.sums(w * values)
+            var = stacked.sums(w * values**2) - mean**2
+            return float(np.sum(mean)), float(np.sum(np.maximum(var, 0.0))), float(np.sum(log_m))
 
-        if mean(0.0) >= x:
-            return 0.0
+        if moments(0.0)[0] >= x:
+            return 0.0, -math.inf
         lo, hi = 0.0, 1.0
-        while mean(hi) < x and hi < 1e3:
+        while moments(hi)[0] < x and hi < 1e3:
             lo, hi = hi, hi * 2
         for _ in range(24):
             mid = (lo + hi) / 2
-            lo, hi = (mid, hi) if mean(mid) < x else (lo, mid)
-        return lo * math.log(10) * h
+            lo, hi = (mid, hi) if moments(mid)[0] < x else (lo, mid)
+        _, var, log_m = moments(lo)
+        s = lo * math.log(10)
+        log_tail = log_m - s * x - math.log(max(s * math.sqrt(var * 2 * math.pi), 1e-300))
+        return lo, min(log_tail, 0.0)
 
 
 def _bound(lower: float, upper: float) -> float:
