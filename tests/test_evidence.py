@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -244,7 +245,8 @@ def test_couples_equal_brute_force(
     patterns = {locus: data.draw(st.sampled_from(["both", "both", "father", "mother"]))
                 for locus in loci}  # fmt: skip
     model = NullModel.from_settings(frequencies, theta=theta, mutation=mutation)
-    dist = model.couples(child, loci=patterns)
+    # up to 100 couples per locus, all distinct with mutation: enumerate 100^3 exactly
+    dist = NullDistribution(model.couples(child, loci=patterns).loci, exact_limit=1 << 20)
     per_locus = []
     for locus, who in patterns.items():
         if who == "both":
@@ -323,6 +325,28 @@ def test_expected_lr_is_one(case: tuple[str, tuple[str, ...], str], theta: float
             assert dist.expected_lr() == pytest.approx(1.0, abs=1e-9)
             values, probs = dist.atoms()  # the distribution itself, not only the product
             assert math.fsum((probs * 10.0**values).tolist()) == pytest.approx(1.0, abs=1e-9)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.sampled_from(["FGA", "Penta E", "D2S1338"]), st.randoms(use_true_random=False))
+def test_couple_locus_at_a_real_locus_holds_the_cores_lrs(locus: str, rng: random.Random) -> None:
+    """At a locus of 20-35 alleles (the compiled pass over up to 400,000 couples): the LR of
+    random couples by the core's locus_lr is a value of the per-locus null, with weight."""
+    table = load_frequencies(CHINA)
+    alleles = table[locus].alleles
+    child = make_genotype(rng.choice(alleles), rng.choice(alleles))
+    model = NullModel.from_settings(table, theta=0.01, mutation=STEPWISE)
+    null = model.couple_locus(locus, child)
+    assert math.fsum(null.probability.tolist()) + null.p_zero == pytest.approx(1.0, abs=1e-12)
+    for _ in range(5):
+        father = make_genotype(rng.choice(alleles), rng.choice(alleles))
+        mother = make_genotype(rng.choice(alleles), rng.choice(alleles))
+        lr = locus_lr("parents-child", locus, {"child": child, "father": father,
+                                                "mother": mother}, table, theta=0.01,
+                      mutation=STEPWISE).lr  # fmt: skip
+        assert lr > 0
+        nearest = np.min(np.abs(null.log10_lr - math.log10(lr)))
+        assert nearest <= 1e-12 * max(1.0, abs(math.log10(lr)))
 
 
 @pytest.mark.parametrize("theta", [0.0, 0.05])

@@ -50,6 +50,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from kinmatch.errors import CaseError
+from kinmatch.kernels.couples_null import couple_pairs
 
 Floats = NDArray[np.float64]
 
@@ -140,43 +141,21 @@ def couple_locus_null(
     child), t(g -> a) = (M[g1, a] + M[g2, a]) / 2; H2 = the child's draws 5 and 6 after the
     parents' four, times 2 for a heterozygote.
     """
-    p = np.asarray(frequencies, dtype=np.float64)
+    p = np.ascontiguousarray(frequencies, dtype=np.float64)
     n = len(p)
-    t = float(theta)
     paternal, maternal = matrices if matrices is not None else (np.eye(n), np.eye(n))
-    i, j = np.triu_indices(n)
-    g = len(i)
-    counts = np.zeros((g, n))
-    np.add.at(counts, (np.arange(g), i), 1.0)
-    np.add.at(counts, (np.arange(g), j), 1.0)
-    het = np.where(i != j, 2.0, 1.0)
-    c1, c2 = child
-    in_child = np.zeros(n)
-    in_child[c1] += 1.0
-    in_child[c2] += 1.0
-    # P(f | child): draws 3 and 4
-    p_f = het * (in_child[i] * t + (1 - t) * p[i]) / (1 + t)
-    p_f = p_f * ((in_child[j] + (i == j)) * t + (1 - t) * p[j]) / (1 + 2 * t)
-    # P(m | child, f): draws 5 and 6; seen[f, a] = copies of allele a among child and f
-    seen = in_child[np.newaxis, :] + counts
-    p_m = (seen[:, i] * t + (1 - t) * p[i]) / (1 + 3 * t)
-    p_m = p_m * ((seen[:, j] + (i == j)) * t + (1 - t) * p[j]) / (1 + 4 * t) * het
-    h2_joint = p_f[:, np.newaxis] * p_m
-    # LR = P(child | f, m) / P(child | f, m, unrelated)
-    n1 = counts[:, c1][:, np.newaxis] + counts[:, c1][np.newaxis, :]
-    first = (n1 * t + (1 - t) * p[c1]) / (1 + 3 * t)
-    tf1 = (paternal[i, c1] + paternal[j, c1]) / 2
-    tm1 = (maternal[i, c1] + maternal[j, c1]) / 2
-    if c1 != c2:
-        tf2 = (paternal[i, c2] + paternal[j, c2]) / 2
-        tm2 = (maternal[i, c2] + maternal[j, c2]) / 2
-        h1 = tf1[:, np.newaxis] * tm2 + tf2[:, np.newaxis] * tm1
-        n2 = counts[:, c2][:, np.newaxis] + counts[:, c2][np.newaxis, :]
-        h2 = 2.0 * first * (n2 * t + (1 - t) * p[c2]) / (1 + 4 * t)
-    else:
-        h1 = tf1[:, np.newaxis] * tm1
-        h2 = first * ((n1 + 1) * t + (1 - t) * p[c1]) / (1 + 4 * t)
-    return LocusNull.from_values(locus, h1 / h2, h2_joint)
+    first, second = np.triu_indices(n)
+    g = len(first)
+    log10_lr, weight = np.empty(g * g), np.empty(g * g)
+    count, zero, total, expected, bad = couple_pairs(
+        p, int(child[0]), int(child[1]), float(theta), np.ascontiguousarray(paternal),
+        np.ascontiguousarray(maternal), first.astype(np.int64), second.astype(np.int64),
+        log10_lr, weight,
+    )  # fmt: skip
+    if not total > 0.0 or bad:
+        raise CaseError("no couple is possible, or an LR is not finite", locus=locus)
+    return LocusNull(locus, log10_lr[:count].copy(), weight[:count] / total, zero / total,
+                     expected / total)  # fmt: skip
 
 
 def merge_values(values: Floats, probs: Floats) -> tuple[Floats, Floats]:
