@@ -145,8 +145,8 @@ def missing_children_database(
     mother, a full sibling, a paternal half-sibling or the paternal grandfather of a missing
     child; the child is a person of unknown origin,
     stored among the references and listed as a query. The other references are unrelated:
-    half persons of unknown origin, half single registered parents with their own cases
-    (with ``fill=False`` they are left to :func:`unrelated_profiles`, to stream them).
+    half persons of unknown origin, half registered couples of their own cases (with
+    ``fill=False`` they are left to :func:`unrelated_profiles`, to stream them).
     """
     kinds = [FAMILY_KINDS[i % len(FAMILY_KINDS)] for i in range(families)]
     grandfathers = sim.founders(families)
@@ -208,7 +208,9 @@ def missing_children_database(
 
 def unrelated_profiles(sim: Simulator, start: int, count: int) -> list[Profile]:
     """Unrelated references numbered from ``start``: even numbers are persons of unknown
-    origin (``U<j>``), odd ones single registered fathers or mothers with their own case."""
+    origin (``U<j>``), odd ones the registered fathers (``j % 4 == 1``) and mothers of
+    couples, each couple its own case (``R<j>``, the father's number): a missing-children
+    database holds many couples, and the couple scan meets them all."""
     unrelated = sim.founders(count)
     profiles = []
     for offset in range(count):
@@ -217,8 +219,8 @@ def unrelated_profiles(sim: Simulator, start: int, count: int) -> list[Profile]:
             profiles.append(sim.profile(f"U{j}", unrelated[offset], role="unknown-origin"))
         else:
             role, sex = ("father", "M") if j % 4 == 1 else ("mother", "F")
-            profiles.append(sim.profile(f"P{j}", unrelated[offset], role=role, case_id=f"R{j}",
-                                        sex=sex))  # fmt: skip
+            profiles.append(sim.profile(f"P{j}", unrelated[offset], role=role,
+                                        case_id=f"R{j - j % 4 + 1}", sex=sex))  # fmt: skip
     return profiles
 
 
@@ -236,7 +238,7 @@ def unrelated_batch(sim: Simulator, start: int, count: int) -> EncodedBatch:
         sample_ids=ids,
         roles=roles,
         sexes=sexes,
-        case_ids=[f"R{j}" if j % 2 else None for j in numbers.tolist()],
+        case_ids=[f"R{j - j % 4 + 1}" if j % 2 else None for j in numbers.tolist()],
         agencies=[None] * count,
         loci=tuple(sim.loci),
         alleles={locus: tuple(names) for locus, names in zip(sim.loci, sim.alleles, strict=True)},

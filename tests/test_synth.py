@@ -118,3 +118,21 @@ def test_encoded_batch_equals_the_profiles(tmp_path: Path) -> None:
         assert (twin.genotypes, twin.role, twin.sex, twin.case_id) == (
             profile.genotypes, profile.role, profile.sex, profile.case_id,
         )  # fmt: skip
+
+
+def test_fill_parents_are_couples_of_their_own_cases() -> None:
+    """Unrelated fill: every registered father has one registered mother in his case, and no
+    fill case or person belongs to a planted family (so an unrelated couple hit is unrelated)."""
+    database = missing_children_database(Simulator(CHINA, LOCI, seed=9), 400, 30)
+    planted = {row.case_id for row in database.truth}
+    relatives = {row.relative_id for row in database.truth}
+    relatives |= {p.sample_id for p in database.queries}
+    cases: dict[str, list[str]] = {}
+    for profile in database.references:
+        if profile.case_id is not None and profile.case_id not in planted:
+            assert profile.sample_id not in relatives
+            cases.setdefault(profile.case_id, []).append(f"{profile.role}:{profile.sex}")
+    assert len(cases) > 80
+    complete = [roles for roles in cases.values() if len(roles) == 2]
+    assert all(sorted(roles) == ["father:M", "mother:F"] for roles in complete)
+    assert len(cases) - len(complete) <= 1  # the last father may lack his mother
