@@ -17,6 +17,7 @@ to ignore them, and then the ignored names are reported in :attr:`ProfileTable.i
 from __future__ import annotations
 
 import csv
+import functools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,8 +83,12 @@ class ProfileTable(Mapping[str, Profile]):
         return len(self.profiles)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def parse_genotype_cell(cell: str) -> Genotype | None:
-    """Parse a wide-layout cell: ``12/14``, ``12,14``, ``12`` or ``12/12``; empty is missing."""
+    """Parse a wide-layout cell: ``12/14``, ``12,14``, ``12`` or ``12/12``; empty is missing.
+
+    Memoised: a locus has a few hundred distinct cells in a million profiles (errors are
+    raised anew each time)."""
     text = cell.strip()
     if not text:
         return None

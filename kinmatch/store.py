@@ -438,13 +438,18 @@ class ReferenceStore:
             for locus in loci
         }
         index = {locus: {a: i for i, a in enumerate(dictionaries[locus])} for locus in loci}
+        known: dict[str, dict[tuple[str, str], int]] = {locus: {} for locus in loci}
         codes = np.zeros((len(profiles), len(loci)), dtype=np.uint16)
         for row, profile in enumerate(profiles):
             for column, locus in enumerate(loci):
                 genotype = profile.genotypes.get(locus)
                 if genotype is not None:
-                    lookup = index[locus]
-                    codes[row, column] = genotype_code(lookup[genotype[0]], lookup[genotype[1]])
+                    code = known[locus].get(genotype)
+                    if code is None:
+                        lookup = index[locus]
+                        code = genotype_code(lookup[genotype[0]], lookup[genotype[1]])
+                        known[locus][genotype] = code
+                    codes[row, column] = code
         self._write_batch(
             EncodedBatch(
                 sample_ids=[p.sample_id for p in profiles],
