@@ -11,7 +11,7 @@ from pathlib import Path
 
 from kinmatch.queue import NewItem, ReviewQueue
 from kinmatch.security.keys import issue_token, load_private_key, new_key_pair
-from kinmatch.security.tokens import TrustStore
+from kinmatch.security.trust import TrustStore
 
 ENGINES = ("sqlite", "postgresql")
 _serial = itertools.count()
@@ -19,38 +19,61 @@ _serial = itertools.count()
 
 @dataclass
 class Agencies:
-    """Key pairs of agencies A1 and A2 (and X9, whose key the server does not trust)."""
+    """Key pairs of agencies A1 and A2, of the national agency NAT (and of X9, whose key the
+    server does not trust). The trust file grants A1 and A2 their own jurisdiction and NAT
+    ``national``; the trust directory holds the public keys of A1, A2 and NAT."""
 
     keys: Path
     trust_dir: Path
+    trust_file: Path
 
     @classmethod
     def create(cls, root: Path) -> Agencies:
         keys, trust = root / "agency-keys", root / "trust"
-        for agency in ("A1", "A2", "X9"):
+        trust.mkdir()
+        for agency in ("A1", "A2", "NAT", "X9"):
             _, public = new_key_pair(agency, keys)
             if agency != "X9":
-                trust.mkdir(exist_ok=True)
                 (trust / public.name).write_bytes(public.read_bytes())
-        return cls(keys, trust)
+        trust_file = root / "trust.toml"
+        write_trust_file(trust_file, {"A1": ["A1"], "A2": ["A2"], "NAT": ["national"]}, trust)
+        return cls(keys, trust, trust_file)
 
     @property
     def trust(self) -> TrustStore:
-        return TrustStore.from_directory(self.trust_dir)
+        return TrustStore.from_file(self.trust_file)
+
+    def trust_granting(self, path: Path, grants: dict[str, list[str]]) -> TrustStore:
+        """A trust file at ``path`` with other grants (agencies among A1, A2, NAT)."""
+        write_trust_file(path, grants, self.trust_dir)
+        return TrustStore.from_file(path)
 
     def token(
         self,
         officer: str,
         roles: Sequence[str],
         *,
-        agency: str = "A1",
+        agency: str | None = None,
         jurisdiction: str | None = None,
         ttl: float = 3600,
         now: float | None = None,
     ) -> str:
+        """A token of ``agency`` (default: NAT for a national jurisdiction, else A1)."""
+        if agency is None:
+            agency = "NAT" if jurisdiction == "national" else "A1"
         key = load_private_key(self.keys / f"{agency}.key")
         return issue_token(key, agency=agency, officer=officer, roles=list(roles),
                            jurisdiction=jurisdiction or agency, ttl=ttl, now=now)  # fmt: skip
+
+
+def write_trust_file(path: Path, grants: dict[str, list[str]], keys: Path) -> None:
+    """A trust file granting each agency's key (``keys/<agency>.pub``) its jurisdictions."""
+    lines = ["# test deployment"]
+    for agency, jurisdictions in grants.items():
+        listed = ", ".join(f'"{j}"' for j in jurisdictions)
+        lines += [f"[agencies.{agency}]", f'public_key_file = "{keys / agency}.pub"',
+                  f"jurisdictions = [{listed}]"]  # fmt: skip
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def postgres_database(server_url: str) -> str:

@@ -4,7 +4,7 @@
     python tests/queue_worker.py crash    # pushes and decisions in a loop, to be SIGKILLed
 
 Both read their settings as one JSON line on stdin: ``url`` (the queue database), ``trust``
-(the trust directory) and tokens; both open their own :class:`ReviewQueue`.
+(the trust file) and tokens; both open their own :class:`ReviewQueue`.
 
 ``review`` (settings ``token``, ``release_every``, optionally ``start_at``, a time.time() to
 wait for before opening the queue): prints ``ready`` once the queue is open, waits for a
@@ -39,7 +39,7 @@ from queue_support import new_item
 
 from kinmatch.queue import ReviewQueue
 from kinmatch.queue import database as queue_database
-from kinmatch.security.tokens import TrustStore
+from kinmatch.security.trust import TrustStore
 
 Record = tuple[str, int | None, str]
 """What one audit record says: operation, item id, actor."""
@@ -161,7 +161,7 @@ def main(mode: str) -> None:
     settings = json.loads(sys.stdin.readline())
     if mode == "crash":
         install_kill_hooks(settings.get("kill_at_statement"), settings.get("kill_after_commit"))
-    trust = TrustStore.from_directory(settings["trust"])
+    trust = TrustStore.load(settings["trust"])
     time.sleep(max(0.0, settings.get("start_at", 0.0) - time.time()))
     queue = ReviewQueue(settings["url"], trust)
     if mode == "review":

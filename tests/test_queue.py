@@ -207,7 +207,7 @@ def test_jurisdiction_hides_other_agencies_items(queue: ReviewQueue, agencies: A
     a1 = tokens(agencies)
     a2_analyst = agencies.token("zoe", ["analyst"], agency="A2")
     a2_supervisor = agencies.token("zed", ["supervisor"], agency="A2")
-    national = agencies.token("nat", ["supervisor"], agency="A2", jurisdiction="national")
+    national = agencies.token("nat", ["supervisor"], jurisdiction="national")
     [(mine, _)] = queue.push(a1["analyst"], [new_item("C1")])
     [(theirs, _)] = queue.push(a2_analyst, [new_item("C2")])
     assert [i.id for i in queue.list_items(a1["supervisor"])] == [mine]
@@ -675,3 +675,99 @@ def test_items_from_search_hits_carry_their_evidence(
         assert shown.summary.database_verdict == e.verdict
         if e.verdict == "support-database-caution":
             assert shown.caution is not None and f"of {e.n_searched} references" in shown.caution
+
+
+# -- trust: the jurisdictions an agency's tokens may carry ------------------------------------
+
+
+def test_a_trust_directory_grants_each_agency_its_own_jurisdiction(
+    url: str, agencies: Agencies
+) -> None:
+    from kinmatch.security.tokens import TrustStore
+
+    queue = ReviewQueue(url, TrustStore.from_directory(agencies.trust_dir))
+    a2 = agencies.token("zoe", ["analyst"], agency="A2")
+    [(theirs, _)] = queue.push(a2, [new_item("C2")])
+    roles = ["analyst", "reviewer", "supervisor", "auditor"]
+    for widened in ("national", "A2"):  # signed with A1's own key, claiming more than A1
+        token = agencies.token("eve", roles, agency="A1", jurisdiction=widened)
+        for act in (
+            lambda t=token: queue.list_items(t),
+            lambda t=token: queue.show(t, theirs),
+            lambda t=token: queue.claim(t, theirs),
+            lambda t=token: queue.push(t, [new_item("C9", agency="A2")]),
+            lambda t=token: queue.audit(t),
+        ):
+            with pytest.raises(AuthenticationError, match="jurisdiction"):
+                act()
+    auditor = agencies.token("aud", ["auditor"], agency="A1")
+    refused = [r for r in queue.audit(auditor) if r.actor == "unverified:eve@A1"]
+    assert len(refused) == 10
+    assert all(r.outcome.startswith("refused: token") for r in refused)
+    assert queue.list_items(agencies.token("zed", ["supervisor"], agency="A2"))[0].id == theirs
+    queue.close()
+
+
+def test_a_trust_file_says_which_jurisdictions_each_agency_may_grant(
+    url: str, agencies: Agencies, tmp_path: Path
+) -> None:
+    queue = open_queue(url, agencies)
+    [(theirs, _)] = queue.push(agencies.token("zoe", ["analyst"], agency="A2"), [new_item("C2")])
+    for agency, jurisdiction in (("A1", "national"), ("A1", "A2"), ("A2", "A1"), ("NAT", "A1")):
+        token = agencies.token("eve", ["supervisor"], agency=agency, jurisdiction=jurisdiction)
+        with pytest.raises(AuthenticationError, match="not one the trust file grants"):
+            queue.list_items(token)
+    national = agencies.token("nat", ["supervisor"], jurisdiction="national")
+    assert [i.id for i in queue.list_items(national)] == [theirs]  # NAT is named national
+    refused = [r for r in queue.audit(agencies.token("nat", ["auditor"], jurisdiction="national"))
+               if r.actor == "unverified:eve@A1"]  # fmt: skip
+    assert [r.outcome for r in refused] == ["refused: token: token 'jurisdiction' is not one "
+                                            "the trust file grants its issuer"] * 2  # fmt: skip
+    queue.close()
+    # a deployment that grants A1 the jurisdiction of A2 (say, a lab working for both)
+    wider = agencies.trust_granting(tmp_path / "wider.toml", {"A1": ["A1", "A2"], "A2": ["A2"]})
+    queue = ReviewQueue(url, wider)
+    helper = agencies.token("eve", ["supervisor"], agency="A1", jurisdiction="A2")
+    assert [i.id for i in queue.list_items(helper)] == [theirs]
+    with pytest.raises(AuthenticationError):  # but not national, nor NAT, which it omits
+        queue.list_items(agencies.token("eve", ["supervisor"], jurisdiction="national"))
+    queue.close()
+
+
+def test_trust_files_are_checked(agencies: Agencies, tmp_path: Path) -> None:
+    from kinmatch.security.trust import TrustStore
+
+    pem = (agencies.trust_dir / "A1.pub").read_text()
+    as_json = tmp_path / "trust.json"
+    national = {"public_key_file": str(agencies.trust_dir / "NAT.pub"),
+                "jurisdictions": ["national", "NAT"]}  # fmt: skip
+    as_json.write_text(json.dumps({"agencies": {"A1": {"public_key": pem}, "NAT": national}}))
+    loaded = TrustStore.load(as_json)
+    assert loaded.agencies == ("A1", "NAT")
+    assert loaded.jurisdictions("A1") == {"A1"}
+    assert loaded.jurisdictions("NAT") == {"national", "NAT"}
+    directory = TrustStore.load(agencies.trust_dir)
+    assert {a: directory.jurisdictions(a) for a in directory.agencies} == {
+        "A1": {"A1"}, "A2": {"A2"}, "NAT": {"NAT"}}  # fmt: skip
+    key_file = f'public_key_file = "{agencies.trust_dir / "A1.pub"}"'
+    bad = {
+        "not toml": "[agencies.A1\n",
+        "no agencies": "[other]\n",
+        "empty": "[agencies]\n",
+        "a typo": f"[agencies.A1]\n{key_file}\njurisdiction = ['national']\n",
+        "no key": "[agencies.A1]\njurisdictions = ['A1']\n",
+        "two keys": f"[agencies.A1]\n{key_file}\npublic_key = '''{pem}'''\n",
+        "missing key file": "[agencies.A1]\npublic_key_file = 'nowhere.pub'\n",
+        "not a key": "[agencies.A1]\npublic_key = 'hello'\n",
+        "no jurisdiction": f"[agencies.A1]\n{key_file}\njurisdictions = []\n",
+        "a bad jurisdiction": f"[agencies.A1]\n{key_file}\njurisdictions = ['../x']\n",
+        "a repeated one": f"[agencies.A1]\n{key_file}\njurisdictions = ['A1', 'A1']\n",
+        "a bad code": f"[agencies.'a/b']\n{key_file}\n",
+        "national as a code": f"[agencies.national]\n{key_file}\n",
+    }
+    for name, text in bad.items():
+        path = tmp_path / "bad.toml"
+        path.write_text(text)
+        with pytest.raises(QueueError):  # noqa: PT012 (the name says which case did not raise)
+            TrustStore.load(path)
+            pytest.fail(name)

@@ -124,3 +124,23 @@ def test_the_database_caution_is_said_in_words(setup: dict[str, Path], tmp_path:
                                    "references are expected to score this high")  # fmt: skip
     quiet = queue(setup, "sue", "show", "2")
     assert json.loads(quiet.stdout)["caution"] is None and quiet.stderr == ""
+
+
+def test_issuing_a_wider_jurisdiction_warns(setup: dict[str, Path], tmp_path: Path) -> None:
+    key = setup["root"] / "agency" / "A1.key"
+    wider = kinmatch("keys", "issue", "--key", key, "--sub", "eve", "--roles", "auditor",
+                     "--jurisdiction", "national", "--out", tmp_path / "eve.jwt")  # fmt: skip
+    assert "warning: jurisdiction 'national' is not the agency's own ('A1')" in wider.stderr
+    own = kinmatch("keys", "issue", "--key", key, "--sub", "eve", "--roles", "auditor",
+                   "--jurisdiction", "A1")  # fmt: skip
+    assert own.stderr == ""
+    # the server refuses it, whether it reads the trust directory or a trust file
+    trust_file = tmp_path / "trust.toml"
+    trust_file.write_text(f'[agencies.A1]\npublic_key_file = "{setup["trust"] / "A1.pub"}"\n')
+    for trust in (setup["trust"], trust_file):
+        refused = kinmatch("queue", "--db", f"sqlite:///{setup['db']}", "--trust", trust,
+                           "--token", tmp_path / "eve.jwt", "audit", ok=False)  # fmt: skip
+        assert refused.returncode == 2 and "jurisdiction" in refused.stderr
+    allowed = kinmatch("queue", "--db", f"sqlite:///{setup['db']}", "--trust", trust_file,
+                       "--token", setup["aud"], "verify-audit")  # fmt: skip
+    assert "audit chain verifies" in allowed.stdout

@@ -69,7 +69,7 @@ def run_processes(
             text=True,
         )
         assert worker.stdin is not None
-        settings = {"url": url, "trust": str(agencies.trust_dir), "token": token,
+        settings = {"url": url, "trust": str(agencies.trust_file), "token": token,
                     "release_every": RELEASE_EVERY, "start_at": start_at}  # fmt: skip
         worker.stdin.write(json.dumps(settings) + "\n")
         worker.stdin.flush()

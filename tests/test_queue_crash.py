@@ -73,7 +73,7 @@ def run_worker(
     url: str, agencies: Agencies, tokens: dict[str, str], run: int, kill: Kill
 ) -> tuple[list[list[Record]], str]:
     """One worker run until it is killed: the calls it reported complete and its stderr."""
-    settings: dict[str, Any] = {"url": url, "trust": str(agencies.trust_dir), "tokens": tokens,
+    settings: dict[str, Any] = {"url": url, "trust": str(agencies.trust_file), "tokens": tokens,
                                 "run": run, "max_calls": 1000}  # fmt: skip
     if kill.how == "statement":
         settings["kill_at_statement"] = [kill.sql, kill.at]

@@ -627,7 +627,7 @@ def test_serve_runs_the_server_with_public_keys_only(url: str, agencies: Agencie
         "serve(sys.argv[1], Path(sys.argv[2]), port=int(sys.argv[3]))"
     )
     server = subprocess.Popen(
-        [sys.executable, "-c", script, url, str(agencies.trust_dir), str(port)],
+        [sys.executable, "-c", script, url, str(agencies.trust_file), str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )

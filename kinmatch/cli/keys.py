@@ -31,8 +31,8 @@ def keys_new(agency: str, out_dir: Path) -> None:
         private, public = new_key_pair(agency, out_dir)
     except KinmatchError as exc:
         options.fail(str(exc))
-    click.echo(f"private key (keep it at the agency): {private}\npublic key (for --trust "
-               f"directories): {public}")  # fmt: skip
+    click.echo(f"private key (keep it at the agency): {private}\npublic key (for the "
+               f"servers' trust files): {public}")  # fmt: skip
 
 
 @keys_group.command("issue")
@@ -41,7 +41,9 @@ def keys_new(agency: str, out_dir: Path) -> None:
 @click.option("--agency", default=None, help="Issuer (default: the key file's name).")
 @click.option("--sub", "officer", required=True, help="The officer the token is for.")
 @click.option("--roles", required=True, help=f"Comma-separated, among {', '.join(ROLES)}.")
-@click.option("--jurisdiction", required=True, help="An agency code, or 'national'.")
+@click.option("--jurisdiction", required=True,
+              help="The agency's own code (or another code, or 'national', where the servers' "
+                   "trust files grant it to the agency).")  # fmt: skip
 @click.option("--ttl", default="8h", show_default=True, help="Lifetime: 30m, 8h, 7d ...")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the token to this file (owner-only) instead of stdout.")  # fmt: skip
@@ -54,11 +56,19 @@ def keys_issue(
     ttl: str,
     out_path: Path | None,
 ) -> None:
-    """Issue a signed token (EdDSA JWT) to one of the agency's officers."""
+    """Issue a signed token (EdDSA JWT) to one of the agency's officers.
+
+    A server accepts a jurisdiction other than the agency's own only where its trust file
+    grants it to the agency: such a request is warned about here, and enforced there."""
     from kinmatch.security.keys import issue_token, load_private_key, parse_ttl
 
+    issuer = agency or key_path.stem
+    if jurisdiction != issuer:
+        click.echo(f"kinmatch: warning: jurisdiction {jurisdiction!r} is not the agency's own "
+                   f"({issuer!r}): servers refuse the token unless their trust file grants "
+                   f"{issuer!r} that jurisdiction", err=True)  # fmt: skip
     try:
-        token = issue_token(load_private_key(key_path), agency=agency or key_path.stem,
+        token = issue_token(load_private_key(key_path), agency=issuer,
                             officer=officer, roles=[r.strip() for r in roles.split(",")],
                             jurisdiction=jurisdiction, ttl=parse_ttl(ttl))  # fmt: skip
     except KinmatchError as exc:

@@ -23,7 +23,12 @@ EXIT_CASE_ERRORS = 3
 EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 NEW_FILE = click.Path(dir_okay=False, path_type=Path)
 DIRECTORY = click.Path(file_okay=False, path_type=Path)
-TRUST_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
+TRUST = click.Path(exists=True, path_type=Path)
+"""A trust file (TOML or JSON), or a trust directory of ``<agency>.pub`` (own jurisdiction)."""
+TRUST_HELP = (
+    "Trust file (TOML, or JSON): each agency's public key and the jurisdictions its "
+    "tokens may carry; or a directory of <agency>.pub (each: its own jurisdiction)."
+)
 
 
 def fail(message: str) -> NoReturn:

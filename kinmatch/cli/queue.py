@@ -1,5 +1,6 @@
 """``kinmatch queue``: the review queue from the command line; every call is authorised by the
-caller's token and audited. It reads only public keys (``--trust DIR`` of ``<agency>.pub``)."""
+caller's token and audited. It reads only public keys (``--trust``: a trust file, or a
+directory of ``<agency>.pub``)."""
 
 from __future__ import annotations
 
@@ -17,28 +18,27 @@ from kinmatch.cli import options
 from kinmatch.errors import KinmatchError, QueueError
 from kinmatch.queue.models import Finding, ItemSummary, NewItem, State
 from kinmatch.queue.service import ReviewQueue
-from kinmatch.security.tokens import TrustStore
+from kinmatch.security.trust import TrustStore
 
 T = TypeVar("T")
 
 
 def open_queue(db: str, trust: Path) -> ReviewQueue:
     try:
-        return ReviewQueue(db, TrustStore.from_directory(trust))
+        return ReviewQueue(db, TrustStore.load(trust))
     except KinmatchError as exc:
         options.fail(str(exc))
 
 
 @click.group("queue")
 @click.option("--db", required=True, help="sqlite:///path/queue.db or postgresql://...")
-@click.option("--trust", "trust_dir", required=True, type=options.TRUST_DIR,
-              help="Directory of trusted agencies' public keys (<agency>.pub).")  # fmt: skip
+@click.option("--trust", "trust", required=True, type=options.TRUST, help=options.TRUST_HELP)
 @click.option("--token", "token_path", required=True, type=options.EXISTING_FILE,
               help="File holding the caller's token.")  # fmt: skip
 @click.pass_context
-def queue_group(ctx: click.Context, db: str, trust_dir: Path, token_path: Path) -> None:
+def queue_group(ctx: click.Context, db: str, trust: Path, token_path: Path) -> None:
     """The review queue: every call is authorised by the token and audited."""
-    ctx.obj = (open_queue(db, trust_dir), options.read_token(token_path))
+    ctx.obj = (open_queue(db, trust), options.read_token(token_path))
 
 
 def _call(ctx: click.Context, operation: Callable[[ReviewQueue, str], T]) -> T:

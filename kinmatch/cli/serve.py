@@ -12,15 +12,14 @@ from kinmatch.errors import KinmatchError
 
 @click.command("serve")
 @click.option("--db", required=True, help="sqlite:///path/queue.db or postgresql://...")
-@click.option("--trust", "trust_dir", required=True, type=options.TRUST_DIR,
-              help="Directory of trusted agencies' public keys (<agency>.pub).")  # fmt: skip
+@click.option("--trust", "trust", required=True, type=options.TRUST, help=options.TRUST_HELP)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(1, 65535), default=8750, show_default=True)
-def serve_command(db: str, trust_dir: Path, host: str, port: int) -> None:
+def serve_command(db: str, trust: Path, host: str, port: int) -> None:
     """Serve the review queue over HTTP (OpenAPI document at /openapi.json)."""
     from kinmatch.queue.http import serve
 
     try:
-        serve(db, trust_dir, host=host, port=port)
+        serve(db, trust, host=host, port=port)
     except KinmatchError as exc:
         options.fail(str(exc))

@@ -11,14 +11,12 @@ from typing import Any
 from kinmatch.errors import QueueError
 from kinmatch.queue.models import NewItem
 from kinmatch.queue.service import ReviewQueue
-from kinmatch.security.tokens import TrustStore
+from kinmatch.security.trust import TrustStore
 
 
-def push_hits(
-    target: str, trust_dir: Path | None, token: str, items: list[NewItem]
-) -> tuple[int, int]:
-    """Push review items to a queue database (with ``trust_dir``) or to a ``kinmatch serve``
-    at an ``http(s)://`` URL; returns (added, already queued)."""
+def push_hits(target: str, trust: Path | None, token: str, items: list[NewItem]) -> tuple[int, int]:
+    """Push review items to a queue database (with its ``trust`` file or directory) or to a
+    ``kinmatch serve`` at an ``http(s)://`` URL; returns (added, already queued)."""
     if target.startswith(("http://", "https://")):
         import urllib.error
         import urllib.request
@@ -38,9 +36,9 @@ def push_hits(
             raise QueueError(f"cannot push to {target}: {type(exc).__name__}") from None
         added = sum(1 for entry in pushed if entry["created"])
         return added, len(pushed) - added
-    if trust_dir is None:
-        raise QueueError("pushing into a queue database needs --trust DIR")
-    queue = ReviewQueue(target, TrustStore.from_directory(trust_dir))
+    if trust is None:
+        raise QueueError("pushing into a queue database needs --trust FILE")
+    queue = ReviewQueue(target, TrustStore.load(trust))
     try:
         result = queue.push(token, items)
     finally:

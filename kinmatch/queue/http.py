@@ -20,7 +20,7 @@ the queue's database fails (retry), 400 for any other refusal of the queue; 500
 a genotype.
 
 The server holds no private key: it verifies tokens with the agencies' public keys of its
-trust directory.
+trust file, which also says which jurisdictions each agency's tokens may carry.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ from kinmatch.queue.schemas import (
 from kinmatch.queue.service import ReviewQueue
 from kinmatch.security.audit import AuditRecord
 from kinmatch.security.policy import Operation
-from kinmatch.security.tokens import TrustStore
+from kinmatch.security.trust import TrustStore
 
 __all__ = ["MAX_BODY", "create_app", "serve"]
 
@@ -375,12 +375,13 @@ def create_app(queue: ReviewQueue) -> FastAPI:
     return app
 
 
-def serve(queue_url: str, trust_dir: Path, host: str = "127.0.0.1", port: int = 8750) -> None:
+def serve(queue_url: str, trust: Path, host: str = "127.0.0.1", port: int = 8750) -> None:
     """Serve the queue at ``queue_url`` over HTTP until interrupted, accepting the tokens of
-    the agencies whose public keys are in ``trust_dir`` (no private key is ever read)."""
+    the agencies of the trust file (or trust directory) ``trust``, each with the
+    jurisdictions it grants them (no private key is ever read)."""
     import uvicorn
 
-    queue = ReviewQueue(queue_url, TrustStore.from_directory(trust_dir))
+    queue = ReviewQueue(queue_url, TrustStore.load(trust))
     try:
         uvicorn.run(
             create_app(queue),

@@ -35,7 +35,7 @@ from kinmatch.queue.models import (
 )
 from kinmatch.relationships import RELATIONSHIPS
 from kinmatch.security.audit import AuditRecord
-from kinmatch.security.tokens import AGENCY_CODE, NATIONAL
+from kinmatch.security.trust import AGENCY_CODE, NATIONAL
 from kinmatch.verdict import SUPPORT_DATABASE_CAUTION
 
 MAX_BODY = 16 * 1024 * 1024

@@ -40,7 +40,8 @@ from kinmatch.queue.models import (
 )
 from kinmatch.security.audit import AuditRecord, AuditVerification, record_hash, verify_chain
 from kinmatch.security.policy import Operation, allowed_roles, require
-from kinmatch.security.tokens import NATIONAL, Caller, TokenVerifier, TrustStore
+from kinmatch.security.tokens import Caller, TokenVerifier
+from kinmatch.security.trust import NATIONAL, TrustStore
 
 T = TypeVar("T")
 

@@ -1,7 +1,7 @@
 """An agency's own key pair and the tokens it issues to its officers.
 
 This module is for the agency's side only: the server never imports it and never holds a
-private key (it reads public keys from its trust directory, :mod:`kinmatch.security.tokens`).
+private key (it reads public keys from its trust file, :mod:`kinmatch.security.trust`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from cryptography.hazmat.primitives.serialization import (
 
 from kinmatch.atomic import atomic_path
 from kinmatch.errors import QueueError
-from kinmatch.security.tokens import ALGORITHM, NATIONAL, ROLES, check_agency_code
+from kinmatch.security.tokens import ALGORITHM, ROLES
+from kinmatch.security.trust import NATIONAL, check_agency_code
 
 
 def new_key_pair(agency: str, directory: str | Path) -> tuple[Path, Path]:

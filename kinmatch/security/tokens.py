@@ -1,16 +1,18 @@
 """Caller credentials: EdDSA (Ed25519) JSON Web Tokens issued by police agencies.
 
 An agency signs its officers' tokens with its own private key (:mod:`kinmatch.security.keys`,
-never on the server). The server is configured with a trust directory of agency public keys,
-``<agency>.pub`` (PEM); it accepts a token only when
+never on the server). The server is configured with a trust file
+(:mod:`kinmatch.security.trust`) of agency public keys and the jurisdictions each may grant;
+it accepts a token only when
 
 * its header names ``EdDSA`` (``none``, HMAC and every other algorithm are refused before any
   key is looked at, so a public key can never be used as an HMAC secret);
-* its issuer ``iss`` is an agency of the trust directory, and the signature verifies with
+* its issuer ``iss`` is an agency of the trust file, and the signature verifies with
   that agency's key;
 * it carries every claim: ``iss`` (agency), ``sub`` (officer), ``roles`` (a non-empty list of
   known roles), ``jurisdiction`` (an agency code, or ``national``), ``iat``, ``nbf``, ``exp``;
-  and the time is within ``[max(iat, nbf), exp)`` (no leeway unless configured).
+* its ``jurisdiction`` is one the trust file grants its issuer (by default its own code);
+* and the time is within ``[max(iat, nbf), exp)`` (no leeway unless configured).
 
 Verification is PyJWT's (RFC 7519, RFC 8037 for EdDSA), with the cryptography package.
 """
@@ -20,25 +22,19 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import jwt
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from kinmatch.errors import AuthenticationError, QueueError
+from kinmatch.errors import AuthenticationError
+from kinmatch.security.trust import AGENCY_CODE, NATIONAL, TrustStore
 
 ALGORITHM = "EdDSA"
-NATIONAL = "national"
 ROLES = ("analyst", "reviewer", "supervisor", "auditor")
 REQUIRED_CLAIMS = ("iss", "sub", "roles", "jurisdiction", "iat", "nbf", "exp")
-AGENCY_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-"""Agency codes: also the file names of their keys, so no path characters."""
 
 
 @dataclass(frozen=True)
@@ -58,51 +54,6 @@ class Caller:
     def name(self) -> str:
         """``officer@agency``, as the audit log records it."""
         return f"{self.officer}@{self.agency}"
-
-
-def check_agency_code(code: str) -> str:
-    """``code`` if it is a valid agency code (letters, digits, ``_ . -``; at most 64)."""
-    if not AGENCY_CODE.match(code) or code == NATIONAL:
-        raise QueueError(f"invalid agency code {code!r}: letters, digits, '_', '.', '-' "
-                         f"(not {NATIONAL!r})")  # fmt: skip
-    return code
-
-
-class TrustStore:
-    """Public keys of the agencies whose tokens the server accepts, by agency code."""
-
-    def __init__(self, keys: Mapping[str, Ed25519PublicKey]) -> None:
-        self._keys = dict(keys)
-
-    @classmethod
-    def from_directory(cls, directory: str | Path) -> TrustStore:
-        """Every ``<agency>.pub`` (PEM, Ed25519) of ``directory``."""
-        folder = Path(directory)
-        if not folder.is_dir():
-            raise QueueError(f"trust directory {folder} does not exist")
-        keys: dict[str, Ed25519PublicKey] = {}
-        for path in sorted(folder.glob("*.pub")):
-            agency = check_agency_code(path.stem)
-            try:
-                key = load_pem_public_key(path.read_bytes())
-            except ValueError as exc:
-                raise QueueError(f"{path}: not a PEM public key ({exc})") from None
-            if not isinstance(key, Ed25519PublicKey):
-                raise QueueError(f"{path}: not an Ed25519 public key")
-            keys[agency] = key
-        if not keys:
-            raise QueueError(f"trust directory {folder} holds no <agency>.pub key")
-        return cls(keys)
-
-    def __contains__(self, agency: object) -> bool:
-        return agency in self._keys
-
-    def key(self, agency: str) -> Ed25519PublicKey:
-        return self._keys[agency]
-
-    @property
-    def agencies(self) -> tuple[str, ...]:
-        return tuple(sorted(self._keys))
 
 
 class TokenVerifier:
@@ -171,6 +122,10 @@ class TokenVerifier:
             jurisdiction == NATIONAL or AGENCY_CODE.match(jurisdiction)
         ):
             raise AuthenticationError("token 'jurisdiction' must be an agency code or national")
+        # the signature proves the issuer, not what it may grant: the trust file says that
+        if jurisdiction not in self.trust.jurisdictions(claims["iss"]):
+            raise AuthenticationError("token 'jurisdiction' is not one the trust file grants "
+                                      "its issuer")  # fmt: skip
         return Caller(claims["iss"], sub, frozenset(roles), jurisdiction)
 
     @staticmethod

@@ -1,0 +1,185 @@
+"""The server's trust configuration: which agencies it accepts tokens from, with which public
+key, and which jurisdictions each agency's tokens may carry.
+
+A signature proves who issued a token, not what the issuer may grant: an agency could sign its
+own officers a ``national`` jurisdiction, or another agency's. So the deployment, not the
+agency, says what each key may grant, in a **trust file** (TOML, or JSON when the file name
+ends in ``.json``, same structure)::
+
+    # kinmatch trust file
+    [agencies.A1]
+    public_key_file = "keys/A1.pub"     # PEM, relative to this file (or public_key = "PEM")
+
+    [agencies.NPB]
+    public_key_file = "keys/NPB.pub"
+    jurisdictions = ["national"]         # default: ["NPB"], the agency's own code only
+
+A token whose ``jurisdiction`` is not among its issuer's is refused. ``national`` is granted
+only where the file names it. A plain **trust directory** of ``<agency>.pub`` files is still
+read: each agency then has its own jurisdiction only. Agency codes are compared exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+from kinmatch.errors import QueueError
+
+NATIONAL = "national"
+AGENCY_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+"""Agency codes: also the file names of their keys, so no path characters."""
+_ENTRY_KEYS = frozenset({"public_key", "public_key_file", "jurisdictions"})
+
+
+def check_agency_code(code: str) -> str:
+    """``code`` if it is a valid agency code (letters, digits, ``_ . -``; at most 64)."""
+    if not isinstance(code, str) or not AGENCY_CODE.match(code) or code == NATIONAL:
+        raise QueueError(f"invalid agency code {code!r}: letters, digits, '_', '.', '-' "
+                         f"(not {NATIONAL!r})")  # fmt: skip
+    return code
+
+
+def _public_key(data: bytes, where: str) -> Ed25519PublicKey:
+    try:
+        key = load_pem_public_key(data)
+    except ValueError as exc:
+        raise QueueError(f"{where}: not a PEM public key ({exc})") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise QueueError(f"{where}: not an Ed25519 public key")
+    return key
+
+
+class TrustStore:
+    """Public keys of the agencies whose tokens the server accepts, by agency code, and the
+    jurisdictions each may grant (by default its own code only)."""
+
+    def __init__(
+        self,
+        keys: Mapping[str, Ed25519PublicKey],
+        jurisdictions: Mapping[str, Iterable[str]] | None = None,
+    ) -> None:
+        self._keys = {check_agency_code(agency): key for agency, key in keys.items()}
+        granted = dict(jurisdictions or {})
+        unknown = set(granted) - set(self._keys)
+        if unknown:
+            raise QueueError(f"jurisdictions granted to agencies without a key: "
+                             f"{', '.join(sorted(unknown))}")  # fmt: skip
+        self._jurisdictions: dict[str, frozenset[str]] = {}
+        for agency in self._keys:
+            allowed = frozenset(granted.get(agency, (agency,)))
+            for code in allowed:
+                if code != NATIONAL:
+                    check_agency_code(code)
+            if not allowed:
+                raise QueueError(f"agency {agency}: no jurisdiction granted")
+            self._jurisdictions[agency] = allowed
+
+    @classmethod
+    def load(cls, path: str | Path) -> TrustStore:
+        """A trust file, or a trust directory (each agency: its own jurisdiction only)."""
+        location = Path(path)
+        if location.is_dir():
+            return cls.from_directory(location)
+        return cls.from_file(location)
+
+    @classmethod
+    def from_directory(cls, directory: str | Path) -> TrustStore:
+        """Every ``<agency>.pub`` (PEM, Ed25519) of ``directory``; each agency may grant only
+        its own jurisdiction."""
+        folder = Path(directory)
+        if not folder.is_dir():
+            raise QueueError(f"trust directory {folder} does not exist")
+        keys: dict[str, Ed25519PublicKey] = {}
+        for path in sorted(folder.glob("*.pub")):
+            agency = check_agency_code(path.stem)
+            keys[agency] = _public_key(path.read_bytes(), str(path))
+        if not keys:
+            raise QueueError(f"trust directory {folder} holds no <agency>.pub key")
+        return cls(keys)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> TrustStore:
+        """A trust file (TOML; JSON if its name ends in ``.json``): see the module's doc."""
+        source = Path(path)
+        try:
+            text = source.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise QueueError(f"cannot read the trust file {source} ({type(exc).__name__})"
+                             ) from None  # fmt: skip
+        try:
+            data: Any = json.loads(text) if source.suffix == ".json" else tomllib.loads(text)
+        except ValueError as exc:  # tomllib.TOMLDecodeError and json's errors are ValueErrors
+            raise QueueError(f"{source}: not a valid trust file ({exc})") from None
+        if not isinstance(data, dict) or set(data) != {"agencies"}:
+            raise QueueError(f"{source}: a trust file holds one table, 'agencies'")
+        agencies = data["agencies"]
+        if not isinstance(agencies, dict) or not agencies:
+            raise QueueError(f"{source}: 'agencies' must name at least one agency")
+        keys: dict[str, Ed25519PublicKey] = {}
+        granted: dict[str, list[str]] = {}
+        for agency, entry in agencies.items():
+            where = f"{source}, agency {agency!r}"
+            check_agency_code(agency)
+            keys[agency], granted[agency] = _entry(entry, where, source.parent, agency)
+        return cls(keys, granted)
+
+    def __contains__(self, agency: object) -> bool:
+        return agency in self._keys
+
+    def key(self, agency: str) -> Ed25519PublicKey:
+        return self._keys[agency]
+
+    def jurisdictions(self, agency: str) -> frozenset[str]:
+        """The jurisdictions the tokens of ``agency`` may carry."""
+        return self._jurisdictions.get(agency, frozenset())
+
+    @property
+    def agencies(self) -> tuple[str, ...]:
+        return tuple(sorted(self._keys))
+
+
+def _entry(entry: Any, where: str, folder: Path, agency: str) -> tuple[Ed25519PublicKey, list[str]]:
+    """One agency's key and granted jurisdictions from the trust file."""
+    if not isinstance(entry, dict):
+        raise QueueError(f"{where}: must be a table")
+    unknown = set(entry) - _ENTRY_KEYS
+    if unknown:
+        raise QueueError(f"{where}: unknown field(s) {', '.join(sorted(map(str, unknown)))} "
+                         f"(known: {', '.join(sorted(_ENTRY_KEYS))})")  # fmt: skip
+    inline, file_name = entry.get("public_key"), entry.get("public_key_file")
+    if (inline is None) == (file_name is None):
+        raise QueueError(f"{where}: give exactly one of public_key, public_key_file")
+    if inline is not None:
+        if not isinstance(inline, str):
+            raise QueueError(f"{where}: public_key must be a PEM text")
+        key = _public_key(inline.encode("ascii", "replace"), where)
+    else:
+        if not isinstance(file_name, str) or not file_name:
+            raise QueueError(f"{where}: public_key_file must be a path")
+        key_path = folder / file_name
+        try:
+            data = key_path.read_bytes()
+        except OSError as exc:
+            raise QueueError(f"{where}: cannot read {key_path} ({type(exc).__name__})") from None
+        key = _public_key(data, f"{where}, {key_path}")
+    jurisdictions = entry.get("jurisdictions", [agency])
+    if (
+        not isinstance(jurisdictions, list)
+        or not jurisdictions
+        or not all(isinstance(j, str) for j in jurisdictions)
+        or len(set(jurisdictions)) != len(jurisdictions)
+    ):
+        raise QueueError(f"{where}: jurisdictions must be a non-empty list of distinct agency "
+                         f"codes or {NATIONAL!r}")  # fmt: skip
+    for code in jurisdictions:
+        if code != NATIONAL and not AGENCY_CODE.match(code):
+            raise QueueError(f"{where}: invalid jurisdiction {code!r}")
+    return key, jurisdictions
