@@ -771,3 +771,55 @@ def test_trust_files_are_checked(agencies: Agencies, tmp_path: Path) -> None:
         with pytest.raises(QueueError):  # noqa: PT012 (the name says which case did not raise)
             TrustStore.load(path)
             pytest.fail(name)
+
+
+# -- token times: finite, and a bounded lifetime ----------------------------------------------
+
+
+def _signed_raw(agencies: Agencies, payload: bytes) -> str:
+    """A token of A1 whose payload is exactly ``payload`` (JSON text as an attacker wrote it)."""
+    return jwt.api_jws.PyJWS().encode(payload, _key(agencies, "A1"), algorithm="EdDSA")
+
+
+def test_token_times_must_be_finite_and_the_lifetime_bounded(url: str, agencies: Agencies) -> None:
+    queue = open_queue(url, agencies)
+    now = int(time.time())
+    base = {"iss": "A1", "sub": "eve", "roles": ["supervisor"], "jurisdiction": "A1",
+            "iat": now, "nbf": now, "exp": now + 3600}  # fmt: skip
+    refused: dict[str, str] = {}
+    for name in ("iat", "nbf", "exp"):
+        for text in ("NaN", "Infinity", "-Infinity", "1e400", "-1e400"):
+            body = json.dumps({k: v for k, v in base.items() if k != name})
+            refused[f"{name}={text}"] = _signed_raw(
+                agencies, f'{{"{name}": {text}, {body[1:]}'.encode()
+            )
+    ten_years = 10 * 365 * 86400
+    refused["ten years"] = agencies.token("eve", ["supervisor"], ttl=ten_years)
+    refused["12 h 1 s"] = agencies.token("eve", ["supervisor"], ttl=12 * 3600 + 1)
+    refused["exp far, iat huge"] = _signed_a1(agencies, {**base, "iat": 10**30, "exp": 10**30 + 60})
+    for name, token in refused.items():
+        with pytest.raises(AuthenticationError, match="token"):  # noqa: PT012
+            queue.list_items(token)
+            pytest.fail(name)
+    assert queue.list_items(agencies.token("eve", ["supervisor"], ttl=12 * 3600)) == []
+    auditor = agencies.token("aud", ["auditor"])
+    records = [r for r in queue.audit(auditor) if r.actor == "unverified:eve@A1"]
+    assert len(records) == len(refused)
+    queue.close()
+    # the longest lifetime is configurable
+    longer = ReviewQueue(url, agencies.trust, max_token_lifetime=ten_years)
+    assert longer.list_items(refused["ten years"]) == []
+    with pytest.raises(AuthenticationError):
+        longer.list_items(refused["exp=NaN"])
+    longer.close()
+
+
+def test_an_agency_cannot_issue_an_endless_token(agencies: Agencies) -> None:
+    from kinmatch.security.keys import issue_token, parse_ttl
+
+    for text in ("inf", "nan", "1e400d", "-1h", "0"):
+        with pytest.raises(QueueError, match="lifetime"):
+            parse_ttl(text)
+    with pytest.raises(QueueError, match="lifetime"):
+        issue_token(_key(agencies, "A1"), agency="A1", officer="eve", roles=["auditor"],
+                    jurisdiction="A1", ttl=math.inf)  # fmt: skip

@@ -15,11 +15,18 @@ from kinmatch.errors import KinmatchError
 @click.option("--trust", "trust", required=True, type=options.TRUST, help=options.TRUST_HELP)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(1, 65535), default=8750, show_default=True)
-def serve_command(db: str, trust: Path, host: str, port: int) -> None:
+@click.option("--max-token-lifetime", type=click.FloatRange(0, 10 * 365 * 86400, min_open=True),
+              default=None, metavar="SECONDS",
+              help="Refuse tokens whose exp - iat is longer (default 43200: 12 h).")  # fmt: skip
+def serve_command(
+    db: str, trust: Path, host: str, port: int, max_token_lifetime: float | None
+) -> None:
     """Serve the review queue over HTTP (OpenAPI document at /openapi.json)."""
     from kinmatch.queue.http import serve
+    from kinmatch.security.tokens import MAX_LIFETIME
 
+    lifetime = MAX_LIFETIME if max_token_lifetime is None else max_token_lifetime
     try:
-        serve(db, trust, host=host, port=port)
+        serve(db, trust, host=host, port=port, max_token_lifetime=lifetime)
     except KinmatchError as exc:
         options.fail(str(exc))

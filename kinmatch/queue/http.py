@@ -75,6 +75,7 @@ from kinmatch.queue.schemas import (
 from kinmatch.queue.service import ReviewQueue
 from kinmatch.security.audit import AuditRecord
 from kinmatch.security.policy import Operation
+from kinmatch.security.tokens import MAX_LIFETIME
 from kinmatch.security.trust import TrustStore
 
 __all__ = ["MAX_BODY", "create_app", "serve"]
@@ -375,13 +376,20 @@ def create_app(queue: ReviewQueue) -> FastAPI:
     return app
 
 
-def serve(queue_url: str, trust: Path, host: str = "127.0.0.1", port: int = 8750) -> None:
+def serve(
+    queue_url: str,
+    trust: Path,
+    host: str = "127.0.0.1",
+    port: int = 8750,
+    max_token_lifetime: float = MAX_LIFETIME,
+) -> None:
     """Serve the queue at ``queue_url`` over HTTP until interrupted, accepting the tokens of
     the agencies of the trust file (or trust directory) ``trust``, each with the
-    jurisdictions it grants them (no private key is ever read)."""
+    jurisdictions it grants them, that live at most ``max_token_lifetime`` seconds (no
+    private key is ever read)."""
     import uvicorn
 
-    queue = ReviewQueue(queue_url, TrustStore.load(trust))
+    queue = ReviewQueue(queue_url, TrustStore.load(trust), max_token_lifetime=max_token_lifetime)
     try:
         uvicorn.run(
             create_app(queue),

@@ -40,7 +40,7 @@ from kinmatch.queue.models import (
 )
 from kinmatch.security.audit import AuditRecord, AuditVerification, record_hash, verify_chain
 from kinmatch.security.policy import Operation, allowed_roles, require
-from kinmatch.security.tokens import Caller, TokenVerifier
+from kinmatch.security.tokens import MAX_LIFETIME, Caller, TokenVerifier
 from kinmatch.security.trust import NATIONAL, TrustStore
 
 T = TypeVar("T")
@@ -82,10 +82,13 @@ class ReviewQueue:
         *,
         lease: float = DEFAULT_LEASE,
         clock: Callable[[], float] = time.time,
+        max_token_lifetime: float = MAX_LIFETIME,
     ) -> None:
+        """``trust``: the trust file's agencies (tokens then live at most
+        ``max_token_lifetime`` seconds), or a configured verifier."""
         self.db = Database(url)
         self.verifier = trust if isinstance(trust, TokenVerifier) else TokenVerifier(
-            trust, clock=clock)  # fmt: skip
+            trust, clock=clock, max_lifetime=max_token_lifetime)  # fmt: skip
         self.lease = lease
         self.clock = clock
 

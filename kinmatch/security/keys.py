@@ -6,6 +6,7 @@ private key (it reads public keys from its trust file, :mod:`kinmatch.security.t
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Sequence
@@ -76,8 +77,8 @@ def issue_token(
         raise QueueError(f"roles must be among {', '.join(ROLES)}")
     if jurisdiction != NATIONAL:
         check_agency_code(jurisdiction)
-    if not officer or ttl <= 0:
-        raise QueueError("a token needs an officer and a positive lifetime")
+    if not officer or not (math.isfinite(ttl) and ttl > 0):
+        raise QueueError("a token needs an officer and a positive, finite lifetime")
     issued = int(time.time() if now is None else now)
     claims = {"iss": agency, "sub": officer, "roles": list(roles), "jurisdiction": jurisdiction,
               "iat": issued, "nbf": issued, "exp": issued + int(ttl)}  # fmt: skip
@@ -92,6 +93,6 @@ def parse_ttl(text: str) -> float:
         value = float(text[:-1] if text[-1:] in units else text) * scale
     except ValueError:
         raise QueueError(f"invalid lifetime {text!r}: e.g. 30m, 8h, 7d") from None
-    if not value > 0:
-        raise QueueError(f"invalid lifetime {text!r}: must be positive")
+    if not (math.isfinite(value) and value > 0):
+        raise QueueError(f"invalid lifetime {text!r}: must be positive and finite")
     return value

@@ -12,7 +12,9 @@ it accepts a token only when
 * it carries every claim: ``iss`` (agency), ``sub`` (officer), ``roles`` (a non-empty list of
   known roles), ``jurisdiction`` (an agency code, or ``national``), ``iat``, ``nbf``, ``exp``;
 * its ``jurisdiction`` is one the trust file grants its issuer (by default its own code);
-* and the time is within ``[max(iat, nbf), exp)`` (no leeway unless configured).
+* its times are finite numbers, its lifetime ``exp - iat`` at most :data:`MAX_LIFETIME`
+  (configurable), and the time is within ``[max(iat, nbf), exp)`` (no leeway unless
+  configured).
 
 Verification is PyJWT's (RFC 7519, RFC 8037 for EdDSA), with the cryptography package.
 """
@@ -22,6 +24,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,12 +32,14 @@ from typing import Any
 
 import jwt
 
-from kinmatch.errors import AuthenticationError
+from kinmatch.errors import AuthenticationError, QueueError
 from kinmatch.security.trust import AGENCY_CODE, NATIONAL, TrustStore
 
 ALGORITHM = "EdDSA"
 ROLES = ("analyst", "reviewer", "supervisor", "auditor")
 REQUIRED_CLAIMS = ("iss", "sub", "roles", "jurisdiction", "iat", "nbf", "exp")
+MAX_LIFETIME = 12 * 3600.0
+"""Longest token lifetime ``exp - iat`` accepted by default, in seconds (configurable)."""
 
 
 @dataclass(frozen=True)
@@ -63,10 +68,21 @@ class TokenVerifier:
     """
 
     def __init__(
-        self, trust: TrustStore, *, leeway: float = 0.0, clock: Callable[[], float] = time.time
+        self,
+        trust: TrustStore,
+        *,
+        leeway: float = 0.0,
+        max_lifetime: float = MAX_LIFETIME,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        if not (math.isfinite(leeway) and leeway >= 0):
+            raise QueueError("the leeway must be a finite number of seconds, at least 0")
+        if not (math.isfinite(max_lifetime) and max_lifetime > 0):
+            raise QueueError("the longest token lifetime must be a finite, positive number "
+                             "of seconds")  # fmt: skip
         self.trust = trust
         self.leeway = leeway
+        self.max_lifetime = max_lifetime
         self.clock = clock
 
     def verify(self, token: str) -> Caller:
@@ -102,9 +118,14 @@ class TokenVerifier:
     def _caller(self, claims: dict[str, Any]) -> Caller:
         now = self.clock()
         times = [claims[name] for name in ("iat", "nbf", "exp")]
-        if not all(isinstance(t, int | float) and not isinstance(t, bool) for t in times):
-            raise AuthenticationError("token times 'iat', 'nbf', 'exp' must be numbers")
+        # NaN compares false with everything and would pass every check below; 1e400 reads
+        # as Infinity; a huge integer is finite but caught by the lifetime
+        if not all(_finite_number(t) for t in times):
+            raise AuthenticationError("token times 'iat', 'nbf', 'exp' must be finite numbers")
         iat, nbf, exp = times
+        if not exp - iat <= self.max_lifetime:
+            raise AuthenticationError(f"token lifetime 'exp' - 'iat' exceeds the "
+                                      f"{self.max_lifetime:g} s this server accepts")  # fmt: skip
         if now >= exp + self.leeway:
             raise AuthenticationError("token expired")
         if now < nbf - self.leeway or now < iat - self.leeway:
@@ -139,6 +160,16 @@ class TokenVerifier:
     def claimed_subject(token: str) -> str | None:
         sub = _unverified_claims(token).get("sub")
         return sub[:128] if isinstance(sub, str) else None
+
+
+def _finite_number(value: object) -> bool:
+    """A JSON number (not a boolean) that is finite as a float."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer beyond the floats
+        return False
 
 
 def _unverified_claims(token: str) -> dict[str, Any]:
