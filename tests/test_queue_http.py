@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from queue_support import GENOTYPE_TEXT, Agencies, evidence_item, new_item, open_queue, queue_url
 from test_queue import attacks, tokens
 
-from kinmatch.errors import QueueError
+from kinmatch.errors import AuthenticationError, QueueError
 from kinmatch.queue import ReviewQueue
 from kinmatch.queue.http import MAX_BODY, create_app
 
@@ -666,3 +666,44 @@ def test_match_pushes_hits_to_a_server(api: Client, agencies: Agencies) -> None:
     assert (shown["n_searched"], shown["database_verdict"]) == (5000, "support-database-caution")
     with pytest.raises(QueueError, match="HTTP 403"):
         push_hits(target, None, agencies.token("rob", ["reviewer"]), items)
+
+
+def test_claimed_identities_are_made_safe_before_they_are_audited(
+    api: Client, queue: ReviewQueue, agencies: Agencies
+) -> None:
+    from test_queue import _signed_a1, forged
+
+    now = int(time.time())
+    claims = {"iss": "A1", "roles": ["supervisor"], "jurisdiction": "A1", "iat": now,
+              "nbf": now, "exp": now + 600}  # fmt: skip
+    # (a header much longer than 5000 characters is refused by uvicorn itself)
+    subjects = ["\ud800", "a\x00b", "\udfff@A2", "x" * 5000, "\x1b[31mred", "line\nbreak"]
+    sent = 0
+    for subject in subjects:
+        unsigned = forged({**claims, "sub": subject})
+        for method, template in ENDPOINTS:
+            reply = api.request(method, template.format(item_id=1), token=unsigned, raw=b"{}")
+            sent += 1
+            assert reply.status == 401, (subject[:20], method, template, reply.text)
+        with pytest.raises(AuthenticationError):  # the same through the library
+            queue.list_items(unsigned)
+        sent += 1
+        # a trusted agency's signature does not make such a name acceptable either
+        with pytest.raises(AuthenticationError, match="sub"):
+            queue.list_items(_signed_a1(agencies, {**claims, "sub": subject}))
+        sent += 1
+    with pytest.raises(AuthenticationError):  # a token that is not even valid text
+        queue.list_items("e30.\ud800.e30")
+    with pytest.raises(AuthenticationError):
+        queue.list_items(forged({**claims, "sub": "\x00" * 100_000}))
+    sent += 2
+    records = audit_log(api, national_auditor(agencies))
+    refused = [r for r in records if r["outcome"].startswith("refused: token")]
+    assert len(refused) == sent
+    for record in refused:
+        actor = record["actor"]
+        assert actor.isprintable() and len(actor) <= 200, actor[:80]
+        assert actor.endswith(("@A1", "@?")), actor[:80]
+    assert "unverified:\\ud800@A1" in {r["actor"] for r in refused}
+    assert "unverified:a\\x00b@A1" in {r["actor"] for r in refused}
+    assert api.get("/audit/verify", national_auditor(agencies)).json["ok"]

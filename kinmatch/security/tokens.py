@@ -38,6 +38,8 @@ from kinmatch.security.trust import AGENCY_CODE, NATIONAL, TrustStore
 ALGORITHM = "EdDSA"
 ROLES = ("analyst", "reviewer", "supervisor", "auditor")
 REQUIRED_CLAIMS = ("iss", "sub", "roles", "jurisdiction", "iat", "nbf", "exp")
+MAX_OFFICER = 128
+"""Longest officer name (``sub``)."""
 MAX_LIFETIME = 12 * 3600.0
 """Longest token lifetime ``exp - iat`` accepted by default, in seconds (configurable)."""
 
@@ -88,6 +90,8 @@ class TokenVerifier:
     def verify(self, token: str) -> Caller:
         if not isinstance(token, str) or not token:
             raise AuthenticationError("no token")
+        if not token.isascii():  # a compact JWS is base64url and dots
+            raise AuthenticationError("malformed token")
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -131,8 +135,11 @@ class TokenVerifier:
         if now < nbf - self.leeway or now < iat - self.leeway:
             raise AuthenticationError("token not yet valid")
         sub, roles, jurisdiction = claims["sub"], claims["roles"], claims["jurisdiction"]
-        if not isinstance(sub, str) or not sub or len(sub) > 128:
-            raise AuthenticationError("token 'sub' must name the officer")
+        # the name goes into the audit log and the items: printable text (no NUL, control
+        # character or lone surrogate) of bounded length, even under a trusted signature
+        if not isinstance(sub, str) or not sub or len(sub) > MAX_OFFICER or not sub.isprintable():
+            raise AuthenticationError(f"token 'sub' must name the officer (1-{MAX_OFFICER} "
+                                      "printable characters)")  # fmt: skip
         if (
             not isinstance(roles, list)
             or not roles
@@ -158,8 +165,28 @@ class TokenVerifier:
 
     @staticmethod
     def claimed_subject(token: str) -> str | None:
+        """The ``sub`` a token claims, made safe to audit: escaped and bounded
+        (:func:`safe_text`)."""
         sub = _unverified_claims(token).get("sub")
-        return sub[:128] if isinstance(sub, str) else None
+        return safe_text(sub) if isinstance(sub, str) else None
+
+
+def safe_text(text: str, limit: int = MAX_OFFICER) -> str:
+    """``text`` as printable text of at most ``limit`` characters (then ``...``): a backslash
+    and every character that is not printable (NUL, control characters, line breaks, lone
+    surrogates) written as its Python escape (``\\\\``, ``\\x00``, ``\\ud800``), so that an
+    unverified claim can be stored and shown as it came, without being mistaken for another."""
+    shown: list[str] = []
+    size = 0
+    for character in text:
+        printable = character.isprintable() and character != "\\"
+        piece = character if printable else character.encode("unicode_escape").decode("ascii")
+        if size + len(piece) > limit:
+            shown.append("...")
+            break
+        shown.append(piece)
+        size += len(piece)
+    return "".join(shown)
 
 
 def _finite_number(value: object) -> bool:
