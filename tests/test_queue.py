@@ -823,3 +823,34 @@ def test_an_agency_cannot_issue_an_endless_token(agencies: Agencies) -> None:
     with pytest.raises(QueueError, match="lifetime"):
         issue_token(_key(agencies, "A1"), agency="A1", officer="eve", roles=["auditor"],
                     jurisdiction="A1", ttl=math.inf)  # fmt: skip
+
+
+def test_invalid_requests_are_refused_after_the_token_and_audited(
+    queue: ReviewQueue, agencies: Agencies
+) -> None:
+    t = tokens(agencies)
+    [(item_id, _)] = queue.push(t["analyst"], [new_item()])
+    queue.claim(t["reviewer"], item_id)
+    with pytest.raises(AuthenticationError):  # a bad token is refused first, whatever else
+        queue.review("not.a.token", item_id, "supports", " ")
+    with pytest.raises(AuthenticationError):
+        queue.escalate("not.a.token", item_id, "")
+    invalid = [
+        (lambda: queue.list_items(t["reviewer"], limit=0), "list", None),
+        (lambda: queue.list_items(t["reviewer"], state="lost"), "list", None),
+        (lambda: queue.audit(t["auditor"], after=-1), "audit", None),
+        (lambda: queue.review(t["reviewer"], item_id, "maybe", "x"), "review", item_id),
+        (lambda: queue.review(t["reviewer"], item_id, "supports", " "), "review", item_id),
+        (lambda: queue.escalate(t["reviewer"], item_id, ""), "escalate", item_id),
+        (lambda: queue.confirm(t["supervisor"], item_id, "x" * 2001), "confirm", item_id),
+    ]
+    for act, _, _ in invalid:
+        with pytest.raises(QueueError):
+            act()
+    records = queue.audit(agencies.token("nat", ["auditor"], jurisdiction="national"))
+    refusals = [(r.operation, r.item_id, r.outcome) for r in records if r.outcome != "allowed"]
+    assert refusals == [
+        ("review", None, "refused: token: malformed token"),
+        ("escalate", None, "refused: token: malformed token"),
+        *((operation, target, "refused: invalid request") for _, operation, target in invalid),
+    ]

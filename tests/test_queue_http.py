@@ -707,3 +707,36 @@ def test_claimed_identities_are_made_safe_before_they_are_audited(
     assert "unverified:\\ud800@A1" in {r["actor"] for r in refused}
     assert "unverified:a\\x00b@A1" in {r["actor"] for r in refused}
     assert api.get("/audit/verify", national_auditor(agencies)).json["ok"]
+
+
+def test_authenticated_requests_refused_as_invalid_are_audited(
+    api: Client, agencies: Agencies
+) -> None:
+    t = tokens(agencies)
+    api.post("/items", t["analyst"], body={"items": [item_json()]})
+    api.post("/items/1/claim", t["reviewer"])
+    cases: list[tuple[str, str, str, Any, int, int | None, str]] = [
+        ("GET", "/items/abc", "supervisor", None, 422, None, "show"),
+        ("GET", "/items/0", "supervisor", None, 422, None, "show"),
+        ("GET", "/items?limit=0", "reviewer", None, 422, None, "list"),
+        ("GET", "/audit?limit=-1", "auditor", None, 422, None, "audit"),
+        ("POST", "/items/1/review", "reviewer", {"finding": "supports", "reason": " "}, 422, 1,
+         "review"),
+        ("POST", "/items/1/escalate", "reviewer", b'{"reason": ', 422, 1, "escalate"),
+        ("POST", "/items", "analyst", b"[" * 100_000 + b"]" * 100_000, 400, None, "push"),
+        ("POST", "/items", "analyst", b" " * (MAX_BODY + 1), 413, None, "push"),
+    ]  # fmt: skip
+    before = len(audit_log(api, t["auditor"])) + 1  # and the record of that reading
+    for method, path, role, body, status, _, _ in cases:
+        options = {"raw": body} if isinstance(body, bytes) else {"body": body}
+        reply = api.request(method, path, token=t[role], **options)
+        assert reply.status == status, (method, path, reply.text[:200])
+    records = audit_log(api, t["auditor"])[before:]
+    names = {"supervisor": "sue@A1", "reviewer": "rob@A1", "auditor": "aud@A1",
+             "analyst": "ana@A1"}  # fmt: skip
+    assert [(r["actor"], r["operation"], r["item_id"]) for r in records] == [
+        (names[role], operation, item_id) for _, _, role, _, _, item_id, operation in cases
+    ]
+    assert all(r["outcome"].startswith("refused: ") for r in records)
+    assert records[-1]["outcome"] == "refused: body too large"
+    assert records[0]["outcome"] == "refused: invalid request"

@@ -14,7 +14,8 @@ Errors are JSON, ``{"error": "<message>"}``: 401 (with ``WWW-Authenticate: Beare
 refused token, 403 for a role or a rule that forbids the operation, 404 for an item that does
 not exist or is outside the caller's jurisdiction (both alike), 409 for an operation that
 does not apply to the item's state, 413 for a body over
-:data:`~kinmatch.queue.schemas.MAX_BODY`, 422 for a request that does not validate, 503 when
+:data:`~kinmatch.queue.schemas.MAX_BODY`, 422 for a request that does not validate (413, 422
+and 400 of an authorised caller are audited as refusals too), 503 when
 the queue's database fails (retry), 400 for any other refusal of the queue; 500
 ``{"error": "internal error"}`` without any detail for anything else. No error message carries
 a genotype.
@@ -54,6 +55,7 @@ from kinmatch.errors import (
 from kinmatch.queue.models import TRANSITIONS, State
 from kinmatch.queue.schemas import (
     MAX_BODY,
+    MAX_ID,
     MAX_NAME,
     After,
     AuditOut,
@@ -72,7 +74,7 @@ from kinmatch.queue.schemas import (
     StepOut,
     VerificationOut,
 )
-from kinmatch.queue.service import ReviewQueue
+from kinmatch.queue.service import INVALID, ReviewQueue
 from kinmatch.security.audit import AuditRecord
 from kinmatch.security.policy import Operation
 from kinmatch.security.tokens import MAX_LIFETIME
@@ -113,8 +115,29 @@ def _printable(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+_CALLER = "kinmatch_caller"
+"""Key of the request's state: (caller, operation, item id) once the token is checked."""
+
+
+async def _audit_invalid(request: Request, why: str) -> JSONResponse | None:
+    """Audit the refusal of an authorised request by this front (the queue never saw it);
+    a response when even that fails (the database)."""
+    checked = request.scope.get("state", {}).get(_CALLER)
+    if checked is None:  # no endpoint, so no operation and no caller
+        return None
+    queue, caller, operation, item_id = checked
+    try:
+        await run_in_threadpool(queue.audit_refusal, caller, operation, item_id, why)
+    except QueueError as exc:
+        return _queue_error(exc)
+    return None
+
+
 async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    failed = await _audit_invalid(request, INVALID)
+    if failed is not None:
+        return failed
     problems = []
     for error in exc.errors():
         where = ".".join(_printable(str(part)[:MAX_NAME]) for part in error.get("loc", ()))
@@ -127,6 +150,9 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
 
 async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    failed = await _audit_invalid(request, INVALID)  # e.g. 400: a body that does not parse
+    if failed is not None:
+        return failed
     return _error(exc.status_code, str(exc.detail), exc.headers)
 
 
@@ -161,19 +187,29 @@ class _TokenFirst:
         self.operations = operations
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        operation = self._operation(scope) if scope["type"] == "http" else None
-        if operation is None:  # not an endpoint: 404, 405 or the OpenAPI document
+        matched = self._operation(scope) if scope["type"] == "http" else None
+        if matched is None:  # not an endpoint: 404, 405 or the OpenAPI document
             await self.app(scope, receive, send)
             return
+        operation, item_id = matched
         headers = Headers(scope=scope)  # the first of repeated headers, as FastAPI reads them
         token = _bearer_token(headers.get("authorization"))
         try:
-            await run_in_threadpool(self.queue.authorize, token, operation)
+            caller = await run_in_threadpool(self.queue.authorize, token, operation)
         except QueueError as exc:  # refused (and audited once), or the database failed
             await _queue_error(exc)(scope, receive, send)
             return
+        # for the error handlers: a request refused before the queue sees it is audited too
+        checked = (self.queue, caller, operation, item_id)
+        scope = {**scope, "state": {**scope.get("state", {}), _CALLER: checked}}
         body = await self._body(headers, receive)
         if body is None:
+            try:
+                await run_in_threadpool(self.queue.audit_refusal, caller, operation, item_id,
+                                        "body too large")  # fmt: skip
+            except QueueError as exc:
+                await _queue_error(exc)(scope, receive, send)
+                return
             await _error(413, f"request body over {MAX_BODY} bytes")(scope, receive, send)
             return
         pending = [{"type": "http.request", "body": body, "more_body": False}]
@@ -189,10 +225,17 @@ class _TokenFirst:
 
         await self.app(scope, replay, no_store)
 
-    def _operation(self, scope: Scope) -> Operation | None:
+    def _operation(self, scope: Scope) -> tuple[Operation, int | None] | None:
+        """The endpoint's operation, and the item id of its path if that is a valid one."""
         for route in self.router_of():
-            if isinstance(route, APIRoute) and route.matches(scope)[0] is Match.FULL:
-                return self.operations[route.name]
+            if not isinstance(route, APIRoute):
+                continue
+            match, child = route.matches(scope)
+            if match is Match.FULL:
+                text = str(child.get("path_params", {}).get("item_id", ""))
+                valid = text.isascii() and text.isdigit() and len(text) <= 19
+                valid = valid and 1 <= int(text) <= MAX_ID
+                return self.operations[route.name], int(text) if valid else None
         return None
 
     @staticmethod

@@ -54,6 +54,8 @@ _SUMMARY = ("id, state, agency, query_id, reference_ids, case_id, relationship, 
 _DETAIL = ("father_id, mother_id, loci, parameters, store_version, claimed_by, lease_expires, "
            "reviewed_by, finding, review_reason, escalated_by, escalation_reason, decided_by, "
            "decision_reason, n_searched")  # fmt: skip
+INVALID = "invalid request"
+"""The audited outcome (after ``refused: ``) of a request whose arguments do not validate."""
 _N_SUMMARY = len(_SUMMARY.split(","))
 _AUDIT = "seq, at, actor, roles, operation, item_id, outcome, prev_hash, hash"
 
@@ -153,10 +155,14 @@ class ReviewQueue:
         """Items in the caller's jurisdiction, oldest first (``after`` an item id, at most
         ``limit``): pseudonymous IDs, LR, state and database evidence, no genotypes."""
         caller = self._authorize(token, Operation.LIST)
-        if state is not None and state not in set(State):
-            raise QueueError(f"unknown state {state!r}: one of {', '.join(State)}")
-        if not 1 <= limit <= 10_000 or after < 0:
-            raise QueueError("limit must be 1-10000 and after non-negative")
+
+        def check() -> None:
+            if state is not None and state not in set(State):
+                raise QueueError(f"unknown state {state!r}: one of {', '.join(State)}")
+            if not 1 <= limit <= 10_000 or after < 0:
+                raise QueueError("limit must be 1-10000 and after non-negative")
+
+        self._checked(caller, Operation.LIST, None, check)
         out: list[ItemSummary] = []
 
         def run(tx: Transaction, now: str) -> None:
@@ -225,22 +231,31 @@ class ReviewQueue:
 
     def release(self, token: str, item_id: int) -> None:
         """Give a claimed item back (``pending``); only its holder may."""
-        self._holder_step(token, Operation.RELEASE, item_id, "release",
+        caller = self._authorize(token, Operation.RELEASE)
+        self._holder_step(caller, Operation.RELEASE, item_id, "release",
                           "claimed_by = NULL, lease_expires = NULL", ())  # fmt: skip
 
     def review(self, token: str, item_id: int, finding: Finding | str, reason: str) -> None:
         """The holder's finding (``supports`` or ``rejects``) with a reason: ``reviewed``."""
-        if finding not in set(Finding):
-            raise QueueError(f"finding must be one of {', '.join(Finding)}")
-        self._holder_step(token, Operation.REVIEW, item_id, "review",
+        caller = self._authorize(token, Operation.REVIEW)
+
+        def check() -> tuple[str, str]:
+            if finding not in set(Finding):
+                raise QueueError(f"finding must be one of {', '.join(Finding)}")
+            return str(finding), check_reason(reason)
+
+        parameters = self._checked(caller, Operation.REVIEW, item_id, check)
+        self._holder_step(caller, Operation.REVIEW, item_id, "review",
                           "reviewed_by = claimed_by, finding = ?, review_reason = ?, "
-                          "lease_expires = NULL", (str(finding), check_reason(reason)))  # fmt: skip
+                          "lease_expires = NULL", parameters)  # fmt: skip
 
     def escalate(self, token: str, item_id: int, reason: str) -> None:
         """The holder hands the item to the supervisors, with a reason: ``escalated``."""
-        self._holder_step(token, Operation.ESCALATE, item_id, "escalate",
+        caller = self._authorize(token, Operation.ESCALATE)
+        why = self._checked(caller, Operation.ESCALATE, item_id, lambda: check_reason(reason))
+        self._holder_step(caller, Operation.ESCALATE, item_id, "escalate",
                           "escalated_by = claimed_by, escalation_reason = ?, "
-                          "lease_expires = NULL", (check_reason(reason),))  # fmt: skip
+                          "lease_expires = NULL", (why,))  # fmt: skip
 
     def confirm(self, token: str, item_id: int, reason: str) -> None:
         """A supervisor confirms the match of a reviewed or escalated item (not one they
@@ -262,8 +277,12 @@ class ReviewQueue:
         items (refused tokens count as the officer and agency they claim; anonymous ones and
         claims of unknown agencies only a national auditor sees)."""
         caller = self._authorize(token, Operation.AUDIT)
-        if not 1 <= limit <= 1_000_000 or after < 0:
-            raise QueueError("limit must be 1-1000000 and after non-negative")
+
+        def check() -> None:
+            if not 1 <= limit <= 1_000_000 or after < 0:
+                raise QueueError("limit must be 1-1000000 and after non-negative")
+
+        self._checked(caller, Operation.AUDIT, None, check)
         out: list[AuditRecord] = []
 
         def run(tx: Transaction, now: str) -> None:
@@ -301,6 +320,14 @@ class ReviewQueue:
         allowed check is not audited, so each refused request is audited once.)"""
         return self._authorize(token, operation)
 
+    def audit_refusal(
+        self, caller: Caller, operation: Operation, item_id: int | None, why: str
+    ) -> None:
+        """Audit that a front (HTTP) refused an authorised caller's request for ``operation``
+        before the queue saw it (a body too large, a request that does not validate); ``why``
+        is a fixed phrase, never the request's text."""
+        self._audit_refusal(caller.name, _roles(caller), operation, item_id, why)
+
     def close(self) -> None:
         self.db.close()
 
@@ -321,6 +348,17 @@ class ReviewQueue:
             self._audit_refusal(caller.name, _roles(caller), operation, None, "role")
             raise
         return caller
+
+    def _checked(
+        self, caller: Caller, operation: Operation, item_id: int | None, check: Callable[[], T]
+    ) -> T:
+        """``check()``, the validation of a request's arguments once the caller is known; a
+        :class:`QueueError` it raises is audited as an invalid request and re-raised."""
+        try:
+            return check()
+        except QueueError:
+            self.audit_refusal(caller, operation, item_id, INVALID)
+            raise
 
     def _run(
         self,
@@ -411,14 +449,13 @@ class ReviewQueue:
 
     def _holder_step(
         self,
-        token: str,
+        caller: Caller,
         operation: Operation,
         item_id: int,
         step: str,
         assignments: str,
         parameters: Sequence[Any],
     ) -> None:
-        caller = self._authorize(token, operation)
 
         def run(tx: Transaction, now: str) -> None:
             item = self._item(tx, caller, item_id)
@@ -440,7 +477,7 @@ class ReviewQueue:
         self, token: str, operation: Operation, item_id: int, step: str, reason: str
     ) -> None:
         caller = self._authorize(token, operation)
-        why = check_reason(reason)
+        why = self._checked(caller, operation, item_id, lambda: check_reason(reason))
 
         def run(tx: Transaction, now: str) -> None:
             item = self._item(tx, caller, item_id)
