@@ -854,3 +854,22 @@ def test_invalid_requests_are_refused_after_the_token_and_audited(
         ("escalate", None, "refused: token: malformed token"),
         *((operation, target, "refused: invalid request") for _, operation, target in invalid),
     ]
+
+
+def test_the_audit_tells_foreign_items_from_missing_ones_no_better(
+    queue: ReviewQueue, agencies: Agencies
+) -> None:
+    t = tokens(agencies)
+    [(theirs, _)] = queue.push(agencies.token("zoe", ["analyst"], agency="A2"), [new_item("C2")])
+    missing = theirs + 1000
+    for item_id in (theirs, missing):
+        with pytest.raises(ItemNotFoundError):
+            queue.show(t["supervisor"], item_id)
+        with pytest.raises(ItemNotFoundError):
+            queue.claim(t["reviewer"], item_id)
+    mine = [r for r in queue.audit(t["auditor"]) if r.operation in ("show", "claim")]
+    assert [(r.operation, r.item_id, r.outcome) for r in mine] == [
+        (operation, item_id, "refused: no such item")
+        for item_id in (theirs, missing)
+        for operation in ("show", "claim")
+    ]

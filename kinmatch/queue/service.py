@@ -426,14 +426,10 @@ class ReviewQueue:
 
     def _item(self, tx: Transaction, caller: Caller, item_id: int) -> Item:
         """The item, if the caller's jurisdiction covers it; missing and out of jurisdiction
-        read alike."""
+        read alike, in the answer and in the audit (which the caller's own auditor reads)."""
         row = tx.one(f"SELECT {_SUMMARY}, {_DETAIL} FROM items WHERE id = ?", (item_id,))
         if row is None or not caller.sees(row[2]):
-            raise _RefusedError(
-                ItemNotFoundError(f"no item {item_id}"),
-                item_id,
-                "no such item" if row is None else "outside jurisdiction",
-            )
+            raise _RefusedError(ItemNotFoundError(f"no item {item_id}"), item_id, "no such item")
         return _item(row)
 
     def _check_state(self, item: Item, step: str) -> None:
