@@ -873,3 +873,35 @@ def test_the_audit_tells_foreign_items_from_missing_ones_no_better(
         for item_id in (theirs, missing)
         for operation in ("show", "claim")
     ]
+
+
+def test_agency_codes_are_compared_exactly(url: str, agencies: Agencies, tmp_path: Path) -> None:
+    from kinmatch.security.keys import issue_token, load_private_key, new_key_pair
+    from kinmatch.security.trust import TrustStore
+
+    queue = open_queue(url, agencies)
+    t = tokens(agencies)
+    [(item_id, _)] = queue.push(t["analyst"], [new_item()])
+    queue.claim(t["reviewer"], item_id)
+    private, public = new_key_pair("a1", tmp_path / "lower")
+    other = ReviewQueue(url, TrustStore.from_directory(tmp_path / "lower"))
+    lower = issue_token(load_private_key(private), agency="a1", officer="aud", roles=["auditor"],
+                        jurisdiction="a1", ttl=600)  # fmt: skip
+    assert [r.actor for r in other.audit(lower)] == []  # none of A1's records
+    assert other.list_items(issue_token(load_private_key(private), agency="a1", officer="x",
+                                        roles=["supervisor"], jurisdiction="a1",
+                                        ttl=600)) == []  # fmt: skip
+    other.close()
+    queue.close()
+    # and a trust file or directory may not hold two codes that differ only in case
+    both = tmp_path / "both"
+    both.mkdir()
+    (both / "a1.pub").write_bytes(public.read_bytes())
+    (both / "A1.pub").write_bytes((agencies.trust_dir / "A1.pub").read_bytes())
+    with pytest.raises(QueueError, match="differ only in case"):
+        TrustStore.from_directory(both)
+    trust_file = tmp_path / "both.toml"
+    trust_file.write_text(f'[agencies.A1]\npublic_key_file = "{agencies.trust_dir / "A1.pub"}"\n'
+                          f'[agencies.a1]\npublic_key_file = "{public}"\n')  # fmt: skip
+    with pytest.raises(QueueError, match="differ only in case"):
+        TrustStore.from_file(trust_file)

@@ -289,10 +289,11 @@ class ReviewQueue:
             sql = f"SELECT {_AUDIT} FROM audit WHERE seq > ?"
             parameters: list[Any] = [after]
             if caller.jurisdiction != NATIONAL:  # records by its officers or on its items
-                sql += (" AND (actor LIKE ? ESCAPE '!' OR item_id IN "
-                        "(SELECT id FROM items WHERE agency = ?))")  # fmt: skip
-                escaped = caller.jurisdiction.replace("!", "!!").replace("_", "!_")
-                parameters += [f"%@{escaped}", caller.jurisdiction]
+                # the actor ends in "@<agency>", compared exactly (SQLite's LIKE ignores case)
+                suffix = f"@{caller.jurisdiction}"
+                sql += (" AND ((length(actor) >= ? AND substr(actor, length(actor) - ? + 1) = ?)"
+                        " OR item_id IN (SELECT id FROM items WHERE agency = ?))")  # fmt: skip
+                parameters += [len(suffix), len(suffix), suffix, caller.jurisdiction]
             rows = tx.all(sql + " ORDER BY seq LIMIT ?", [*parameters, limit])
             out.extend(_record(row) for row in rows)
             self._audit(tx, now, caller, Operation.AUDIT, None, f"allowed: {len(rows)} records")

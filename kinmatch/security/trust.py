@@ -16,7 +16,8 @@ ends in ``.json``, same structure)::
 
 A token whose ``jurisdiction`` is not among its issuer's is refused. ``national`` is granted
 only where the file names it. A plain **trust directory** of ``<agency>.pub`` files is still
-read: each agency then has its own jurisdiction only. Agency codes are compared exactly.
+read: each agency then has its own jurisdiction only. Agency codes are compared exactly, and
+two that differ only in case are refused.
 """
 
 from __future__ import annotations
@@ -67,6 +68,13 @@ class TrustStore:
         jurisdictions: Mapping[str, Iterable[str]] | None = None,
     ) -> None:
         self._keys = {check_agency_code(agency): key for agency, key in keys.items()}
+        folded: dict[str, str] = {}
+        for agency in sorted(self._keys):
+            if agency.casefold() in folded:  # one engine or file system may not tell them apart
+                raise QueueError(f"agency codes {folded[agency.casefold()]!r} and {agency!r} "
+                                 "differ only in case: codes are compared exactly, so give "
+                                 "each agency one that differs in more")  # fmt: skip
+            folded[agency.casefold()] = agency
         granted = dict(jurisdictions or {})
         unknown = set(granted) - set(self._keys)
         if unknown:
