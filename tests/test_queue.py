@@ -410,7 +410,7 @@ def test_schema_is_versioned_and_reopened(url: str, agencies: Agencies) -> None:
     assert len(again.list_items(t["supervisor"])) == 1
     db = Database(url)
     with db.transaction(lock_audit=False) as tx:
-        assert tx.all("SELECT version FROM schema_version ORDER BY version") == [(1,), (2,)]
+        assert tx.all("SELECT version FROM schema_version ORDER BY version") == [(1,), (2,), (3,)]
         tx.execute("INSERT INTO schema_version (version) VALUES (99)")
     with pytest.raises(QueueError, match="schema version 99"):
         Database(url)
@@ -635,7 +635,7 @@ def test_a_version_1_database_is_upgraded_in_place(
     queue.close()
     db = Database(url)  # reopened: nothing applied twice
     with db.transaction(lock_audit=False) as tx:
-        assert tx.all("SELECT version FROM schema_version ORDER BY version") == [(1,), (2,)]
+        assert tx.all("SELECT version FROM schema_version ORDER BY version") == [(1,), (2,), (3,)]
     db.close()
     queue = open_queue(url, agencies)
     assert queue.verify_audit(t["auditor"]).ok
@@ -905,3 +905,62 @@ def test_agency_codes_are_compared_exactly(url: str, agencies: Agencies, tmp_pat
                           f'[agencies.a1]\npublic_key_file = "{public}"\n')  # fmt: skip
     with pytest.raises(QueueError, match="differ only in case"):
         TrustStore.from_file(trust_file)
+
+
+def test_two_person_rule_remembers_every_reviewer_and_escalator(
+    queue: ReviewQueue, agencies: Agencies
+) -> None:
+    t = tokens(agencies)
+    [(item_id, _)] = queue.push(t["analyst"], [new_item()])
+    queue.claim(t["both"], item_id)
+    queue.escalate(t["both"], item_id, "unsure")  # bob escalates
+    queue.return_to_pending(t["supervisor"], item_id, "look again")
+    queue.claim(t["reviewer2"], item_id)
+    queue.escalate(t["reviewer2"], item_id, "still unsure")  # rita escalates again
+    for decide in (queue.confirm, queue.reject, queue.return_to_pending):
+        with pytest.raises(AccessDeniedError, match="two-person rule"):
+            decide(t["both"], item_id, "bob was first")
+    queue.return_to_pending(t["supervisor"], item_id, "once more")
+    queue.claim(t["reviewer"], item_id)
+    queue.review(t["reviewer"], item_id, "supports", "fits")  # rob reviews
+    with pytest.raises(AccessDeniedError, match="two-person rule"):
+        queue.confirm(t["both"], item_id, "bob escalated it once")
+    shown = queue.show(t["supervisor"], item_id)
+    assert shown.handled_by == ("bob@A1", "rita@A1", "rob@A1")
+    queue.confirm(t["supervisor"], item_id, "second person")
+
+
+def test_a_version_2_database_is_upgraded_and_keeps_its_deciders_out(
+    url: str, agencies: Agencies, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    t = tokens(agencies)
+    monkeypatch.setattr(queue_database, "SCHEMA_VERSION", 2)
+    old = open_queue(url, agencies)  # the schema of version 2 only
+    ids = [i for i, _ in old.push(t["analyst"], [new_item("C1"), new_item("C2")])]
+    with old.db.transaction() as tx:  # what version 2 left after an escalation and a review
+        assert tx.all("SELECT version FROM schema_version ORDER BY version") == [(1,), (2,)]
+        tx.execute("UPDATE items SET state = 'escalated', escalated_by = 'bob@A1', "
+                   "escalation_reason = 'unsure' WHERE id = ?", (ids[0],))  # fmt: skip
+        tx.execute("UPDATE items SET state = 'reviewed', reviewed_by = 'rob@A1', "
+                   "finding = 'supports', review_reason = 'fits' WHERE id = ?",
+                   (ids[1],))  # fmt: skip
+    assert old.verify_audit(t["auditor"]).ok
+    old.close()
+    monkeypatch.undo()
+
+    queue = open_queue(url, agencies)  # upgraded in place on open
+    assert queue.verify_audit(t["auditor"]).ok  # the old chain still verifies
+    assert queue.show(t["supervisor"], ids[0]).handled_by == ("bob@A1",)
+    assert queue.show(t["supervisor"], ids[1]).handled_by == ("rob@A1",)
+    queue.return_to_pending(t["supervisor"], ids[0], "again")
+    queue.claim(t["reviewer2"], ids[0])
+    queue.escalate(t["reviewer2"], ids[0], "unsure too")
+    with pytest.raises(AccessDeniedError, match="two-person rule"):
+        queue.confirm(t["both"], ids[0], "bob escalated it under version 2")
+    with pytest.raises(AccessDeniedError, match="two-person rule"):
+        queue.confirm(agencies.token("rob", ["supervisor"]), ids[1], "rob reviewed it")
+    queue.confirm(t["supervisor"], ids[0], "second person")
+    assert queue.verify_audit(t["auditor"]).ok
+    with queue.db.transaction(lock_audit=False) as tx:
+        assert tx.all("SELECT version FROM schema_version ORDER BY version") == [(1,), (2,), (3,)]
+    queue.close()

@@ -94,6 +94,16 @@ _EVIDENCE = [  # version 2: the database-size-aware evidence of the hit (null: n
     "ALTER TABLE items ADD COLUMN n_searched BIGINT CHECK (n_searched >= 0)",
     "ALTER TABLE items ADD COLUMN database_verdict TEXT",
 ]
+_HANDLERS = [  # version 3: every officer who reviewed or escalated an item (two-person rule)
+    "CREATE TABLE item_handlers (item_id BIGINT NOT NULL REFERENCES items (id), "
+    "seq INTEGER NOT NULL, officer TEXT NOT NULL, PRIMARY KEY (item_id, officer))",
+    # the items of version 2 remember their last reviewer and escalator, not the earlier ones
+    "INSERT INTO item_handlers (item_id, seq, officer) "
+    "SELECT id, 1, reviewed_by FROM items WHERE reviewed_by IS NOT NULL",
+    "INSERT INTO item_handlers (item_id, seq, officer) "
+    "SELECT id, 2, escalated_by FROM items WHERE escalated_by IS NOT NULL "
+    "AND (reviewed_by IS NULL OR escalated_by <> reviewed_by)",
+]
 MIGRATIONS: dict[str, list[list[str]]] = {
     "sqlite": [
         [
@@ -104,6 +114,7 @@ MIGRATIONS: dict[str, list[list[str]]] = {
             "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
         ],
         _EVIDENCE,
+        _HANDLERS,
     ],
     "postgresql": [
         [
@@ -117,13 +128,16 @@ MIGRATIONS: dict[str, list[list[str]]] = {
             "FOR EACH ROW EXECUTE FUNCTION audit_append_only()",
         ],
         _EVIDENCE,
+        _HANDLERS,
     ],
 }
 """Per engine, the statements of each schema version (version n = index n - 1), applied in
 order on connect, in one transaction with their ``schema_version`` rows: a database of an
 older version is upgraded in place, wholly or not at all. Version 1: the queue; version 2: the
 items' database-size-aware evidence (``p_unrelated``, ``expected_unrelated``, ``n_searched``,
-``database_verdict``; nullable, so items of version 1 keep null)."""
+``database_verdict``; nullable, so items of version 1 keep null); version 3: the officers who
+reviewed or escalated each item (``item_handlers``; items of version 2 start with their last
+reviewer and escalator)."""
 
 SCHEMA_VERSION = len(MIGRATIONS["sqlite"])
 

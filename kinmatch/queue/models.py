@@ -301,6 +301,9 @@ class Item:
     decision_reason: str | None
     n_searched: int | None = None
     """References (or couples) the search met: the N of ``expected_unrelated = N p``."""
+    handled_by: tuple[str, ...] = ()
+    """Every officer who reviewed or escalated the item, first to last: none of them may
+    decide it (``reviewed_by`` and ``escalated_by`` name only the latest)."""
 
     @property
     def id(self) -> int:

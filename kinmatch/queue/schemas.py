@@ -324,6 +324,9 @@ class ItemOut(ItemSummaryOut):
     decided_by: str | None
     decision_reason: str | None
     n_searched: int | None = Field(description="References (or couples) the search met.")
+    handled_by: list[str] = Field(
+        description="Every officer who reviewed or escalated it: none of them may decide it."
+    )
 
     @classmethod
     def of_item(cls, item: Item) -> ItemOut:

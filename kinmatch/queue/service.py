@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -431,7 +432,9 @@ class ReviewQueue:
         row = tx.one(f"SELECT {_SUMMARY}, {_DETAIL} FROM items WHERE id = ?", (item_id,))
         if row is None or not caller.sees(row[2]):
             raise _RefusedError(ItemNotFoundError(f"no item {item_id}"), item_id, "no such item")
-        return _item(row)
+        handlers = tx.all("SELECT officer FROM item_handlers WHERE item_id = ? ORDER BY seq",
+                          (item_id,))  # fmt: skip
+        return replace(_item(row), handled_by=tuple(str(h[0]) for h in handlers))
 
     def _check_state(self, item: Item, step: str) -> None:
         sources, _ = TRANSITIONS[step]
@@ -466,6 +469,11 @@ class ReviewQueue:
             target = TRANSITIONS[step][1]
             tx.execute(f"UPDATE items SET state = ?, {assignments}, updated_at = ? WHERE id = ?",
                        (target.value, *parameters, now, item_id))  # fmt: skip
+            if step in ("review", "escalate"):  # kept for good: none of them may decide it
+                tx.execute("INSERT INTO item_handlers (item_id, seq, officer) VALUES (?, "
+                           "(SELECT coalesce(max(seq), 0) + 1 FROM item_handlers WHERE "
+                           "item_id = ?), ?) ON CONFLICT (item_id, officer) DO NOTHING",
+                           (item_id, item_id, caller.name))  # fmt: skip
             self._audit(tx, now, caller, operation, item_id, "allowed")
 
         self._run(caller, operation, item_id, run)
@@ -479,7 +487,7 @@ class ReviewQueue:
         def run(tx: Transaction, now: str) -> None:
             item = self._item(tx, caller, item_id)
             self._check_state(item, step)
-            if caller.name in (item.reviewed_by, item.escalated_by):
+            if caller.name in (item.reviewed_by, item.escalated_by, *item.handled_by):
                 raise _RefusedError(
                     AccessDeniedError(
                         f"{step}: a supervisor may not decide an item "

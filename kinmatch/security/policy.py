@@ -4,7 +4,8 @@ Roles come from the caller's token; an operation is allowed when one of the call
 has it below. Item-level conditions are checked by the queue service on top of this table:
 the item must be in the caller's jurisdiction (otherwise it reads as missing), a reviewer
 sees genotypes only of the item they hold claimed, and a supervisor may not decide an item
-they reviewed or escalated themselves (the two-person rule, on the person, not the role).
+they reviewed or escalated themselves, ever, even before a return (the two-person rule, on
+the person, not the role).
 """
 
 from __future__ import annotations
