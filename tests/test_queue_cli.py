@@ -144,3 +144,14 @@ def test_issuing_a_wider_jurisdiction_warns(setup: dict[str, Path], tmp_path: Pa
     allowed = kinmatch("queue", "--db", f"sqlite:///{setup['db']}", "--trust", trust_file,
                        "--token", setup["aud"], "verify-audit")  # fmt: skip
     assert "audit chain verifies" in allowed.stdout
+
+
+def test_push_refuses_what_http_refuses(setup: dict[str, Path], tmp_path: Path) -> None:
+    setup = {**setup, "db": tmp_path / "strict.db"}
+    good = _item_json(new_item("C1"))
+    for field, value in (("inconsistent_loci", [1, 2]), ("relationship", "uncle")):
+        items = tmp_path / "items.jsonl"
+        items.write_text(json.dumps(good) + "\n" + json.dumps({**good, field: value}) + "\n")
+        result = queue(setup, "ana", "push", items, ok=False)
+        assert result.returncode == 2 and "items.jsonl line 2" in result.stderr, result.stderr
+    assert queue(setup, "rob", "list", "--json").stdout == ""  # nothing stored

@@ -55,8 +55,6 @@ from kinmatch.errors import (
 from kinmatch.queue.models import TRANSITIONS, State
 from kinmatch.queue.schemas import (
     MAX_BODY,
-    MAX_ID,
-    MAX_NAME,
     After,
     AuditOut,
     ClaimOut,
@@ -75,6 +73,7 @@ from kinmatch.queue.schemas import (
     VerificationOut,
 )
 from kinmatch.queue.service import INVALID, ReviewQueue
+from kinmatch.queue.values import MAX_ID, MAX_NAME
 from kinmatch.security.audit import AuditRecord
 from kinmatch.security.policy import Operation
 from kinmatch.security.tokens import MAX_LIFETIME

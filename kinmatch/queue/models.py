@@ -19,12 +19,14 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Any
 
 from kinmatch.errors import QueueError
 from kinmatch.hits import Hit, HitEvidence
+from kinmatch.queue import values
+from kinmatch.queue.values import MAX_LOCI, MAX_NAME, MAX_REFERENCES, MAX_TEXT
 from kinmatch.verdict import SUPPORT_DATABASE_CAUTION
 
 
@@ -55,8 +57,6 @@ TRANSITIONS: dict[str, tuple[tuple[State, ...], State]] = {
 }
 """operation -> (states it applies to, state it leads to)."""
 
-MAX_TEXT = 2000
-"""Longest reason or identifier accepted."""
 MAX_VERDICT = 64
 """Longest database verdict accepted."""
 MAX_COUNT = 2**63 - 1
@@ -78,6 +78,14 @@ def _optional_float(data: Mapping[str, Any], name: str) -> float | None:
     if not _is_number(value):
         raise TypeError(f"{name} must be a number or null")
     return float(value)
+
+
+def _list(data: Mapping[str, Any], name: str, *, required: bool = False) -> list[Any]:
+    """A JSON list (not a string, whose characters would be taken one by one)."""
+    value = data[name] if required else data.get(name, [])
+    if not isinstance(value, list | tuple):
+        raise TypeError(f"{name} must be a list")
+    return list(value)
 
 
 def _optional_int(data: Mapping[str, Any], name: str) -> int | None:
@@ -132,17 +140,60 @@ class NewItem:
     database_verdict: str | None = None
 
     def __post_init__(self) -> None:
-        texts = [self.query_id, *self.reference_ids, self.relationship, self.store_version]
         if not self.query_id or not self.reference_ids or not self.relationship:
             raise QueueError("an item needs a query_id, reference_ids and a relationship")
-        if any(not isinstance(t, str) or len(t) > MAX_TEXT for t in texts):
-            raise QueueError("item identifiers must be strings of at most "
-                             f"{MAX_TEXT} characters")  # fmt: skip
-        if not (math.isfinite(self.lr) and self.lr >= 0):
-            raise QueueError("an item's lr must be a finite non-negative number")
-        if self.log10_lr is not None and not math.isfinite(self.log10_lr):
-            raise QueueError("an item's log10_lr must be finite (or null for LR 0)")
+        self._check_values()
         self._check_evidence()
+
+    def _check_values(self) -> None:
+        """The checks of the HTTP API's models (:mod:`kinmatch.queue.values`), for every
+        entry point: what one accepts, the others accept, and all of it can be shown."""
+        checks: list[tuple[str, Any]] = [
+            ("query_id", lambda: values.text(self.query_id)),
+            ("relationship", lambda: values.relationship(self.relationship)),
+            ("lr", lambda: values.number(self.lr, minimum=0.0)),
+            ("log10_lr", lambda: self.log10_lr is None or values.number(self.log10_lr)),
+            ("store_version", lambda: values.text(self.store_version, empty=True)),
+            ("agency", lambda: self.agency is None or values.agency(self.agency)),
+            ("reference_ids", self._check_references),
+            ("inconsistent_loci", self._check_inconsistent),
+            ("loci", self._check_loci),
+            ("parameters", self._check_parameters),
+        ]
+        for name in ("father_id", "mother_id", "case_id"):
+            value = getattr(self, name)
+            checks.append((name, lambda v=value: v is None or values.text(v)))
+        for name, check in checks:
+            try:
+                check()
+            except ValueError as exc:
+                raise QueueError(f"an item's {name}: {exc}") from None
+
+    def _check_references(self) -> None:
+        if not isinstance(self.reference_ids, tuple) or not (
+            1 <= len(self.reference_ids) <= MAX_REFERENCES
+        ):
+            raise ValueError(f"1-{MAX_REFERENCES} reference IDs")
+        for reference in self.reference_ids:
+            values.text(reference)
+
+    def _check_inconsistent(self) -> None:
+        if not isinstance(self.inconsistent_loci, tuple) or len(self.inconsistent_loci) > MAX_LOCI:
+            raise ValueError(f"at most {MAX_LOCI} locus names")
+        for name in self.inconsistent_loci:
+            values.text(name, MAX_NAME)
+
+    def _check_loci(self) -> None:
+        if not isinstance(self.loci, tuple) or len(self.loci) > MAX_LOCI:
+            raise ValueError(f"at most {MAX_LOCI} loci")
+        for entry in self.loci:
+            values.locus(values.as_stored(entry))
+
+    def _check_parameters(self) -> None:
+        parameters = values.as_stored(self.parameters)
+        if not isinstance(parameters, dict):
+            raise ValueError("must be an object")
+        values.bounded(parameters)
 
     def _check_evidence(self) -> None:
         """The database-size-aware evidence, when given: finite, in range, a short verdict."""
@@ -223,16 +274,28 @@ class NewItem:
     def from_dict(cls, data: Mapping[str, Any]) -> NewItem:
         """From the JSON form (HTTP, CLI): the fields of this class."""
         try:
+            unknown = set(data) - {f.name for f in fields(cls)}
+            if unknown:  # as the HTTP API: a misspelt field is not silently dropped
+                raise ValueError(f"unknown fields {', '.join(sorted(map(str, unknown)))}")
+            loci = _list(data, "loci")
+            if not all(isinstance(x, dict) for x in loci):
+                raise TypeError("each of loci must be an object")
+            parameters = data.get("parameters", {})
+            if not isinstance(parameters, dict):
+                raise TypeError("parameters must be an object")
+            lr = _optional_float(data, "lr")
+            if lr is None:
+                raise TypeError("lr must be a number")
             return cls(
                 query_id=data["query_id"],
-                reference_ids=tuple(data["reference_ids"]),
+                reference_ids=tuple(_list(data, "reference_ids", required=True)),
                 relationship=data["relationship"],
-                lr=float(data["lr"]),
-                log10_lr=None if data.get("log10_lr") is None else float(data["log10_lr"]),
-                inconsistent_loci=tuple(data.get("inconsistent_loci", ())),
-                loci=tuple(dict(x) for x in data.get("loci", ())),
-                parameters=dict(data.get("parameters", {})),
-                store_version=str(data.get("store_version", "")),
+                lr=lr,
+                log10_lr=_optional_float(data, "log10_lr"),
+                inconsistent_loci=tuple(_list(data, "inconsistent_loci")),
+                loci=tuple(dict(x) for x in loci),
+                parameters=dict(parameters),
+                store_version=data.get("store_version", ""),
                 father_id=data.get("father_id"),
                 mother_id=data.get("mother_id"),
                 case_id=data.get("case_id"),

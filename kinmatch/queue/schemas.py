@@ -7,7 +7,6 @@ lone surrogates), so that the OpenAPI document says exactly what is accepted.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict
 from typing import Annotated, Any
 
@@ -22,9 +21,9 @@ from pydantic import (
     model_validator,
 )
 
+from kinmatch.queue import values
 from kinmatch.queue.models import (
     MAX_COUNT,
-    MAX_TEXT,
     MAX_VERDICT,
     VERDICT_PATTERN,
     Finding,
@@ -33,6 +32,16 @@ from kinmatch.queue.models import (
     NewItem,
     State,
 )
+from kinmatch.queue.values import (
+    MAX_DEPTH,
+    MAX_ENTRIES,
+    MAX_ID,
+    MAX_LOCI,
+    MAX_NAME,
+    MAX_REFERENCES,
+    MAX_ROLES,
+    MAX_TEXT,
+)
 from kinmatch.relationships import RELATIONSHIPS
 from kinmatch.security.audit import AuditRecord
 from kinmatch.security.trust import AGENCY_CODE, NATIONAL
@@ -40,78 +49,18 @@ from kinmatch.verdict import SUPPORT_DATABASE_CAUTION
 
 MAX_BODY = 16 * 1024 * 1024
 """Largest request body accepted, in bytes (413 above)."""
-MAX_ID = 2**63 - 1
-"""Largest item id or audit sequence number (both engines store 64-bit integers)."""
 MAX_PUSH = 1000
 """Most items in one push."""
-MAX_LOCI = 256
-"""Most loci in an item's per-locus breakdown."""
-MAX_NAME = 64
-"""Longest locus name, role name or key of the per-locus breakdown and parameters."""
-MAX_ENTRIES = 256
-"""Most entries of one list or mapping inside the per-locus breakdown and parameters."""
-MAX_DEPTH = 4
-"""Deepest nesting of a value inside the per-locus breakdown and parameters."""
 _HTTP_LIMIT = 10_000
 """Most items or audit records in one response (page with ``after``)."""
 
 # -- request bodies: tight, so that the OpenAPI document says what is accepted ----------------
 
 
-def _clean(text: str) -> str:
-    """Text the databases store as sent: no NUL, no lone surrogate."""
-    if "\x00" in text:
-        raise ValueError("text may not contain NUL characters")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("text must be valid Unicode (no lone surrogates)") from None
-    return text
-
-
-def _agency(code: str) -> str:
-    if code == NATIONAL:
-        raise ValueError(f"{NATIONAL!r} is a jurisdiction, not an agency")
-    return code
-
-
-def _relationship(name: str) -> str:
-    if name not in RELATIONSHIPS:
-        raise ValueError(f"unknown relationship: one of {', '.join(RELATIONSHIPS)}")
-    return name
-
-
-def _bounded(value: Any, depth: int = 0) -> Any:
-    """A plain JSON value of bounded size: finite numbers, clean text."""
-    if depth > MAX_DEPTH:
-        raise ValueError(f"nested more than {MAX_DEPTH} levels deep")
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        if not -MAX_ID <= value <= MAX_ID:
-            raise ValueError("integers must fit in 64 bits")
-        return value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError("numbers must be finite")
-        return value
-    if isinstance(value, str):
-        if len(value) > MAX_TEXT:
-            raise ValueError(f"text of at most {MAX_TEXT} characters")
-        return _clean(value)
-    if isinstance(value, list):
-        if len(value) > MAX_ENTRIES:
-            raise ValueError(f"lists of at most {MAX_ENTRIES} entries")
-        return [_bounded(v, depth + 1) for v in value]
-    if isinstance(value, dict):
-        if len(value) > MAX_ENTRIES:
-            raise ValueError(f"objects of at most {MAX_ENTRIES} entries")
-        for key in value:
-            if not isinstance(key, str) or not key or len(key) > MAX_NAME:
-                raise ValueError(f"object keys of 1-{MAX_NAME} characters")
-            _clean(key)
-        return {k: _bounded(v, depth + 1) for k, v in value.items()}
-    raise ValueError("not a JSON value")
+_clean = values.clean
+_agency = values.agency
+_relationship = values.relationship
+_bounded = values.bounded
 
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT), AfterValidator(_clean)]
@@ -170,7 +119,7 @@ class LocusIn(BaseModel):
 
     locus: Name
     lr: NonNegative | None = None
-    genotypes: Annotated[dict[Name, Name | None], Field(max_length=8)] | None = Field(
+    genotypes: Annotated[dict[Name, Name | None], Field(max_length=MAX_ROLES)] | None = Field(
         None, description="Genotype by role (null: not typed at this locus)."
     )
 
@@ -193,7 +142,7 @@ class NewItemIn(_Body):
     """A candidate match to push (see :class:`kinmatch.queue.NewItem`)."""
 
     query_id: Text
-    reference_ids: Annotated[list[Text], Field(min_length=1, max_length=8)]
+    reference_ids: Annotated[list[Text], Field(min_length=1, max_length=MAX_REFERENCES)]
     relationship: Relationship
     lr: NonNegative
     log10_lr: Finite | None = Field(description="Null for an LR of 0.")
