@@ -155,3 +155,31 @@ def test_push_refuses_what_http_refuses(setup: dict[str, Path], tmp_path: Path) 
         result = queue(setup, "ana", "push", items, ok=False)
         assert result.returncode == 2 and "items.jsonl line 2" in result.stderr, result.stderr
     assert queue(setup, "rob", "list", "--json").stdout == ""  # nothing stored
+
+
+def test_a_reason_that_is_not_utf8_is_refused_and_audited(
+    setup: dict[str, Path], tmp_path: Path
+) -> None:
+    import os
+
+    setup = {**setup, "db": tmp_path / "bytes.db"}
+    items = tmp_path / "items.jsonl"
+    items.write_text(json.dumps(_item_json(new_item("C1"))) + "\n")
+    queue(setup, "ana", "push", items)
+    queue(setup, "rob", "claim", "1")
+    reason = os.fsdecode(b"bad \xff\xfe bytes")  # as the shell passes them
+    refused = queue(setup, "rob", "review", "1", "--finding", "supports", "--reason", reason,
+                    ok=False)  # fmt: skip
+    assert refused.returncode == 2 and "reason" in refused.stderr, refused.stderr
+    refused = queue(setup, "rob", "escalate", "1", "--reason", reason, ok=False)
+    assert refused.returncode == 2
+    records = [json.loads(line) for line in queue(setup, "aud", "audit").stdout.splitlines()]
+    assert [(r["operation"], r["outcome"]) for r in records[-2:]] == [
+        ("review", "refused: invalid request"),
+        ("escalate", "refused: invalid request"),
+    ]
+    assert "audit chain verifies" in queue(setup, "aud", "verify-audit").stdout
+    key = setup["root"] / "agency" / "A1.key"
+    refused = kinmatch("keys", "issue", "--key", key, "--sub", reason, "--roles", "auditor",
+                       "--jurisdiction", "A1", ok=False)  # fmt: skip
+    assert refused.returncode == 2 and "printable" in refused.stderr

@@ -383,7 +383,13 @@ class Item:
 
 
 def check_reason(reason: str) -> str:
-    """A non-empty reason of at most :data:`MAX_TEXT` characters."""
+    """A non-blank reason of at most :data:`MAX_TEXT` characters, as the HTTP API takes it:
+    valid Unicode without NUL (a command line's bytes that are not UTF-8 arrive as lone
+    surrogates, which no database can store)."""
     if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_TEXT:
         raise QueueError(f"a reason is required (1-{MAX_TEXT} characters)")
+    try:
+        values.clean(reason)
+    except ValueError as exc:
+        raise QueueError(f"the reason: {exc} (is it UTF-8?)") from None
     return reason.strip()

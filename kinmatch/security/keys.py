@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.serialization import (
 
 from kinmatch.atomic import atomic_path
 from kinmatch.errors import QueueError
-from kinmatch.security.tokens import ALGORITHM, ROLES
+from kinmatch.security.tokens import ALGORITHM, MAX_OFFICER, ROLES
 from kinmatch.security.trust import NATIONAL, check_agency_code
 
 
@@ -79,6 +79,9 @@ def issue_token(
         check_agency_code(jurisdiction)
     if not officer or not (math.isfinite(ttl) and ttl > 0):
         raise QueueError("a token needs an officer and a positive, finite lifetime")
+    if len(officer) > MAX_OFFICER or not officer.isprintable():  # as servers require
+        raise QueueError(f"the officer's name must be 1-{MAX_OFFICER} printable characters "
+                         "(valid UTF-8)")  # fmt: skip
     issued = int(time.time() if now is None else now)
     claims = {"iss": agency, "sub": officer, "roles": list(roles), "jurisdiction": jurisdiction,
               "iat": issued, "nbf": issued, "exp": issued + int(ttl)}  # fmt: skip
