@@ -410,7 +410,12 @@ def test_schema_is_versioned_and_reopened(url: str, agencies: Agencies) -> None:
     assert len(again.list_items(t["supervisor"])) == 1
     db = Database(url)
     with db.transaction(lock_audit=False) as tx:
-        assert tx.all("SELECT version FROM schema_version ORDER BY version") == [(1,), (2,), (3,)]
+        assert tx.all("SELECT version FROM schema_version ORDER BY version") == [
+            (1,),
+            (2,),
+            (3,),
+            (4,),
+        ]
         tx.execute("INSERT INTO schema_version (version) VALUES (99)")
     with pytest.raises(QueueError, match="schema version 99"):
         Database(url)
@@ -635,7 +640,12 @@ def test_a_version_1_database_is_upgraded_in_place(
     queue.close()
     db = Database(url)  # reopened: nothing applied twice
     with db.transaction(lock_audit=False) as tx:
-        assert tx.all("SELECT version FROM schema_version ORDER BY version") == [(1,), (2,), (3,)]
+        assert tx.all("SELECT version FROM schema_version ORDER BY version") == [
+            (1,),
+            (2,),
+            (3,),
+            (4,),
+        ]
     db.close()
     queue = open_queue(url, agencies)
     assert queue.verify_audit(t["auditor"]).ok
@@ -962,5 +972,55 @@ def test_a_version_2_database_is_upgraded_and_keeps_its_deciders_out(
     queue.confirm(t["supervisor"], ids[0], "second person")
     assert queue.verify_audit(t["auditor"]).ok
     with queue.db.transaction(lock_audit=False) as tx:
-        assert tx.all("SELECT version FROM schema_version ORDER BY version") == [(1,), (2,), (3,)]
+        assert tx.all("SELECT version FROM schema_version ORDER BY version") == [
+            (1,),
+            (2,),
+            (3,),
+            (4,),
+        ]
+    queue.close()
+
+
+# -- idempotency within an agency ---------------------------------------------------------------
+
+
+def test_a_push_never_depends_on_other_agencies_items(
+    queue: ReviewQueue, agencies: Agencies
+) -> None:
+    t = tokens(agencies)
+    a2 = agencies.token("zoe", ["analyst"], agency="A2")
+    [(theirs, created)] = queue.push(a2, [new_item("C1")])
+    assert created
+    pushed = queue.push(t["analyst"], [new_item("C1"), new_item("C2")])  # A2 holds C1 too
+    assert [created for _, created in pushed] == [True, True]
+    assert theirs not in [i for i, _ in pushed]
+    assert queue.push(t["analyst"], [new_item("C1")]) == [(pushed[0][0], False)]
+    assert queue.push(a2, [new_item("C1")]) == [(theirs, False)]
+    assert [i.id for i in queue.list_items(t["supervisor"])] == [i for i, _ in pushed]
+    outcomes = [r.outcome for r in queue.audit(t["auditor"]) if r.operation == "push"]
+    assert outcomes == ["allowed", "allowed", "allowed: already queued"]
+    assert queue.verify_audit(t["auditor"]).ok
+
+
+def test_a_version_3_database_keeps_its_duplicates_per_agency(
+    url: str, agencies: Agencies, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    t = tokens(agencies)
+    monkeypatch.setattr(queue_database, "SCHEMA_VERSION", 3)
+    old = open_queue(url, agencies)
+    [(mine, _)] = old.push(t["analyst"], [new_item("C1")])
+    with old.db.transaction() as tx:  # the keys version 3 stored: the hit's, no agency
+        tx.execute("UPDATE items SET key = ?", (new_item("C1").key,))
+        assert tx.all("SELECT version FROM schema_version ORDER BY version") == [
+            (1,), (2,), (3,)]  # fmt: skip
+    old.close()
+    monkeypatch.undo()
+
+    queue = open_queue(url, agencies)
+    assert queue.verify_audit(t["auditor"]).ok
+    assert queue.push(t["analyst"], [new_item("C1")]) == [(mine, False)]  # still the same
+    [(theirs, created)] = queue.push(agencies.token("zoe", ["analyst"], agency="A2"),
+                                     [new_item("C1")])  # fmt: skip
+    assert created and theirs != mine
+    assert queue.verify_audit(t["auditor"]).ok
     queue.close()

@@ -104,6 +104,9 @@ _HANDLERS = [  # version 3: every officer who reviewed or escalated an item (two
     "SELECT id, 2, escalated_by FROM items WHERE escalated_by IS NOT NULL "
     "AND (reviewed_by IS NULL OR escalated_by <> reviewed_by)",
 ]
+_AGENCY_KEYS = [  # version 4: duplicates per agency, the stored key is "<agency>/<hit key>"
+    "UPDATE items SET key = agency || '/' || key",
+]
 MIGRATIONS: dict[str, list[list[str]]] = {
     "sqlite": [
         [
@@ -115,6 +118,7 @@ MIGRATIONS: dict[str, list[list[str]]] = {
         ],
         _EVIDENCE,
         _HANDLERS,
+        _AGENCY_KEYS,
     ],
     "postgresql": [
         [
@@ -129,6 +133,7 @@ MIGRATIONS: dict[str, list[list[str]]] = {
         ],
         _EVIDENCE,
         _HANDLERS,
+        _AGENCY_KEYS,
     ],
 }
 """Per engine, the statements of each schema version (version n = index n - 1), applied in
@@ -137,7 +142,9 @@ older version is upgraded in place, wholly or not at all. Version 1: the queue; 
 items' database-size-aware evidence (``p_unrelated``, ``expected_unrelated``, ``n_searched``,
 ``database_verdict``; nullable, so items of version 1 keep null); version 3: the officers who
 reviewed or escalated each item (``item_handlers``; items of version 2 start with their last
-reviewer and escalator)."""
+reviewer and escalator); version 4: an item's stored ``key`` is its agency and its hit's
+idempotency key, ``<agency>/<key>`` (agency codes hold no ``/``), so that duplicates are per
+agency (the audit chain does not cover keys: it verifies as before)."""
 
 SCHEMA_VERSION = len(MIGRATIONS["sqlite"])
 

@@ -99,8 +99,9 @@ class ReviewQueue:
 
     def push(self, token: str, items: Sequence[NewItem]) -> list[tuple[int, bool]]:
         """Add candidate matches; returns ``(item id, created)`` per item: pushing the same
-        hit again (same idempotency key) returns the existing item with ``created`` False
-        (unchanged: it keeps the evidence it was first pushed with)."""
+        hit again for the same agency (same idempotency key) returns the existing item with
+        ``created`` False (unchanged: it keeps the evidence it was first pushed with).
+        Duplicates are per agency: the answer never depends on another agency's items."""
         caller = self._authorize(token, Operation.PUSH)
         ids: list[tuple[int, bool]] = []
 
@@ -115,6 +116,7 @@ class ReviewQueue:
                         None,
                         "outside jurisdiction",
                     )
+                key = f"{agency}/{new.key}"  # duplicates are per agency
                 row = tx.one(
                     "INSERT INTO items (key, state, agency, query_id, reference_ids, father_id, "
                     "mother_id, case_id, relationship, lr, log10_lr, inconsistent_loci, loci, "
@@ -122,7 +124,7 @@ class ReviewQueue:
                     "expected_unrelated, n_searched, database_verdict) VALUES "
                     "(?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                     "ON CONFLICT (key) DO NOTHING RETURNING id",
-                    (new.key, agency, new.query_id, json.dumps(list(new.reference_ids)),
+                    (key, agency, new.query_id, json.dumps(list(new.reference_ids)),
                      new.father_id, new.mother_id, new.case_id, new.relationship, new.lr,
                      new.log10_lr, json.dumps(list(new.inconsistent_loci)),
                      json.dumps([dict(x) for x in new.loci], default=str),
@@ -135,14 +137,8 @@ class ReviewQueue:
                     ids.append((int(row[0]), True))
                     self._audit(tx, now, caller, Operation.PUSH, int(row[0]), "allowed")
                 else:
-                    found = tx.one("SELECT id, agency FROM items WHERE key = ?", (new.key,))
-                    assert found is not None
-                    if not caller.sees(found[1]):  # same hit pushed by another jurisdiction
-                        raise _RefusedError(
-                            AccessDeniedError("push: outside jurisdiction"),
-                            None,
-                            "outside jurisdiction",
-                        )
+                    found = tx.one("SELECT id FROM items WHERE key = ?", (key,))
+                    assert found is not None  # of this agency, which the caller sees
                     ids.append((int(found[0]), False))
                     self._audit(tx, now, caller, Operation.PUSH, int(found[0]),
                                 "allowed: already queued")  # fmt: skip
