@@ -31,7 +31,9 @@ from kinmatch.errors import (
 )
 from kinmatch.queue import NewItem, ReviewQueue, State
 from kinmatch.queue import database as queue_database
-from kinmatch.queue.database import Database
+from kinmatch.queue.database import SCHEMA_VERSION, Database
+
+ALL_VERSIONS = [(version,) for version in range(1, SCHEMA_VERSION + 1)]
 
 
 @pytest.fixture
@@ -410,12 +412,7 @@ def test_schema_is_versioned_and_reopened(url: str, agencies: Agencies) -> None:
     assert len(again.list_items(t["supervisor"])) == 1
     db = Database(url)
     with db.transaction(lock_audit=False) as tx:
-        assert tx.all("SELECT version FROM schema_version ORDER BY version") == [
-            (1,),
-            (2,),
-            (3,),
-            (4,),
-        ]
+        assert tx.all("SELECT version FROM schema_version ORDER BY version") == ALL_VERSIONS
         tx.execute("INSERT INTO schema_version (version) VALUES (99)")
     with pytest.raises(QueueError, match="schema version 99"):
         Database(url)
@@ -640,12 +637,7 @@ def test_a_version_1_database_is_upgraded_in_place(
     queue.close()
     db = Database(url)  # reopened: nothing applied twice
     with db.transaction(lock_audit=False) as tx:
-        assert tx.all("SELECT version FROM schema_version ORDER BY version") == [
-            (1,),
-            (2,),
-            (3,),
-            (4,),
-        ]
+        assert tx.all("SELECT version FROM schema_version ORDER BY version") == ALL_VERSIONS
     db.close()
     queue = open_queue(url, agencies)
     assert queue.verify_audit(t["auditor"]).ok
