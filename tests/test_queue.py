@@ -188,9 +188,9 @@ def test_two_person_rule_is_on_the_person(queue: ReviewQueue, agencies: Agencies
 
 
 def test_expired_lease_returns_the_item(url: str, agencies: Agencies) -> None:
+    t = tokens(agencies)  # issued first: a token is not valid before its 'iat'
     now = [time.time()]
     queue = open_queue(url, agencies, lease=60.0, clock=lambda: now[0])
-    t = tokens(agencies)
     [(item_id, _)] = queue.push(t["analyst"], [new_item()])
     queue.claim(t["reviewer"], item_id)
     now[0] += 59
