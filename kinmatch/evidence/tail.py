@@ -119,6 +119,7 @@ class NullDistribution:
             for z, locus in zip(zeros, self.loci, strict=True):
                 self._cond.append((locus.log10_lr, locus.probability / (1.0 - z)))
         self._binned0: Stacked | None = None
+        self._saddles: dict[float, tuple[float, float]] = {}  # by x: a level's tilt asks again
         self.max_log10_lr = math.fsum(locus.max_log10_lr for locus in self.loci)
         """Largest possible log10 LR (-inf when LR is always 0)."""
         self.min_log10_lr = math.fsum(locus.min_log10_lr for locus in self.loci)
@@ -421,6 +422,11 @@ class NullDistribution:
         ``x`` (0 at or below the mean; found by bisection on a coarse grid, where any tilt is
         valid and this one is cheap), and the saddlepoint estimate of ``log P(S >= x)``
         (``-inf`` below the mean)."""
+        if x not in self._saddles:
+            self._saddles[x] = self._solve_saddle(x)
+        return self._saddles[x]
+
+    def _solve_saddle(self, x: float) -> tuple[float, float]:
         if self._binned0 is None:
             h0 = self._h0()
             self._binned0 = Stacked([bin_values(v, q, h0) for v, q in self._cond])
