@@ -275,7 +275,8 @@ class NullDistribution:
             values = (values[:, np.newaxis] + v[np.newaxis, :]).ravel()
             probs = (probs[:, np.newaxis] * q[np.newaxis, :]).ravel()
             values, probs = merge_values(values, probs)
-        tails = np.cumsum(probs[::-1])[::-1]
+        # a sum of many rounded probabilities may pass 1 by a few ulps per atom
+        tails = np.minimum(np.cumsum(probs[::-1])[::-1], 1.0)
         return values, probs, tails
 
     # -- grid levels ----------------------------------------------------------------------
