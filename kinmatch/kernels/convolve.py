@@ -6,20 +6,22 @@ partial sum ``b``, skipping the pairs with ``b + a < floor`` (sums that can no l
 region of interest; the caller includes the largest total of the remaining loci in
 ``floor``). Every output is a sum of non-negative products, so each bin is computed to a
 relative error of a few units in the last place however small it is (no cancellation, unlike
-an FFT). The output is split into chunks computed in parallel; each chunk is written by one
-thread only, so the result does not depend on the number of threads.
+an FFT). The output is computed in chunks of :data:`CHUNK` bins, each finished before the
+next, so that it stays in cache. One thread: a tail convolves many small levels, and a
+parallel region per call cost up to a scheduler time slice per call when the other core was
+busy (evidence 7x slower on a loaded 2-core machine); callers may run calls in threads
+(``nogil``).
 """
 
 from __future__ import annotations
 
 import numba
 import numpy as np
-from numba import prange
 
-CHUNK = 2048  # output bins per parallel task
+CHUNK = 2048  # output bins computed together
 
 
-@numba.njit(parallel=True, cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True)
 def convolve_pruned(
     d: np.ndarray,  # (n,) float64: mass of partial sums lo .. lo + n - 1
     lo: int,
@@ -32,7 +34,7 @@ def convolve_pruned(
     n = d.shape[0]
     size = out.shape[0]
     chunks = (size + CHUNK - 1) // CHUNK
-    for c in prange(chunks):
+    for c in range(chunks):
         first = c * CHUNK
         last = min(first + CHUNK, size)  # out[first:last]
         for j in range(bins.shape[0]):
