@@ -221,6 +221,23 @@ def unrelated_sample(searcher: Searcher, queries: Sequence[Query], per_kind: int
     return sample
 
 
+def database(
+    table: AlleleFrequencies, size: int, panel: int, relatives: int, seed: int, path: Path
+) -> tuple[ReferenceStore, list[Query]]:
+    """The store of one (size, panel) cell at ``path``: ``size`` unrelated references
+    (``build_store``, seed ``seed``) plus the planted families' relatives (a
+    :class:`Simulator` of seed ``seed + 1``, plants drawn with seed ``seed + 2``)."""
+    loci = list(PANELS[panel])
+    shutil.rmtree(path, ignore_errors=True)
+    store, _ = build_store(path, table, loci, size, planted=0, seed=seed)
+    sim = Simulator(table, loci, seed=seed + 1)
+    rng = np.random.default_rng(seed + 2)
+    queries = families(sim, relatives, rng)
+    planted = {p.sample_id: p for q in queries for p in q.relatives.values()}
+    store.ingest(list(planted.values()))
+    return ReferenceStore.open(path), queries
+
+
 def run_database(
     table: AlleleFrequencies,
     mutation: MutationModel,
@@ -232,16 +249,8 @@ def run_database(
     work: Path,
     sample_unrelated: int = 0,
 ) -> tuple[list[Outcome], dict[str, list[float]]]:
-    loci = list(PANELS[panel])
     path = work / f"store-{size}-{panel}"
-    shutil.rmtree(path, ignore_errors=True)
-    store, _ = build_store(path, table, loci, size, planted=0, seed=seed)
-    sim = Simulator(table, loci, seed=seed + 1)
-    rng = np.random.default_rng(seed + 2)
-    queries = families(sim, relatives, rng)
-    planted = {p.sample_id: p for q in queries for p in q.relatives.values()}
-    store.ingest(list(planted.values()))
-    store = ReferenceStore.open(path)
+    store, queries = database(table, size, panel, relatives, seed, path)
     searcher = Searcher(store, table, theta=theta, mutation=mutation, max_inconsistent=None)
     model = NullModel(searcher.tables)
     outcomes: list[Outcome] = []
