@@ -39,6 +39,7 @@ from kinmatch.queue.models import (
     State,
     check_reason,
 )
+from kinmatch.queue.rows import AUDIT, DETAIL, SUMMARY, item_of, optional, record_of, summary_of
 from kinmatch.security.audit import AuditRecord, AuditVerification, record_hash, verify_chain
 from kinmatch.security.policy import Operation, allowed_roles, require
 from kinmatch.security.tokens import MAX_LIFETIME, Caller, TokenVerifier
@@ -49,16 +50,8 @@ T = TypeVar("T")
 DEFAULT_LEASE = 30 * 60.0
 """Seconds a claim lasts before the item returns to ``pending``."""
 
-_SUMMARY = ("id, state, agency, query_id, reference_ids, case_id, relationship, lr, log10_lr, "
-            "inconsistent_loci, created_at, p_unrelated, expected_unrelated, "
-            "database_verdict")  # fmt: skip
-_DETAIL = ("father_id, mother_id, loci, parameters, store_version, claimed_by, lease_expires, "
-           "reviewed_by, finding, review_reason, escalated_by, escalation_reason, decided_by, "
-           "decision_reason, n_searched")  # fmt: skip
 INVALID = "invalid request"
 """The audited outcome (after ``refused: ``) of a request whose arguments do not validate."""
-_N_SUMMARY = len(_SUMMARY.split(","))
-_AUDIT = "seq, at, actor, roles, operation, item_id, outcome, prev_hash, hash"
 
 
 def _timestamp(seconds: float) -> str:
@@ -130,7 +123,7 @@ class ReviewQueue:
                      json.dumps([dict(x) for x in new.loci], default=str),
                      json.dumps(dict(new.parameters), sort_keys=True, default=str),
                      new.store_version, now, caller.name, now,
-                     _optional(float, new.p_unrelated), _optional(float, new.expected_unrelated),
+                     optional(float, new.p_unrelated), optional(float, new.expected_unrelated),
                      new.n_searched, new.database_verdict),
                 )  # fmt: skip
                 if row is not None:
@@ -164,13 +157,13 @@ class ReviewQueue:
 
         def run(tx: Transaction, now: str) -> None:
             covered, parameters = _covered(caller)
-            sql = f"SELECT {_SUMMARY} FROM items WHERE id > ? AND {covered}"
+            sql = f"SELECT {SUMMARY} FROM items WHERE id > ? AND {covered}"
             parameters.insert(0, after)
             if state is not None:
                 sql += " AND state = ?"
                 parameters.append(str(state))
             rows = tx.all(sql + " ORDER BY id LIMIT ?", [*parameters, limit])
-            out.extend(_summary(row) for row in rows)
+            out.extend(summary_of(row) for row in rows)
             self._audit(tx, now, caller, Operation.LIST, None, f"allowed: {len(rows)} items")
 
         self._run(caller, Operation.LIST, None, run)
@@ -283,7 +276,7 @@ class ReviewQueue:
         out: list[AuditRecord] = []
 
         def run(tx: Transaction, now: str) -> None:
-            sql = f"SELECT {_AUDIT} FROM audit WHERE seq > ?"
+            sql = f"SELECT {AUDIT} FROM audit WHERE seq > ?"
             parameters: list[Any] = [after]
             if caller.jurisdiction != NATIONAL:  # records by its officers or on its items
                 # the actor ends in "@<agency>", compared exactly (SQLite's LIKE ignores case)
@@ -292,7 +285,7 @@ class ReviewQueue:
                         " OR item_id IN (SELECT id FROM items WHERE agency = ?))")  # fmt: skip
                 parameters += [len(suffix), len(suffix), suffix, caller.jurisdiction]
             rows = tx.all(sql + " ORDER BY seq LIMIT ?", [*parameters, limit])
-            out.extend(_record(row) for row in rows)
+            out.extend(record_of(row) for row in rows)
             self._audit(tx, now, caller, Operation.AUDIT, None, f"allowed: {len(rows)} records")
 
         self._run(caller, Operation.AUDIT, None, run)
@@ -425,12 +418,12 @@ class ReviewQueue:
     def _item(self, tx: Transaction, caller: Caller, item_id: int) -> Item:
         """The item, if the caller's jurisdiction covers it; missing and out of jurisdiction
         read alike, in the answer and in the audit (which the caller's own auditor reads)."""
-        row = tx.one(f"SELECT {_SUMMARY}, {_DETAIL} FROM items WHERE id = ?", (item_id,))
+        row = tx.one(f"SELECT {SUMMARY}, {DETAIL} FROM items WHERE id = ?", (item_id,))
         if row is None or not caller.sees(row[2]):
             raise _RefusedError(ItemNotFoundError(f"no item {item_id}"), item_id, "no such item")
         handlers = tx.all("SELECT officer FROM item_handlers WHERE item_id = ? ORDER BY seq",
                           (item_id,))  # fmt: skip
-        return replace(_item(row), handled_by=tuple(str(h[0]) for h in handlers))
+        return replace(item_of(row), handled_by=tuple(str(h[0]) for h in handlers))
 
     def _check_state(self, item: Item, step: str) -> None:
         sources, _ = TRANSITIONS[step]
@@ -507,8 +500,8 @@ class ReviewQueue:
 
     def _verify(self, tx: Transaction) -> AuditVerification:
         head = tx.one("SELECT seq, hash FROM audit_head WHERE id = 1")
-        rows = tx.all(f"SELECT {_AUDIT} FROM audit ORDER BY seq")
-        return verify_chain((_record(row) for row in rows),
+        rows = tx.all(f"SELECT {AUDIT} FROM audit ORDER BY seq")
+        return verify_chain((record_of(row) for row in rows),
                             None if head is None else (int(head[0]), str(head[1])))  # fmt: skip
 
     def iter_audit(self, token: str, batch: int = 10_000) -> Iterator[AuditRecord]:
@@ -538,43 +531,3 @@ def _roles(caller: Caller | None, operation: Operation | str | None = None) -> s
         if allowing:
             return ",".join(sorted(allowing))
     return ",".join(sorted(caller.roles))
-
-
-def _optional(kind: Callable[[Any], T], value: Any) -> T | None:
-    return None if value is None else kind(value)
-
-
-def _summary(row: Sequence[Any]) -> ItemSummary:
-    inconsistent = json.loads(row[9])
-    return ItemSummary(int(row[0]), State(row[1]), row[2], row[3], tuple(json.loads(row[4])),
-                       row[5], row[6], float(row[7]), _optional(float, row[8]),
-                       len(inconsistent), row[10], _optional(float, row[11]),
-                       _optional(float, row[12]), row[13])  # fmt: skip
-
-
-def _item(row: Sequence[Any]) -> Item:
-    detail = row[_N_SUMMARY:]
-    return Item(
-        summary=_summary(row),
-        father_id=detail[0],
-        mother_id=detail[1],
-        inconsistent_loci=tuple(json.loads(row[9])),
-        loci=tuple(json.loads(detail[2])),
-        parameters=json.loads(detail[3]),
-        store_version=detail[4],
-        claimed_by=detail[5],
-        lease_expires=detail[6],
-        reviewed_by=detail[7],
-        finding=detail[8],
-        review_reason=detail[9],
-        escalated_by=detail[10],
-        escalation_reason=detail[11],
-        decided_by=detail[12],
-        decision_reason=detail[13],
-        n_searched=_optional(int, detail[14]),
-    )
-
-
-def _record(row: Sequence[Any]) -> AuditRecord:
-    return AuditRecord(int(row[0]), row[1], row[2], row[3], row[4],
-                       None if row[5] is None else int(row[5]), row[6], row[7], row[8])  # fmt: skip

@@ -1,0 +1,63 @@
+"""The review queue's rows as values: the columns the service reads and their decoding."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from kinmatch.queue.models import Item, ItemSummary, State
+from kinmatch.security.audit import AuditRecord
+
+T = TypeVar("T")
+
+SUMMARY = ("id, state, agency, query_id, reference_ids, case_id, relationship, lr, log10_lr, "
+           "inconsistent_loci, created_at, p_unrelated, expected_unrelated, "
+           "database_verdict")  # fmt: skip
+"""The columns of an item's summary (:func:`summary_of`)."""
+DETAIL = ("father_id, mother_id, loci, parameters, store_version, claimed_by, lease_expires, "
+          "reviewed_by, finding, review_reason, escalated_by, escalation_reason, decided_by, "
+          "decision_reason, n_searched")  # fmt: skip
+"""The columns an item adds to its summary (:func:`item_of` reads both)."""
+_N_SUMMARY = len(SUMMARY.split(","))
+AUDIT = "seq, at, actor, roles, operation, item_id, outcome, prev_hash, hash"
+
+
+def optional(kind: Callable[[Any], T], value: Any) -> T | None:
+    return None if value is None else kind(value)
+
+
+def summary_of(row: Sequence[Any]) -> ItemSummary:
+    inconsistent = json.loads(row[9])
+    return ItemSummary(int(row[0]), State(row[1]), row[2], row[3], tuple(json.loads(row[4])),
+                       row[5], row[6], float(row[7]), optional(float, row[8]),
+                       len(inconsistent), row[10], optional(float, row[11]),
+                       optional(float, row[12]), row[13])  # fmt: skip
+
+
+def item_of(row: Sequence[Any]) -> Item:
+    detail = row[_N_SUMMARY:]
+    return Item(
+        summary=summary_of(row),
+        father_id=detail[0],
+        mother_id=detail[1],
+        inconsistent_loci=tuple(json.loads(row[9])),
+        loci=tuple(json.loads(detail[2])),
+        parameters=json.loads(detail[3]),
+        store_version=detail[4],
+        claimed_by=detail[5],
+        lease_expires=detail[6],
+        reviewed_by=detail[7],
+        finding=detail[8],
+        review_reason=detail[9],
+        escalated_by=detail[10],
+        escalation_reason=detail[11],
+        decided_by=detail[12],
+        decision_reason=detail[13],
+        n_searched=optional(int, detail[14]),
+    )
+
+
+def record_of(row: Sequence[Any]) -> AuditRecord:
+    return AuditRecord(int(row[0]), row[1], row[2], row[3], row[4],
+                       None if row[5] is None else int(row[5]), row[6], row[7], row[8])  # fmt: skip
