@@ -15,6 +15,7 @@ from kinmatch.security.trust import TrustStore
 
 ENGINES = ("sqlite", "postgresql")
 _serial = itertools.count()
+_KEYS: dict[str, Path] = {}
 
 
 @dataclass
@@ -87,10 +88,25 @@ def postgres_database(server_url: str) -> str:
 
 
 def queue_url(engine: str, tmp_path: Path, server_url: str | None) -> str:
+    """A new queue database; a PostgreSQL one's key file is in ``tmp_path`` (a SQLite
+    one's beside its file)."""
     if engine == "sqlite":
         return f"sqlite:///{tmp_path / f'queue-{next(_serial)}.db'}"
     assert server_url is not None
-    return postgres_database(server_url)
+    url = postgres_database(server_url)
+    _KEYS[url] = tmp_path / f"queue-{next(_serial)}.key"
+    return url
+
+
+def queue_key(url: str) -> Path | None:
+    """The key file of the queue at ``url`` (None: the default, beside a SQLite file)."""
+    return _KEYS.get(url)
+
+
+def key_setting(url: str) -> str | None:
+    """:func:`queue_key` as a worker process's JSON setting."""
+    key = queue_key(url)
+    return None if key is None else str(key)
 
 
 def new_item(query: str = "C1", reference: str = "F1", *, agency: str | None = None,
@@ -130,4 +146,4 @@ GENOTYPE_TEXT = ("14/17.3", "17.3/19")
 
 
 def open_queue(url: str, agencies: Agencies, **options: float) -> ReviewQueue:
-    return ReviewQueue(url, agencies.trust, **options)  # type: ignore[arg-type]
+    return ReviewQueue(url, agencies.trust, key=queue_key(url), **options)  # type: ignore[arg-type]

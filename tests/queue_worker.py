@@ -163,7 +163,7 @@ def main(mode: str) -> None:
         install_kill_hooks(settings.get("kill_at_statement"), settings.get("kill_after_commit"))
     trust = TrustStore.load(settings["trust"])
     time.sleep(max(0.0, settings.get("start_at", 0.0) - time.time()))
-    queue = ReviewQueue(settings["url"], trust)
+    queue = ReviewQueue(settings["url"], trust, key=settings.get("key"))
     if mode == "review":
         print("ready", flush=True)
         if sys.stdin.readline().strip() != "go":

@@ -20,6 +20,7 @@ from queue_support import (
     evidence_item,
     new_item,
     open_queue,
+    queue_key,
 )
 
 from kinmatch.errors import (
@@ -687,7 +688,7 @@ def test_a_trust_directory_grants_each_agency_its_own_jurisdiction(
 ) -> None:
     from kinmatch.security.tokens import TrustStore
 
-    queue = ReviewQueue(url, TrustStore.from_directory(agencies.trust_dir))
+    queue = ReviewQueue(url, TrustStore.from_directory(agencies.trust_dir), key=queue_key(url))
     a2 = agencies.token("zoe", ["analyst"], agency="A2")
     [(theirs, _)] = queue.push(a2, [new_item("C2")])
     roles = ["analyst", "reviewer", "supervisor", "auditor"]
@@ -728,7 +729,7 @@ def test_a_trust_file_says_which_jurisdictions_each_agency_may_grant(
     queue.close()
     # a deployment that grants A1 the jurisdiction of A2 (say, a lab working for both)
     wider = agencies.trust_granting(tmp_path / "wider.toml", {"A1": ["A1", "A2"], "A2": ["A2"]})
-    queue = ReviewQueue(url, wider)
+    queue = ReviewQueue(url, wider, key=queue_key(url))
     helper = agencies.token("eve", ["supervisor"], agency="A1", jurisdiction="A2")
     assert [i.id for i in queue.list_items(helper)] == [theirs]
     with pytest.raises(AuthenticationError):  # but not national, nor NAT, which it omits
@@ -809,7 +810,7 @@ def test_token_times_must_be_finite_and_the_lifetime_bounded(url: str, agencies:
     assert len(records) == len(refused)
     queue.close()
     # the longest lifetime is configurable
-    longer = ReviewQueue(url, agencies.trust, max_token_lifetime=ten_years)
+    longer = ReviewQueue(url, agencies.trust, max_token_lifetime=ten_years, key=queue_key(url))
     assert longer.list_items(refused["ten years"]) == []
     with pytest.raises(AuthenticationError):
         longer.list_items(refused["exp=NaN"])
@@ -886,7 +887,7 @@ def test_agency_codes_are_compared_exactly(url: str, agencies: Agencies, tmp_pat
     [(item_id, _)] = queue.push(t["analyst"], [new_item()])
     queue.claim(t["reviewer"], item_id)
     private, public = new_key_pair("a1", tmp_path / "lower")
-    other = ReviewQueue(url, TrustStore.from_directory(tmp_path / "lower"))
+    other = ReviewQueue(url, TrustStore.from_directory(tmp_path / "lower"), key=queue_key(url))
     lower = issue_token(load_private_key(private), agency="a1", officer="aud", roles=["auditor"],
                         jurisdiction="a1", ttl=600)  # fmt: skip
     assert [r.actor for r in other.audit(lower)] == []  # none of A1's records
@@ -964,12 +965,7 @@ def test_a_version_2_database_is_upgraded_and_keeps_its_deciders_out(
     queue.confirm(t["supervisor"], ids[0], "second person")
     assert queue.verify_audit(t["auditor"]).ok
     with queue.db.transaction(lock_audit=False) as tx:
-        assert tx.all("SELECT version FROM schema_version ORDER BY version") == [
-            (1,),
-            (2,),
-            (3,),
-            (4,),
-        ]
+        assert tx.all("SELECT version FROM schema_version ORDER BY version") == ALL_VERSIONS
     queue.close()
 
 

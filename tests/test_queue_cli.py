@@ -4,6 +4,7 @@ exit code 2 and no traceback, the audit export and its verification."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -183,3 +184,32 @@ def test_a_reason_that_is_not_utf8_is_refused_and_audited(
     refused = kinmatch("keys", "issue", "--key", key, "--sub", reason, "--roles", "auditor",
                        "--jurisdiction", "A1", ok=False)  # fmt: skip
     assert refused.returncode == 2 and "printable" in refused.stderr
+
+
+def test_checkpoints_from_the_command_line(setup: dict[str, Path], tmp_path: Path) -> None:
+    setup = {**setup, "db": tmp_path / "anchored.db"}  # a queue of its own, to tamper with
+    items = tmp_path / "items.jsonl"
+    items.write_text("".join(json.dumps(_item_json(new_item(f"K{i}"))) + "\n"
+                             for i in range(3)))  # fmt: skip
+    queue(setup, "ana", "push", items)  # records 1-3
+    key = Path(f"{setup['db']}.key")  # created with the queue, beside it, owner-only
+    assert key.stat().st_mode & 0o777 == 0o600
+    public = tmp_path / "queue.pub"
+    public.write_text(queue(setup, "aud", "public-key").stdout)
+    assert "signed" in queue(setup, "aud", "checkpoint").stdout
+    saved = tmp_path / "checkpoints.json"
+    assert "checkpoints written" in queue(setup, "aud", "checkpoints", "--out", saved).stdout
+    verified = queue(setup, "aud", "verify-audit", "--checkpoint", saved,
+                     "--queue-public-key", public).stdout  # fmt: skip
+    assert "reaching 1 checkpoints given" in verified
+    head = json.loads(saved.read_text())["checkpoints"][-1]["seq"]
+    with sqlite3.connect(setup["db"]) as db:  # drop the newest records, move the head
+        db.execute("DROP TRIGGER audit_no_delete")
+        db.execute("DELETE FROM audit WHERE seq >= ?", (head,))
+        db.execute("DELETE FROM audit_checkpoints")
+        db.execute("UPDATE audit_head SET seq = ?, hash = (SELECT hash FROM audit WHERE seq = ?)",
+                   (head - 1, head - 1))  # fmt: skip
+    assert "audit chain verifies" in queue(setup, "aud", "verify-audit").stdout  # record 3 now
+    broken = queue(setup, "aud", "verify-audit", "--checkpoint", saved, ok=False)
+    assert broken.returncode == 1
+    assert f"BROKEN at record {head}: record {head} is not the one its checkpoint" in broken.stderr

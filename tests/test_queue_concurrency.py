@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from queue_support import Agencies, new_item, open_queue
+from queue_support import Agencies, key_setting, new_item, open_queue
 from queue_worker import review_loop
 
 from kinmatch.queue import ReviewQueue, State
@@ -70,7 +70,8 @@ def run_processes(
         )
         assert worker.stdin is not None
         settings = {"url": url, "trust": str(agencies.trust_file), "token": token,
-                    "release_every": RELEASE_EVERY, "start_at": start_at}  # fmt: skip
+                    "release_every": RELEASE_EVERY, "start_at": start_at,
+                    "key": key_setting(url)}  # fmt: skip
         worker.stdin.write(json.dumps(settings) + "\n")
         worker.stdin.flush()
         workers[name] = worker

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from queue_support import Agencies, new_item, open_queue
+from queue_support import Agencies, key_setting, new_item, open_queue
 
 from kinmatch.queue import State
 from kinmatch.queue.database import Database
@@ -62,8 +62,8 @@ def schedule() -> list[Kill]:
         *(Kill("statement", k, "INSERT INTO audit") for k in (1, 2, 4, 6, 9, 12)),
         *(Kill("statement", k, "UPDATE audit_head") for k in (2, 3, 5, 7, 8, 11)),
         *(Kill("statement", k) for k in (1, 12, 25, 40)),  # any: the lock and the reads
-        # committed, not yet reported
-        *(Kill("commit", k) for k in (2, 5, 9, 14)),
+        # committed, not yet reported (commits 1 and 2 open the queue: schema, key)
+        *(Kill("commit", k) for k in (3, 6, 10, 15)),
         # anywhere in a call: token check, transaction, between transactions
         *(Kill("calls", n, delay=rng.uniform(0, 0.004)) for n in (1, 3, 6, 10, 15, 22)),
     ]
@@ -74,7 +74,7 @@ def run_worker(
 ) -> tuple[list[list[Record]], str]:
     """One worker run until it is killed: the calls it reported complete and its stderr."""
     settings: dict[str, Any] = {"url": url, "trust": str(agencies.trust_file), "tokens": tokens,
-                                "run": run, "max_calls": 1000}  # fmt: skip
+                                "run": run, "max_calls": 1000, "key": key_setting(url)}  # fmt: skip
     if kill.how == "statement":
         settings["kill_at_statement"] = [kill.sql, kill.at]
     elif kill.how == "commit":
@@ -117,7 +117,15 @@ def test_sigkill_at_many_points_leaves_the_queue_whole(url: str, agencies: Agenc
             assert err.startswith(f"killed after: {kill.sql}"), (kill, err)
         # the schema: none of it after a kill mid-migration (runs 0 and 1), else all of it
         schema = (
-            {"schema_version", "items", "audit", "audit_head", "item_handlers"}
+            {
+                "schema_version",
+                "items",
+                "audit",
+                "audit_head",
+                "item_handlers",
+                "queue_key",
+                "audit_checkpoints",
+            }
             if run >= 2
             else set()
         )

@@ -23,7 +23,15 @@ import pytest
 import uvicorn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from queue_support import GENOTYPE_TEXT, Agencies, evidence_item, new_item, open_queue, queue_url
+from queue_support import (
+    GENOTYPE_TEXT,
+    Agencies,
+    evidence_item,
+    key_setting,
+    new_item,
+    open_queue,
+    queue_url,
+)
 from test_queue import attacks, tokens
 
 from kinmatch.errors import AuthenticationError, QueueError
@@ -44,6 +52,9 @@ ENDPOINTS = [
     ("POST", "/items/{item_id}/return"),
     ("GET", "/audit"),
     ("GET", "/audit/verify"),
+    ("POST", "/audit/verify"),
+    ("POST", "/checkpoints"),
+    ("GET", "/checkpoints"),
 ]
 """Every endpoint: one per ReviewQueue operation."""
 
@@ -282,11 +293,12 @@ def test_wrong_role_gets_403_before_the_body_is_read(api: Client, agencies: Agen
     t = tokens(agencies)
     api.post("/items", t["analyst"], body={"items": [item_json()]})
     for method, template in ENDPOINTS:
-        wrong = t["analyst"] if template.startswith("/audit") else t["auditor"]
+        auditing = template.startswith(("/audit", "/checkpoints"))
+        wrong = t["analyst"] if auditing else t["auditor"]
         reply = api.request(method, template.format(item_id=1), token=wrong, raw=b"{bad")
         assert reply.status == 403, (method, template, reply.text)
         assert reply.json["error"].endswith(
-            "not allowed for roles " + ("analyst" if template.startswith("/audit") else "auditor")
+            "not allowed for roles " + ("analyst" if auditing else "auditor")
         )
     records = audit_log(api, t["auditor"])
     assert [r["outcome"] for r in records] == ["allowed"] + ["refused: role"] * len(ENDPOINTS)
@@ -626,10 +638,12 @@ def test_serve_runs_the_server_with_public_keys_only(url: str, agencies: Agencie
     port = _free_port()
     script = (
         "import sys; from pathlib import Path; from kinmatch.queue.http import serve; "
-        "serve(sys.argv[1], Path(sys.argv[2]), port=int(sys.argv[3]))"
+        "serve(sys.argv[1], Path(sys.argv[2]), port=int(sys.argv[3]), checkpoint_every=0.2, "
+        "key=Path(sys.argv[4]) if sys.argv[4] else None)"
     )
+    key = key_setting(url)
     server = subprocess.Popen(
-        [sys.executable, "-c", script, url, str(agencies.trust_file), str(port)],
+        [sys.executable, "-c", script, url, str(agencies.trust_file), str(port), key or ""],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -645,6 +659,11 @@ def test_serve_runs_the_server_with_public_keys_only(url: str, agencies: Agencie
         assert (reply.status, reply.json) == (200, {"items": []})
         assert "server" not in reply.headers  # uvicorn does not name itself
         assert client.get("/items").status == 401
+        while not (signed := client.get("/checkpoints", national_auditor(agencies)).json[
+                "checkpoints"]):  # fmt: skip
+            assert time.monotonic() < deadline + 30, "no checkpoint on the schedule"
+            time.sleep(0.1)
+        assert signed[0]["seq"] >= 2  # the listing and the refusal were audited
     finally:
         server.send_signal(signal.SIGINT)
         try:
@@ -787,3 +806,25 @@ def test_http_refuses_what_the_library_refuses(api: Client, agencies: Agencies) 
     for field, value in NOT_ACCEPTED:
         reply = api.post("/items", analyst, body={"items": [{**item_json(), field: value}]})
         assert reply.status in (403, 422), (field, value, reply.text)
+
+
+def test_checkpoints_are_signed_exported_and_verified(api: Client, agencies: Agencies) -> None:
+    t = tokens(agencies)
+    auditor = national_auditor(agencies)
+    assert api.post("/items", t["analyst"], body={"items": [item_json()]}).status == 200
+    assert api.post("/checkpoints", t["supervisor"]).status == 403
+    signed = api.post("/checkpoints", auditor)
+    assert signed.status == 200 and signed.json["seq"] == 2  # the push and the refusal
+    exported = api.get("/checkpoints", auditor).json
+    assert exported["checkpoints"] == [signed.json]
+    assert "PUBLIC KEY" in exported["queue_public_key"]
+    body = {"checkpoints": exported["checkpoints"],
+            "queue_public_key": exported["queue_public_key"]}  # fmt: skip
+    reply = api.post("/audit/verify", auditor, body=body)
+    assert reply.status == 200 and reply.json["ok"], reply.text
+    ahead = {**signed.json, "seq": 10_000}
+    reply = api.post("/audit/verify", auditor, body={"checkpoints": [ahead]})
+    assert reply.status == 200 and not reply.json["ok"]
+    assert "not signed by the queue's key" in reply.json["reason"]
+    reply = api.post("/audit/verify", auditor, body={"checkpoints": [{**ahead, "hash": "x"}]})
+    assert reply.status == 422

@@ -29,6 +29,8 @@ TABLE: dict[str, set[str]] = {
     "return": {"supervisor"},
     "audit": {"auditor"},
     "verify-audit": {"auditor"},
+    "checkpoint": {"auditor"},  # sign the audit head (issue 13, item 6)
+    "checkpoints": {"auditor"},  # export the signed checkpoints
 }
 ITEM_OPERATIONS = {"show", "claim", "release", "review", "escalate", "confirm", "reject",
                    "return"}  # fmt: skip
@@ -55,7 +57,7 @@ def setup_queue(
     officers act nationally (so that a caller of any agency can hold an item of A1)."""
     everywhere = {"A1": ["A1", "national"], "A2": ["A2", "national"], "NAT": ["national"]}
     trust = agencies.trust_granting(tmp_path_factory.mktemp("t") / "all.toml", everywhere)
-    setup = ReviewQueue(queue.db.url, trust)
+    setup = ReviewQueue(queue.db.url, trust, key=queue.key.path if queue.key else None)
     yield setup
     setup.close()
 
@@ -103,6 +105,8 @@ def act(queue: ReviewQueue, operation: str, token: str, item_id: int) -> Callabl
         "return": lambda: queue.return_to_pending(token, item_id, "policy test"),
         "audit": lambda: queue.audit(token),
         "verify-audit": lambda: queue.verify_audit(token),
+        "checkpoint": lambda: queue.checkpoint(token),
+        "checkpoints": lambda: queue.checkpoints(token),
     }
     return calls[operation]
 

@@ -59,6 +59,7 @@ if TYPE_CHECKING:
               help="Trust file (or directory) of the queue database pushed into.")  # fmt: skip
 @click.option("--token", "token_path", default=None, type=options.EXISTING_FILE,
               help="File holding the analyst's token, for --push-to-queue.")  # fmt: skip
+@options.QUEUE_KEY
 def match_command(
     store_dir: Path,
     frequencies_path: Path,
@@ -75,6 +76,7 @@ def match_command(
     queue_target: str | None,
     trust_dir: Path | None,
     token_path: Path | None,
+    queue_key: Path | None,
     **mutation_args: Any,
 ) -> None:
     """Search the store for the relatives of every query and write the hits; with
@@ -141,14 +143,14 @@ def match_command(
                            sample=result.query_id)  # fmt: skip
         click.echo(f"kinmatch: error: {where}", err=True)
     if queue_target is not None and token_path is not None:
-        _push(queue_target, trust_dir, token_path, results, evidence, searcher, store)
+        _push(queue_target, (trust_dir, queue_key), token_path, results, evidence, searcher, store)
     if errors:
         sys.exit(options.EXIT_BAD_INPUT)
 
 
 def _push(
     target: str,
-    trust_dir: Path | None,
+    database: tuple[Path | None, Path | None],
     token_path: Path,
     results: list[SearchResult],
     evidence: list[tuple[HitEvidence | None, ...]],
@@ -156,7 +158,7 @@ def _push(
     store: ReferenceStore,
 ) -> None:
     """Queue every written hit for review, with its evidence (the analyst's agency owns the
-    items)."""
+    items); ``database``: the trust file and the queue's key of a queue database."""
     from kinmatch.queue.client import push_hits
     from kinmatch.queue.models import NewItem
 
@@ -167,7 +169,9 @@ def _push(
         click.echo("no hits to queue")
         return
     try:
-        added, known = push_hits(target, trust_dir, options.read_token(token_path), items)
+        added, known = push_hits(
+            target, database[0], options.read_token(token_path), items, database[1]
+        )
     except KinmatchError as exc:
         options.fail(f"--push-to-queue: {exc}")
     click.echo(f"queued for review: {added} new items, {known} already queued")

@@ -31,6 +31,13 @@ TRUST_HELP = (
 )
 
 
+QUEUE_KEY = click.option(
+    "--queue-key", "queue_key", type=NEW_FILE, default=None,
+    help="The queue's own key (created with the queue, owner-only; it signs checkpoints of "
+         "the audit head): default DB.key beside a SQLite database; needed for PostgreSQL.",
+)  # fmt: skip
+
+
 def fail(message: str) -> NoReturn:
     """Print ``kinmatch: error: message`` on standard error and exit with code 2."""
     click.echo(f"kinmatch: error: {message}", err=True)

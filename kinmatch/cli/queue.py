@@ -1,6 +1,7 @@
 """``kinmatch queue``: the review queue from the command line; every call is authorised by the
-caller's token and audited. It reads only public keys (``--trust``: a trust file, or a
-directory of ``<agency>.pub``)."""
+caller's token and audited. Of the agencies it reads only public keys (``--trust``: a trust
+file, or a directory of ``<agency>.pub``); it opens the queue's own key (``--queue-key``),
+as every process that writes to the queue does."""
 
 from __future__ import annotations
 
@@ -18,14 +19,15 @@ from kinmatch.cli import options
 from kinmatch.errors import KinmatchError, QueueError
 from kinmatch.queue.models import Finding, ItemSummary, NewItem, State
 from kinmatch.queue.service import ReviewQueue
+from kinmatch.security.checkpoints import Checkpoint, export, read_export
 from kinmatch.security.trust import TrustStore
 
 T = TypeVar("T")
 
 
-def open_queue(db: str, trust: Path) -> ReviewQueue:
+def open_queue(db: str, trust: Path, key: Path | None) -> ReviewQueue:
     try:
-        return ReviewQueue(db, TrustStore.load(trust))
+        return ReviewQueue(db, TrustStore.load(trust), key=key)
     except KinmatchError as exc:
         options.fail(str(exc))
 
@@ -35,10 +37,13 @@ def open_queue(db: str, trust: Path) -> ReviewQueue:
 @click.option("--trust", "trust", required=True, type=options.TRUST, help=options.TRUST_HELP)
 @click.option("--token", "token_path", required=True, type=options.EXISTING_FILE,
               help="File holding the caller's token.")  # fmt: skip
+@options.QUEUE_KEY
 @click.pass_context
-def queue_group(ctx: click.Context, db: str, trust: Path, token_path: Path) -> None:
+def queue_group(
+    ctx: click.Context, db: str, trust: Path, token_path: Path, queue_key: Path | None
+) -> None:
     """The review queue: every call is authorised by the token and audited."""
-    ctx.obj = (open_queue(db, trust), options.read_token(token_path))
+    ctx.obj = (open_queue(db, trust, queue_key), options.read_token(token_path))
 
 
 def _call(ctx: click.Context, operation: Callable[[ReviewQueue, str], T]) -> T:
@@ -209,12 +214,64 @@ def queue_audit(ctx: click.Context, after: int, out_path: Path | None) -> None:
 
 
 @queue_group.command("verify-audit")
+@click.option("--checkpoint", "checkpoint_paths", type=options.EXISTING_FILE, multiple=True,
+              help="Checkpoints exported earlier (kinmatch queue checkpoints --out): the chain "
+                   "must reach each one's head. Repeatable.")  # fmt: skip
+@click.option("--queue-public-key", "public_path", type=options.EXISTING_FILE, default=None,
+              help="The queue's public key as saved earlier (PEM): the checkpoints must be "
+                   "signed by it, and the queue's key must be it.")  # fmt: skip
 @click.pass_context
-def queue_verify(ctx: click.Context) -> None:
-    """Recompute the audit chain; exit 1 and name the first bad record if it is broken."""
-    result = _call(ctx, lambda q, t: q.verify_audit(t))
+def queue_verify(
+    ctx: click.Context, checkpoint_paths: tuple[Path, ...], public_path: Path | None
+) -> None:
+    """Recompute the audit chain, and check that it reaches every checkpoint; exit 1 and name
+    the first bad record if it is broken."""
+    given: list[Checkpoint] = []
+    try:
+        for path in checkpoint_paths:
+            given += read_export(json.loads(path.read_text(encoding="utf-8")))[1]
+        public = None if public_path is None else public_path.read_text(encoding="utf-8")
+    except (OSError, ValueError, QueueError) as exc:
+        options.fail(f"cannot read the checkpoints or the public key: {exc}")
+    result = _call(ctx, lambda q, t: q.verify_audit(t, given, public))
     if result.ok:
-        click.echo(f"audit chain verifies: {result.records} records")
+        reached = f", reaching {len(given)} checkpoints given" if given else ""
+        click.echo(f"audit chain verifies: {result.records} records{reached}")
         return
-    click.echo(f"audit chain BROKEN at record {result.first_bad}: {result.reason}", err=True)
+    at = "" if result.first_bad is None else f" at record {result.first_bad}"
+    click.echo(f"audit chain BROKEN{at}: {result.reason}", err=True)
     sys.exit(1)
+
+
+@queue_group.command("checkpoint")
+@click.pass_context
+def queue_checkpoint(ctx: click.Context) -> None:
+    """Have the queue sign its audit head now (auditors)."""
+    signed = _call(ctx, lambda q, t: q.checkpoint(t))
+    click.echo(f"checkpoint of record {signed.seq} signed at {signed.at}")
+
+
+@queue_group.command("checkpoints")
+@click.option("--after", type=click.IntRange(0), default=0, help="Checkpoints after record.")
+@click.option("--out", "out_path", type=options.NEW_FILE, default=None,
+              help="Export to this JSON file, kept outside the database.")  # fmt: skip
+@click.pass_context
+def queue_checkpoints(ctx: click.Context, after: int, out_path: Path | None) -> None:
+    """Export the signed checkpoints of the audit head, with the queue's public key (auditors):
+    `verify-audit --checkpoint FILE` then fails if the chain no longer reaches them."""
+    found = _call(ctx, lambda q, t: (q.public_key, q.checkpoints(t, after=after)))
+    text = json.dumps(export(*found), indent=2)
+    if out_path is None:
+        click.echo(text)
+        return
+    with atomic_writer(out_path) as handle:
+        handle.write(text + "\n")
+    click.echo(f"{len(found[1])} checkpoints written to {out_path}")
+
+
+@queue_group.command("public-key")
+@click.pass_context
+def queue_public_key(ctx: click.Context) -> None:
+    """Print the queue's public key (PEM): save it where the database's writers cannot, to
+    verify checkpoints with (verify-audit --queue-public-key)."""
+    click.echo(_call(ctx, lambda q, t: q.public_key), nl=False)

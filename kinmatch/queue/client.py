@@ -14,9 +14,12 @@ from kinmatch.queue.service import ReviewQueue
 from kinmatch.security.trust import TrustStore
 
 
-def push_hits(target: str, trust: Path | None, token: str, items: list[NewItem]) -> tuple[int, int]:
-    """Push review items to a queue database (with its ``trust`` file or directory) or to a
-    ``kinmatch serve`` at an ``http(s)://`` URL; returns (added, already queued)."""
+def push_hits(
+    target: str, trust: Path | None, token: str, items: list[NewItem], key: Path | None = None
+) -> tuple[int, int]:
+    """Push review items to a queue database (with its ``trust`` file or directory and its
+    ``key``, :mod:`kinmatch.queue.anchor`) or to a ``kinmatch serve`` at an ``http(s)://``
+    URL; returns (added, already queued)."""
     if target.startswith(("http://", "https://")):
         import urllib.error
         import urllib.request
@@ -38,7 +41,7 @@ def push_hits(target: str, trust: Path | None, token: str, items: list[NewItem])
         return added, len(pushed) - added
     if trust is None:
         raise QueueError("pushing into a queue database needs --trust FILE")
-    queue = ReviewQueue(target, TrustStore.load(trust))
+    queue = ReviewQueue(target, TrustStore.load(trust), key=key)
     try:
         result = queue.push(token, items)
     finally:

@@ -107,6 +107,11 @@ _HANDLERS = [  # version 3: every officer who reviewed or escalated an item (two
 _AGENCY_KEYS = [  # version 4: duplicates per agency, the stored key is "<agency>/<hit key>"
     "UPDATE items SET key = agency || '/' || key",
 ]
+_ANCHOR = [  # the queue's key pair (outside the database) and signed checkpoints of the head
+    "CREATE TABLE queue_key (id INTEGER PRIMARY KEY CHECK (id = 1), public_key TEXT NOT NULL)",
+    "CREATE TABLE audit_checkpoints (seq BIGINT PRIMARY KEY, hash TEXT NOT NULL, "
+    "at TEXT NOT NULL, signature TEXT NOT NULL)",
+]
 MIGRATIONS: dict[str, list[list[str]]] = {
     "sqlite": [
         [
@@ -119,6 +124,7 @@ MIGRATIONS: dict[str, list[list[str]]] = {
         _EVIDENCE,
         _HANDLERS,
         _AGENCY_KEYS,
+        _ANCHOR,
     ],
     "postgresql": [
         [
@@ -134,6 +140,7 @@ MIGRATIONS: dict[str, list[list[str]]] = {
         _EVIDENCE,
         _HANDLERS,
         _AGENCY_KEYS,
+        _ANCHOR,
     ],
 }
 """Per engine, the statements of each schema version (version n = index n - 1), applied in
@@ -144,9 +151,13 @@ items' database-size-aware evidence (``p_unrelated``, ``expected_unrelated``, ``
 reviewed or escalated each item (``item_handlers``; items of version 2 start with their last
 reviewer and escalator); version 4: an item's stored ``key`` is its agency and its hit's
 idempotency key, ``<agency>/<key>`` (agency codes hold no ``/``), so that duplicates are per
-agency (the audit chain does not cover keys: it verifies as before)."""
+agency (the audit chain does not cover keys: it verifies as before); then the public half of
+the queue's own key (``queue_key``, recorded on first open) and the checkpoints it signed of
+the audit head (``audit_checkpoints``)."""
 
 SCHEMA_VERSION = len(MIGRATIONS["sqlite"])
+ANCHOR_VERSION = MIGRATIONS["sqlite"].index(_ANCHOR) + 1
+"""The first schema version with the queue's key and checkpoints."""
 
 
 class Transaction(Protocol):
@@ -286,6 +297,7 @@ class Database:
             for statement in MIGRATIONS[self.engine][version - 1]:
                 tx.execute(statement)
             tx.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+        self.version = SCHEMA_VERSION  # the schema the queue now has
 
     def close(self) -> None:
         """Close this thread's connection."""

@@ -20,12 +20,16 @@ the queue's database fails (retry), 400 for any other refusal of the queue; 500
 ``{"error": "internal error"}`` without any detail for anything else. No error message carries
 a genotype.
 
-The server holds no private key: it verifies tokens with the agencies' public keys of its
-trust file, which also says which jurisdictions each agency's tokens may carry.
+The server holds no agency's private key: it verifies tokens with the agencies' public keys of
+its trust file, which also says which jurisdictions each agency's tokens may carry. It holds
+the queue's own key (:mod:`kinmatch.queue.anchor`), which signs checkpoints of the audit head
+on a schedule (:func:`serve`) and on an auditor's request (``POST /checkpoints``).
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from pathlib import Path
@@ -57,6 +61,7 @@ from kinmatch.queue.schemas import (
     MAX_BODY,
     After,
     AuditOut,
+    CheckpointsOut,
     ClaimOut,
     ErrorOut,
     ItemId,
@@ -71,10 +76,12 @@ from kinmatch.queue.schemas import (
     ReviewIn,
     StepOut,
     VerificationOut,
+    VerifyIn,
 )
 from kinmatch.queue.service import INVALID, ReviewQueue
 from kinmatch.queue.values import MAX_ID, MAX_NAME
 from kinmatch.security.audit import AuditRecord
+from kinmatch.security.checkpoints import Checkpoint
 from kinmatch.security.policy import Operation
 from kinmatch.security.tokens import MAX_LIFETIME
 from kinmatch.security.trust import TrustStore
@@ -405,6 +412,24 @@ def create_app(queue: ReviewQueue) -> FastAPI:
         """Recompute the whole audit chain (auditors)."""
         return VerificationOut.model_validate(asdict(queue.verify_audit(token)))
 
+    @endpoint("POST", "/audit/verify", Operation.VERIFY_AUDIT)
+    def verify_audit_reaching(body: VerifyIn, token: Token) -> VerificationOut:
+        """Recompute the chain and check that it reaches the head of every checkpoint given."""
+        given = [c.checkpoint() for c in body.checkpoints]
+        result = queue.verify_audit(token, given, body.queue_public_key)
+        return VerificationOut.model_validate(asdict(result))
+
+    @endpoint("POST", "/checkpoints", Operation.CHECKPOINT)
+    def checkpoint(token: Token) -> Checkpoint:
+        """Sign the audit head now (auditors)."""
+        return queue.checkpoint(token)
+
+    @endpoint("GET", "/checkpoints", Operation.CHECKPOINTS)
+    def checkpoints(token: Token, after: After = 0, limit: Limit = 1000) -> CheckpointsOut:
+        """The signed checkpoints after record ``after``, with the queue's public key."""
+        found = queue.checkpoints(token, after=after, limit=limit)
+        return CheckpointsOut(queue_public_key=queue.public_key, checkpoints=found)
+
     unguarded = [r.path for r in app.routes if isinstance(r, APIRoute) and r.name not in operations]
     if unguarded:
         raise RuntimeError(f"endpoints without an operation: {unguarded}")
@@ -424,14 +449,22 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8750,
     max_token_lifetime: float = MAX_LIFETIME,
+    key: Path | None = None,
+    checkpoint_every: float = 3600.0,
 ) -> None:
     """Serve the queue at ``queue_url`` over HTTP until interrupted, accepting the tokens of
     the agencies of the trust file (or trust directory) ``trust``, each with the
     jurisdictions it grants them, that live at most ``max_token_lifetime`` seconds (no
-    private key is ever read)."""
+    agency's private key is ever read; the queue's own ``key`` signs a checkpoint of the
+    audit head every ``checkpoint_every`` seconds when it moved, 0: only on request)."""
     import uvicorn
 
-    queue = ReviewQueue(queue_url, TrustStore.load(trust), max_token_lifetime=max_token_lifetime)
+    queue = ReviewQueue(queue_url, TrustStore.load(trust), max_token_lifetime=max_token_lifetime,
+                        key=key)  # fmt: skip
+    stop = threading.Event()
+    if checkpoint_every > 0:
+        threading.Thread(target=_checkpoints, args=(queue, checkpoint_every, stop),
+                         name="checkpoints", daemon=True).start()  # fmt: skip
     try:
         uvicorn.run(
             create_app(queue),
@@ -442,4 +475,15 @@ def serve(
             log_level="info",
         )
     finally:
+        stop.set()
         queue.close()
+
+
+def _checkpoints(queue: ReviewQueue, every: float, stop: threading.Event) -> None:
+    """Sign the audit head every ``every`` seconds until ``stop`` (a failure is logged and
+    the next period tried)."""
+    while not stop.wait(every):
+        try:
+            queue.scheduled_checkpoint()
+        except QueueError as exc:
+            logging.getLogger("kinmatch.queue").warning("no checkpoint signed: %s", exc)

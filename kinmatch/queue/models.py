@@ -393,3 +393,9 @@ def check_reason(reason: str) -> str:
     except ValueError as exc:
         raise QueueError(f"the reason: {exc} (is it UTF-8?)") from None
     return reason.strip()
+
+
+def check_page(after: int, limit: int, most: int) -> None:
+    """A page of a listing: after a non-negative id or sequence number, 1 to ``most`` long."""
+    if not 1 <= limit <= most or after < 0:
+        raise QueueError(f"limit must be 1-{most} and after non-negative")

@@ -6,8 +6,10 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from kinmatch.queue.models import Item, ItemSummary, State
+from kinmatch.queue.models import Item, ItemSummary, NewItem, State
 from kinmatch.security.audit import AuditRecord
+from kinmatch.security.tokens import Caller
+from kinmatch.security.trust import NATIONAL
 
 T = TypeVar("T")
 
@@ -21,6 +23,36 @@ DETAIL = ("father_id, mother_id, loci, parameters, store_version, claimed_by, le
 """The columns an item adds to its summary (:func:`item_of` reads both)."""
 _N_SUMMARY = len(SUMMARY.split(","))
 AUDIT = "seq, at, actor, roles, operation, item_id, outcome, prev_hash, hash"
+
+
+INSERT_ITEM = (
+    "INSERT INTO items (key, state, agency, query_id, reference_ids, father_id, mother_id, "
+    "case_id, relationship, lr, log10_lr, inconsistent_loci, loci, parameters, store_version, "
+    "created_at, pushed_by, updated_at, p_unrelated, expected_unrelated, n_searched, "
+    "database_verdict) VALUES "
+    "(?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (key) DO NOTHING RETURNING id"
+)
+"""A new item, ``pending`` (none when its key is queued already): :func:`item_values`."""
+
+
+def item_values(new: NewItem, key: str, agency: str, pushed_by: str, now: str) -> tuple[Any, ...]:
+    """The values of :data:`INSERT_ITEM` for ``new``, stored under ``key``."""
+    return (key, agency, new.query_id, json.dumps(list(new.reference_ids)), new.father_id,
+            new.mother_id, new.case_id, new.relationship, new.lr, new.log10_lr,
+            json.dumps(list(new.inconsistent_loci)),
+            json.dumps([dict(x) for x in new.loci], default=str),
+            json.dumps(dict(new.parameters), sort_keys=True, default=str), new.store_version,
+            now, pushed_by, now, optional(float, new.p_unrelated),
+            optional(float, new.expected_unrelated), new.n_searched,
+            new.database_verdict)  # fmt: skip
+
+
+def jurisdiction_sql(caller: Caller) -> tuple[str, list[Any]]:
+    """The SQL condition (and its parameters) for items in the caller's jurisdiction."""
+    if caller.jurisdiction == NATIONAL:
+        return "1 = 1", []
+    return "agency = ?", [caller.jurisdiction]
 
 
 def optional(kind: Callable[[Any], T], value: Any) -> T | None:

@@ -44,6 +44,7 @@ from kinmatch.queue.values import (
 )
 from kinmatch.relationships import RELATIONSHIPS
 from kinmatch.security.audit import AuditRecord
+from kinmatch.security.checkpoints import Checkpoint
 from kinmatch.security.trust import AGENCY_CODE, NATIONAL
 from kinmatch.verdict import SUPPORT_DATABASE_CAUTION
 
@@ -294,6 +295,34 @@ class StepOut(BaseModel):
 
 class AuditOut(BaseModel):
     records: list[AuditRecord]  # the audit log's own record type, as its schema
+
+
+MAX_CHECKPOINTS = 100_000
+"""Most checkpoints in one verification request."""
+
+
+class CheckpointIn(_Body):
+    """A checkpoint as exported (``GET /checkpoints``)."""
+
+    seq: int = Field(ge=0, le=2**63 - 1)
+    hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    at: str = Field(min_length=1, max_length=40, pattern=r"^[0-9T:.Z-]+$")
+    signature: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9+/=]+$")
+
+    def checkpoint(self) -> Checkpoint:
+        return Checkpoint(self.seq, self.hash, self.at, self.signature)
+
+
+class VerifyIn(_Body):
+    checkpoints: list[CheckpointIn] = Field(default=[], max_length=MAX_CHECKPOINTS)
+    queue_public_key: str | None = Field(
+        default=None, max_length=2000, description="The queue's public key (PEM) as saved."
+    )
+
+
+class CheckpointsOut(BaseModel):
+    queue_public_key: str = Field(description="PEM: what the checkpoints are signed with.")
+    checkpoints: list[Checkpoint]
 
 
 class VerificationOut(BaseModel):

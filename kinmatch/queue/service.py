@@ -15,11 +15,11 @@ genotype.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 from kinmatch.errors import (
@@ -29,7 +29,8 @@ from kinmatch.errors import (
     ItemNotFoundError,
     QueueError,
 )
-from kinmatch.queue.database import Database, Transaction
+from kinmatch.queue import anchor
+from kinmatch.queue.database import ANCHOR_VERSION, Database, Transaction
 from kinmatch.queue.models import (
     TRANSITIONS,
     Finding,
@@ -37,10 +38,22 @@ from kinmatch.queue.models import (
     ItemSummary,
     NewItem,
     State,
+    check_page,
     check_reason,
 )
-from kinmatch.queue.rows import AUDIT, DETAIL, SUMMARY, item_of, optional, record_of, summary_of
+from kinmatch.queue.rows import (
+    AUDIT,
+    DETAIL,
+    INSERT_ITEM,
+    SUMMARY,
+    item_of,
+    item_values,
+    jurisdiction_sql,
+    record_of,
+    summary_of,
+)
 from kinmatch.security.audit import AuditRecord, AuditVerification, record_hash, verify_chain
+from kinmatch.security.checkpoints import Checkpoint, QueueKey
 from kinmatch.security.policy import Operation, allowed_roles, require
 from kinmatch.security.tokens import MAX_LIFETIME, Caller, TokenVerifier
 from kinmatch.security.trust import NATIONAL, TrustStore
@@ -79,10 +92,15 @@ class ReviewQueue:
         lease: float = DEFAULT_LEASE,
         clock: Callable[[], float] = time.time,
         max_token_lifetime: float = MAX_LIFETIME,
+        key: str | Path | None = None,
     ) -> None:
         """``trust``: the trust file's agencies (tokens then live at most
-        ``max_token_lifetime`` seconds), or a configured verifier."""
+        ``max_token_lifetime`` seconds), or a configured verifier; ``key``: the queue's key
+        file (:mod:`kinmatch.queue.anchor`; created with the queue)."""
         self.db = Database(url)
+        self.key: QueueKey | None = None  # None: a schema before the key (tests of upgrades)
+        if self.db.version >= ANCHOR_VERSION:
+            self.key = anchor.open_key(self.db, key)
         self.verifier = trust if isinstance(trust, TokenVerifier) else TokenVerifier(
             trust, clock=clock, max_lifetime=max_token_lifetime)  # fmt: skip
         self.lease = lease
@@ -110,22 +128,7 @@ class ReviewQueue:
                         "outside jurisdiction",
                     )
                 key = f"{agency}/{new.key}"  # duplicates are per agency
-                row = tx.one(
-                    "INSERT INTO items (key, state, agency, query_id, reference_ids, father_id, "
-                    "mother_id, case_id, relationship, lr, log10_lr, inconsistent_loci, loci, "
-                    "parameters, store_version, created_at, pushed_by, updated_at, p_unrelated, "
-                    "expected_unrelated, n_searched, database_verdict) VALUES "
-                    "(?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (key) DO NOTHING RETURNING id",
-                    (key, agency, new.query_id, json.dumps(list(new.reference_ids)),
-                     new.father_id, new.mother_id, new.case_id, new.relationship, new.lr,
-                     new.log10_lr, json.dumps(list(new.inconsistent_loci)),
-                     json.dumps([dict(x) for x in new.loci], default=str),
-                     json.dumps(dict(new.parameters), sort_keys=True, default=str),
-                     new.store_version, now, caller.name, now,
-                     optional(float, new.p_unrelated), optional(float, new.expected_unrelated),
-                     new.n_searched, new.database_verdict),
-                )  # fmt: skip
+                row = tx.one(INSERT_ITEM, item_values(new, key, agency, caller.name, now))
                 if row is not None:
                     ids.append((int(row[0]), True))
                     self._audit(tx, now, caller, Operation.PUSH, int(row[0]), "allowed")
@@ -149,14 +152,13 @@ class ReviewQueue:
         def check() -> None:
             if state is not None and state not in set(State):
                 raise QueueError(f"unknown state {state!r}: one of {', '.join(State)}")
-            if not 1 <= limit <= 10_000 or after < 0:
-                raise QueueError("limit must be 1-10000 and after non-negative")
+            check_page(after, limit, 10_000)
 
         self._checked(caller, Operation.LIST, None, check)
         out: list[ItemSummary] = []
 
         def run(tx: Transaction, now: str) -> None:
-            covered, parameters = _covered(caller)
+            covered, parameters = jurisdiction_sql(caller)
             sql = f"SELECT {SUMMARY} FROM items WHERE id > ? AND {covered}"
             parameters.insert(0, after)
             if state is not None:
@@ -200,7 +202,7 @@ class ReviewQueue:
         def run(tx: Transaction, now: str) -> None:
             target = item_id
             if target is None:
-                covered, parameters = _covered(caller)
+                covered, parameters = jurisdiction_sql(caller)
                 row = tx.one(f"SELECT id FROM items WHERE state = 'pending' AND {covered} "
                              "ORDER BY id LIMIT 1", parameters)  # fmt: skip
                 if row is None:
@@ -267,12 +269,7 @@ class ReviewQueue:
         items (refused tokens count as the officer and agency they claim; anonymous ones and
         claims of unknown agencies only a national auditor sees)."""
         caller = self._authorize(token, Operation.AUDIT)
-
-        def check() -> None:
-            if not 1 <= limit <= 1_000_000 or after < 0:
-                raise QueueError("limit must be 1-1000000 and after non-negative")
-
-        self._checked(caller, Operation.AUDIT, None, check)
+        self._checked(caller, Operation.AUDIT, None, lambda: check_page(after, limit, 1_000_000))
         out: list[AuditRecord] = []
 
         def run(tx: Transaction, now: str) -> None:
@@ -291,18 +288,72 @@ class ReviewQueue:
         self._run(caller, Operation.AUDIT, None, run)
         return out
 
-    def verify_audit(self, token: str) -> AuditVerification:
-        """Recompute the whole audit chain (auditors); names the first bad record."""
+    def verify_audit(
+        self,
+        token: str,
+        checkpoints: Sequence[Checkpoint] = (),
+        public_key: str | None = None,
+    ) -> AuditVerification:
+        """Recompute the whole audit chain (auditors); names the first bad record. The chain
+        must reach the head of every checkpoint, those stored and ``checkpoints`` (an
+        auditor's export), signed by the queue's key, which must be ``public_key`` (PEM) if
+        given."""
         caller = self._authorize(token, Operation.VERIFY_AUDIT)
         out: list[AuditVerification] = []
 
         def run(tx: Transaction, now: str) -> None:
-            out.append(self._verify(tx))
+            out.append(self._verify(tx, checkpoints, public_key))
             outcome = "allowed: chain verifies" if out[0].ok else "allowed: chain BROKEN"
             self._audit(tx, now, caller, Operation.VERIFY_AUDIT, None, outcome)
 
         self._run(caller, Operation.VERIFY_AUDIT, None, run)
         return out[0]
+
+    def checkpoint(self, token: str) -> Checkpoint:
+        """Sign the audit head now and store the checkpoint (auditors)."""
+        caller = self._authorize(token, Operation.CHECKPOINT)
+        key = self._checked(caller, Operation.CHECKPOINT, None, self._key)
+        out: list[Checkpoint] = []
+
+        def run(tx: Transaction, now: str) -> None:
+            signed = anchor.sign_head(tx, key, now)
+            assert signed is not None
+            out.append(signed)
+            self._audit(tx, now, caller, Operation.CHECKPOINT, None,
+                        f"allowed: checkpoint of record {signed.seq}")  # fmt: skip
+
+        self._run(caller, Operation.CHECKPOINT, None, run)
+        return out[0]
+
+    def scheduled_checkpoint(self) -> Checkpoint | None:
+        """The server's checkpoint of the audit head, on its schedule (not audited); None
+        when the head is signed already."""
+        key = self._key()
+        with self.db.transaction() as tx:
+            return anchor.sign_head(tx, key, _timestamp(self.clock()), unless_signed=True)
+
+    def checkpoints(
+        self, token: str, *, after: int = 0, limit: int = 1_000_000
+    ) -> list[Checkpoint]:
+        """The stored checkpoints of records after ``after``, oldest first (auditors), to
+        keep outside the database with the queue's :attr:`public_key`."""
+        caller = self._authorize(token, Operation.CHECKPOINTS)
+        self._checked(caller, Operation.CHECKPOINTS, None,
+                      lambda: check_page(after, limit, 1_000_000))  # fmt: skip
+        out: list[Checkpoint] = []
+
+        def run(tx: Transaction, now: str) -> None:
+            out.extend(anchor.stored(tx, after, limit))
+            self._audit(tx, now, caller, Operation.CHECKPOINTS, None,
+                        f"allowed: {len(out)} checkpoints")  # fmt: skip
+
+        self._run(caller, Operation.CHECKPOINTS, None, run)
+        return out
+
+    @property
+    def public_key(self) -> str:
+        """The public half of the queue's key (PEM): what checkpoints are verified with."""
+        return self._key().public_pem
 
     def authorize(self, token: str, operation: Operation) -> Caller:
         """The caller, if ``token`` verifies and its roles allow ``operation``, which is not
@@ -498,11 +549,22 @@ class ReviewQueue:
 
         self._run(caller, operation, item_id, run)
 
-    def _verify(self, tx: Transaction) -> AuditVerification:
+    def _key(self) -> QueueKey:
+        if self.key is None:
+            raise QueueError("the queue's database predates its key: open it with this "
+                             "kinmatch to upgrade it")  # fmt: skip
+        return self.key
+
+    def _verify(
+        self, tx: Transaction, checkpoints: Sequence[Checkpoint], public_key: str | None
+    ) -> AuditVerification:
         head = tx.one("SELECT seq, hash FROM audit_head WHERE id = 1")
-        rows = tx.all(f"SELECT {AUDIT} FROM audit ORDER BY seq")
-        return verify_chain((record_of(row) for row in rows),
-                            None if head is None else (int(head[0]), str(head[1])))  # fmt: skip
+        records = [record_of(row) for row in tx.all(f"SELECT {AUDIT} FROM audit ORDER BY seq")]
+        result = verify_chain(records, None if head is None else (int(head[0]), str(head[1])))
+        if not result.ok or (self.key is None and not checkpoints and public_key is None):
+            return result
+        failed = anchor.verify_anchors(tx, self._key(), records, checkpoints, public_key)
+        return result if failed is None else failed
 
     def iter_audit(self, token: str, batch: int = 10_000) -> Iterator[AuditRecord]:
         """Every audit record in order, fetched ``batch`` at a time (auditors)."""
@@ -513,13 +575,6 @@ class ReviewQueue:
             if len(records) < batch:
                 return
             after = records[-1].seq
-
-
-def _covered(caller: Caller) -> tuple[str, list[Any]]:
-    """The SQL condition (and its parameters) for items in the caller's jurisdiction."""
-    if caller.jurisdiction == NATIONAL:
-        return "1 = 1", []
-    return "agency = ?", [caller.jurisdiction]
 
 
 def _roles(caller: Caller | None, operation: Operation | str | None = None) -> str:

@@ -29,6 +29,8 @@ class Operation(StrEnum):
     RETURN = "return"
     AUDIT = "audit"
     VERIFY_AUDIT = "verify-audit"
+    CHECKPOINT = "checkpoint"
+    CHECKPOINTS = "checkpoints"
 
 
 POLICY: dict[Operation, frozenset[str]] = {
@@ -44,6 +46,8 @@ POLICY: dict[Operation, frozenset[str]] = {
     Operation.RETURN: frozenset({"supervisor"}),
     Operation.AUDIT: frozenset({"auditor"}),
     Operation.VERIFY_AUDIT: frozenset({"auditor"}),
+    Operation.CHECKPOINT: frozenset({"auditor"}),  # sign the audit head now
+    Operation.CHECKPOINTS: frozenset({"auditor"}),  # export the signed checkpoints
 }
 
 
