@@ -383,8 +383,9 @@ def test_every_kind_of_tampering_names_the_first_bad_record(
         "delete": ["DELETE FROM audit WHERE seq = 2"],
         "insert": [
             "UPDATE audit SET seq = seq + 100 WHERE seq >= 3",
-            "INSERT INTO audit SELECT 3, at, actor, roles, operation, item_id, outcome, "
-            "prev_hash, hash FROM audit WHERE seq = 2",
+            "INSERT INTO audit (seq, at, actor, roles, operation, item_id, outcome, prev_hash, "
+            "hash, item_digest) SELECT 3, at, actor, roles, operation, item_id, outcome, "
+            "prev_hash, hash, item_digest FROM audit WHERE seq = 2",
             "UPDATE audit SET seq = seq - 99 WHERE seq >= 100",
         ],
         "reorder": [

@@ -1,6 +1,7 @@
-"""The queue's own key and the signed checkpoints of its audit head, on both engines: a log
-whose newest records were dropped, or that was rewritten and rechained, verifies as a chain
-but no longer reaches the checkpoints an auditor exported."""
+"""The queue's own key, the signed checkpoints of its audit head and the keyed digests of its
+items, on both engines: a log whose newest records were dropped, or that was rewritten and
+rechained, verifies as a chain but no longer reaches the checkpoints an auditor exported; an
+item row edited in the database no longer matches the digest its audit record carries."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from queue_support import Agencies, new_item, open_queue, queue_key
+from queue_support import GENOTYPE_TEXT, Agencies, new_item, open_queue, queue_key
 
 from kinmatch.errors import AccessDeniedError, QueueError
 from kinmatch.queue import ReviewQueue
-from kinmatch.queue.database import Database
+from kinmatch.queue import database as queue_database
+from kinmatch.queue.anchor import item_digest
+from kinmatch.queue.database import ANCHOR_VERSION, Database
 from kinmatch.queue.rows import AUDIT, record_of
 from kinmatch.security.audit import record_hash
 from kinmatch.security.checkpoints import Checkpoint, QueueKey, export, public_pem, read_export
@@ -27,11 +30,14 @@ def tokens(agencies: Agencies) -> dict[str, str]:
 
 
 def busy_queue(url: str, agencies: Agencies, items: int = 4) -> ReviewQueue:
-    """A queue with ``items`` items pushed and the first claimed."""
+    """A queue with ``items`` items pushed and the first claimed, then listed twice (records
+    1-7 with 4 items)."""
     queue = open_queue(url, agencies)
     t = tokens(agencies)
     ids = [i for i, _ in queue.push(t["analyst"], [new_item(f"C{i}") for i in range(items)])]
     queue.claim(t["reviewer"], ids[0])
+    queue.list_items(t["supervisor"])
+    queue.list_items(t["supervisor"])
     return queue
 
 
@@ -65,8 +71,8 @@ def attack(url: str, *statements: str, rechain_from: int | None = None) -> None:
             assert previous is not None or record.seq == 1
             link = previous or "0" * 64
             digest = record_hash(record.seq, record.at, record.actor, record.roles,
-                                 record.operation, record.item_id, record.outcome,
-                                 link)  # fmt: skip
+                                 record.operation, record.item_id, record.outcome, link,
+                                 record.item_digest)  # fmt: skip
             tx.execute("UPDATE audit SET prev_hash = ?, hash = ? WHERE seq = ?",
                        (link, digest, record.seq))  # fmt: skip
             previous = digest
@@ -79,15 +85,15 @@ def attack(url: str, *statements: str, rechain_from: int | None = None) -> None:
 def test_dropping_the_newest_records_and_moving_the_head_misses_the_checkpoint(
     url: str, agencies: Agencies, tmp_path: Path
 ) -> None:
-    queue = busy_queue(url, agencies)  # records 1-5
-    checkpoints = exported(queue, agencies, tmp_path)  # signs record 5; record 6 audits it
+    queue = busy_queue(url, agencies)  # records 1-7
+    checkpoints = exported(queue, agencies, tmp_path)  # signs record 7; record 8 audits it
     auditor = tokens(agencies)["auditor"]
     assert queue.verify_audit(auditor, checkpoints).ok
-    attack(url, "DELETE FROM audit WHERE seq >= 4", rechain_from=4)  # the claim is gone
-    assert queue.verify_audit(auditor).ok  # the chain alone still verifies (record 4 says so)
+    attack(url, "DELETE FROM audit WHERE seq >= 6", rechain_from=6)  # who listed is gone
+    assert queue.verify_audit(auditor).ok  # the chain alone still verifies (record 6 says so)
     result = queue.verify_audit(auditor, checkpoints)
-    assert not result.ok and result.first_bad == 5
-    assert "ends at record 4 but a checkpoint signed record 5" in result.reason
+    assert not result.ok and result.first_bad == 7
+    assert "ends at record 6 but a checkpoint signed record 7" in result.reason
 
 
 def test_a_rewritten_and_rechained_log_misses_the_checkpoint(
@@ -99,7 +105,7 @@ def test_a_rewritten_and_rechained_log_misses_the_checkpoint(
     attack(url, "UPDATE audit SET actor = 'someone@A1' WHERE seq = 2", rechain_from=2)
     assert queue.verify_audit(auditor).ok
     result = queue.verify_audit(auditor, checkpoints)
-    assert not result.ok and result.first_bad == 5 and "rewritten" in result.reason
+    assert not result.ok and result.first_bad == 7 and "rewritten" in result.reason
 
 
 def test_the_stored_checkpoints_are_checked_too(url: str, agencies: Agencies) -> None:
@@ -179,3 +185,93 @@ def test_a_checkpoint_file_is_checked(tmp_path: Path) -> None:
             read_export([entry])
     with pytest.raises(QueueError):
         read_export({"checkpoints": "none"})
+
+
+# -- item digests (issue 13, item 7) ------------------------------------------------------------
+
+EDITS = {
+    "state": ["UPDATE items SET state = 'confirmed', decided_by = 'sue@A1' WHERE id = 1"],
+    "decider": ["UPDATE items SET reviewed_by = 'someone@A1' WHERE id = 2"],
+    "genotypes": ["UPDATE items SET loci = replace(loci, '14/17.3', '14/18') WHERE id = 3"],
+    "handlers": ["DELETE FROM item_handlers WHERE item_id = 2"],
+    "added": [
+        "INSERT INTO items (key, state, agency, query_id, reference_ids, relationship, lr, "
+        "inconsistent_loci, loci, parameters, store_version, created_at, pushed_by, "
+        "updated_at) SELECT 'A1/forged', 'confirmed', agency, 'C9', reference_ids, "
+        "relationship, lr, inconsistent_loci, loci, parameters, store_version, "
+        "created_at, pushed_by, updated_at FROM items WHERE id = 1"
+    ],
+    "deleted": ["DELETE FROM item_handlers WHERE item_id = 4", "DELETE FROM items WHERE id = 4"],
+}
+
+
+def reviewed_queue(url: str, agencies: Agencies) -> ReviewQueue:
+    """Items 1-4: 1 claimed, 2 reviewed (by rev, with its handler), 3 and 4 pending."""
+    queue = busy_queue(url, agencies)
+    t = tokens(agencies)
+    queue.claim(t["reviewer"], 2)
+    queue.review(t["reviewer"], 2, "supports", "fits")
+    return queue
+
+
+@pytest.mark.parametrize("edit", list(EDITS))
+def test_an_item_edited_in_the_database_fails_verification(
+    url: str, agencies: Agencies, edit: str
+) -> None:
+    queue = reviewed_queue(url, agencies)
+    auditor = tokens(agencies)["auditor"]
+    assert queue.verify_audit(auditor).ok
+    db = Database(url)
+    with db.transaction(lock_audit=False) as tx:
+        for statement in EDITS[edit]:
+            tx.execute(statement)
+    db.close()
+    result = queue.verify_audit(auditor)
+    assert not result.ok, edit
+    item = {"state": 1, "decider": 2, "genotypes": 3, "handlers": 2, "added": 5, "deleted": 4}
+    assert f"item {item[edit]} " in result.reason, result
+    assert not any(g in result.reason for g in GENOTYPE_TEXT)
+
+
+def test_digests_are_keyed_and_carry_no_genotype(url: str, agencies: Agencies) -> None:
+    queue = reviewed_queue(url, agencies)
+    records = queue.audit(tokens(agencies)["auditor"])
+    changes = [r for r in records if r.operation in ("push", "claim", "review")]
+    assert changes and all(r.item_digest and len(r.item_digest) == 64 for r in changes)
+    assert all(r.item_digest is None for r in records if r.operation == "audit")
+    assert not any(g in repr(records) for g in GENOTYPE_TEXT)
+    assert queue.key is not None
+    other = QueueKey(Ed25519PrivateKey.generate())
+    db = Database(url)
+    with db.transaction(lock_audit=False) as tx:  # the same row, another key: another digest
+        assert (
+            item_digest(tx, queue.key, 3) == [r for r in changes if r.item_id == 3][-1].item_digest
+        )
+        assert item_digest(tx, other, 3) != item_digest(tx, queue.key, 3)
+    db.close()
+
+
+def test_a_queue_before_digests_upgrades_and_its_old_chain_verifies(
+    url: str, agencies: Agencies, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    t = tokens(agencies)
+    monkeypatch.setattr(queue_database, "SCHEMA_VERSION", ANCHOR_VERSION - 1)
+    old = open_queue(url, agencies)  # the schema before the queue's key
+    assert old.key is None
+    ids = [i for i, _ in old.push(t["analyst"], [new_item("C1"), new_item("C2")])]
+    old.claim(t["reviewer"], ids[0])
+    assert old.verify_audit(t["auditor"]).ok
+    old.close()
+    monkeypatch.undo()
+
+    queue = open_queue(url, agencies)  # upgraded in place: key, checkpoints, digests
+    records = queue.audit(t["auditor"])
+    assert [r.item_digest for r in records[:4]] == [None] * 4  # hashed as before
+    assert [(r.operation, r.item_id) for r in records[4:6]] == [("item-digest", i) for i in ids]
+    assert queue.verify_audit(t["auditor"]).ok  # the old chain still verifies
+    db = Database(url)
+    with db.transaction(lock_audit=False) as tx:  # an item of the old version, edited now
+        tx.execute("UPDATE items SET state = 'confirmed' WHERE id = ?", (ids[1],))
+    db.close()
+    result = queue.verify_audit(t["auditor"])
+    assert not result.ok and f"item {ids[1]} is not as record" in result.reason

@@ -192,6 +192,7 @@ def test_checkpoints_from_the_command_line(setup: dict[str, Path], tmp_path: Pat
     items.write_text("".join(json.dumps(_item_json(new_item(f"K{i}"))) + "\n"
                              for i in range(3)))  # fmt: skip
     queue(setup, "ana", "push", items)  # records 1-3
+    queue(setup, "rob", "list")  # record 4, which changes no item
     key = Path(f"{setup['db']}.key")  # created with the queue, beside it, owner-only
     assert key.stat().st_mode & 0o777 == 0o600
     public = tmp_path / "queue.pub"

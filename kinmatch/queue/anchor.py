@@ -5,11 +5,17 @@ The key file of ``sqlite:///path/queue.db`` is ``path/queue.db.key`` unless anot
 a PostgreSQL queue needs one named. The database records the key's public half on first
 open: a queue refuses another key, and refuses to start without its key once it has one
 (a new key would not verify what the old one signed).
+
+Each audit record of a change to an item carries the item's keyed digest as changed
+(:func:`item_digest`); verification recomputes it from the item's current row.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+import hmac
+import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from kinmatch.errors import QueueError
@@ -23,6 +29,15 @@ from kinmatch.security.checkpoints import (
     unreached,
 )
 
+DIGESTED = ("id, key, state, agency, query_id, reference_ids, father_id, mother_id, case_id, "
+            "relationship, lr, log10_lr, inconsistent_loci, loci, parameters, store_version, "
+            "created_at, pushed_by, claimed_by, lease_expires, reviewed_by, finding, "
+            "review_reason, escalated_by, escalation_reason, decided_by, decision_reason, "
+            "updated_at, p_unrelated, expected_unrelated, n_searched, "
+            "database_verdict")  # fmt: skip
+"""The columns of an item its digest covers (with its handlers): every one that means
+something."""
+_DIGEST_LABEL = "kinmatch queue item digest v1"
 KEY_SUFFIX = ".key"
 """The default key file of a SQLite queue: the database file's name with this appended."""
 
@@ -37,9 +52,12 @@ def key_path(db: Database, key: str | Path | None) -> Path:
     return db.path.with_name(db.path.name + KEY_SUFFIX)
 
 
-def open_key(db: Database, key: str | Path | None) -> QueueKey:
+def open_key(
+    db: Database, key: str | Path | None, recorded: Callable[[Transaction, QueueKey], None]
+) -> QueueKey:
     """The queue's key, created with the queue (or on the first open of an older one) and
-    recorded in its database."""
+    recorded in its database, ``recorded(tx, key)`` in the same transaction (the items of
+    an older version are there, none with a digest yet)."""
     path = key_path(db, key)
     with db.transaction() as tx:  # one transaction: the check, the key, its record
         row = tx.one("SELECT public_key FROM queue_key WHERE id = 1")
@@ -50,9 +68,49 @@ def open_key(db: Database, key: str | Path | None) -> QueueKey:
         if row is None:
             tx.execute("INSERT INTO queue_key (id, public_key) VALUES (1, ?)",
                        (opened.public_pem,))  # fmt: skip
+            recorded(tx, opened)
         elif row[0] != opened.public_pem:
             raise QueueError(f"{path} is not this queue's key")
     return opened
+
+
+def item_digest(tx: Transaction, key: QueueKey, item_id: int) -> str | None:
+    """HMAC-SHA256, keyed with a secret derived from the queue's key, of the canonical JSON
+    of the item's :data:`DIGESTED` columns and handlers as they are now (None: no item).
+    Keyed, so that a digest in an audit export does not let anyone test guessed
+    genotypes against it."""
+    row = tx.one(f"SELECT {DIGESTED} FROM items WHERE id = ?", (item_id,))
+    if row is None:
+        return None
+    handlers = tx.all("SELECT seq, officer FROM item_handlers WHERE item_id = ? ORDER BY seq",
+                      (item_id,))  # fmt: skip
+    payload = json.dumps([list(row), [list(h) for h in handlers]], separators=(",", ":"),
+                         ensure_ascii=False).encode("utf-8")  # fmt: skip
+    return hmac.new(key.derived(_DIGEST_LABEL), payload, hashlib.sha256).hexdigest()
+
+
+def _altered_item(
+    tx: Transaction, key: QueueKey, records: Sequence[AuditRecord]
+) -> AuditVerification | None:
+    """The first item whose row is not what the newest record of a change to it digested,
+    or that no such record covers (inserted outside the queue)."""
+    newest = {r.item_id: r for r in records if r.item_id is not None and r.item_digest}
+    for (item_id,) in tx.all("SELECT id FROM items ORDER BY id"):
+        record = newest.pop(int(item_id), None)
+        if record is None:
+            return AuditVerification(False, len(records), None, f"item {item_id} has no "
+                                     "audit record of a change: it was added outside the "
+                                     "queue")  # fmt: skip
+        if not hmac.compare_digest(str(item_digest(tx, key, int(item_id))),
+                                   str(record.item_digest)):  # fmt: skip
+            return AuditVerification(False, len(records), record.seq, f"item {item_id} is "
+                                     f"not as record {record.seq} left it: its row was "
+                                     "altered outside the queue")  # fmt: skip
+    if newest:  # records of items that are no longer there
+        item_id, record = min(newest.items(), key=lambda pair: pair[1].seq)
+        return AuditVerification(False, len(records), record.seq, f"item {item_id} of record "
+                                 f"{record.seq} is missing: it was deleted")  # fmt: skip
+    return None
 
 
 def sign_head(tx: Transaction, key: QueueKey, now: str, *, unless_signed: bool = False) -> (
@@ -85,8 +143,9 @@ def verify_anchors(
     public_key: str | None,
 ) -> AuditVerification | None:
     """A failure when the verified chain ``records`` does not reach every checkpoint, those
-    stored and ``checkpoints`` (signed by ``public_key``, PEM, else by the queue's key), or
-    when the queue's key is not ``public_key``; None when it does."""
+    stored and ``checkpoints`` (signed by ``public_key``, PEM, else by the queue's key),
+    when the queue's key is not ``public_key``, or when an item is not what the newest
+    record of a change to it digested; None when all is well."""
     count = len(records)
     if public_key is not None and public_pem(load_public_key(public_key)) != key.public_pem:
         return AuditVerification(False, count, None, "the queue's key is not the public key "
@@ -95,6 +154,6 @@ def verify_anchors(
     seqs = {c.seq for c in wanted}
     hashes = {r.seq: r.hash for r in records if r.seq in seqs}
     failed = unreached(hashes, count, wanted, key.public_key)
-    if failed is None:
-        return None
-    return AuditVerification(False, count, failed[0], failed[1])
+    if failed is not None:
+        return AuditVerification(False, count, failed[0], failed[1])
+    return _altered_item(tx, key, records)

@@ -111,6 +111,9 @@ _ANCHOR = [  # the queue's key pair (outside the database) and signed checkpoint
     "CREATE TABLE queue_key (id INTEGER PRIMARY KEY CHECK (id = 1), public_key TEXT NOT NULL)",
     "CREATE TABLE audit_checkpoints (seq BIGINT PRIMARY KEY, hash TEXT NOT NULL, "
     "at TEXT NOT NULL, signature TEXT NOT NULL)",
+    # the keyed digest of the item a record changed; null: older records, which hash as before
+    "ALTER TABLE audit ADD COLUMN item_digest TEXT",
+    "CREATE INDEX audit_item ON audit (item_id, seq)",
 ]
 MIGRATIONS: dict[str, list[list[str]]] = {
     "sqlite": [
@@ -152,12 +155,13 @@ reviewed or escalated each item (``item_handlers``; items of version 2 start wit
 reviewer and escalator); version 4: an item's stored ``key`` is its agency and its hit's
 idempotency key, ``<agency>/<key>`` (agency codes hold no ``/``), so that duplicates are per
 agency (the audit chain does not cover keys: it verifies as before); then the public half of
-the queue's own key (``queue_key``, recorded on first open) and the checkpoints it signed of
-the audit head (``audit_checkpoints``)."""
+the queue's own key (``queue_key``, recorded on first open), the checkpoints it signed of
+the audit head (``audit_checkpoints``) and each record's keyed digest of the item it changed
+(``audit.item_digest``; null in older records, whose hashes do not cover it)."""
 
 SCHEMA_VERSION = len(MIGRATIONS["sqlite"])
 ANCHOR_VERSION = MIGRATIONS["sqlite"].index(_ANCHOR) + 1
-"""The first schema version with the queue's key and checkpoints."""
+"""The first schema version with the queue's key, checkpoints and item digests."""
 
 
 class Transaction(Protocol):

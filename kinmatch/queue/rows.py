@@ -22,7 +22,10 @@ DETAIL = ("father_id, mother_id, loci, parameters, store_version, claimed_by, le
           "decision_reason, n_searched")  # fmt: skip
 """The columns an item adds to its summary (:func:`item_of` reads both)."""
 _N_SUMMARY = len(SUMMARY.split(","))
-AUDIT = "seq, at, actor, roles, operation, item_id, outcome, prev_hash, hash"
+AUDIT = "seq, at, actor, roles, operation, item_id, outcome, prev_hash, hash, item_digest"
+"""The columns of an audit record (:func:`record_of`); :data:`AUDIT_BEFORE_DIGESTS` before
+the schema had item digests."""
+AUDIT_BEFORE_DIGESTS = AUDIT.removesuffix(", item_digest")
 
 
 INSERT_ITEM = (
@@ -92,4 +95,5 @@ def item_of(row: Sequence[Any]) -> Item:
 
 def record_of(row: Sequence[Any]) -> AuditRecord:
     return AuditRecord(int(row[0]), row[1], row[2], row[3], row[4],
-                       None if row[5] is None else int(row[5]), row[6], row[7], row[8])  # fmt: skip
+                       None if row[5] is None else int(row[5]), row[6], row[7], row[8],
+                       row[9] if len(row) > 9 else None)  # fmt: skip

@@ -43,6 +43,7 @@ from kinmatch.queue.models import (
 )
 from kinmatch.queue.rows import (
     AUDIT,
+    AUDIT_BEFORE_DIGESTS,
     DETAIL,
     INSERT_ITEM,
     SUMMARY,
@@ -98,13 +99,14 @@ class ReviewQueue:
         ``max_token_lifetime`` seconds), or a configured verifier; ``key``: the queue's key
         file (:mod:`kinmatch.queue.anchor`; created with the queue)."""
         self.db = Database(url)
-        self.key: QueueKey | None = None  # None: a schema before the key (tests of upgrades)
-        if self.db.version >= ANCHOR_VERSION:
-            self.key = anchor.open_key(self.db, key)
-        self.verifier = trust if isinstance(trust, TokenVerifier) else TokenVerifier(
-            trust, clock=clock, max_lifetime=max_token_lifetime)  # fmt: skip
         self.lease = lease
         self.clock = clock
+        self.key: QueueKey | None = None  # None: a schema before the key (tests of upgrades)
+        self._columns = AUDIT if self.db.version >= ANCHOR_VERSION else AUDIT_BEFORE_DIGESTS
+        if self.db.version >= ANCHOR_VERSION:
+            self.key = anchor.open_key(self.db, key, self._upgrade)
+        self.verifier = trust if isinstance(trust, TokenVerifier) else TokenVerifier(
+            trust, clock=clock, max_lifetime=max_token_lifetime)  # fmt: skip
 
     # -- operations ---------------------------------------------------------------------
 
@@ -131,7 +133,8 @@ class ReviewQueue:
                 row = tx.one(INSERT_ITEM, item_values(new, key, agency, caller.name, now))
                 if row is not None:
                     ids.append((int(row[0]), True))
-                    self._audit(tx, now, caller, Operation.PUSH, int(row[0]), "allowed")
+                    self._audit(tx, now, caller, Operation.PUSH, int(row[0]), "allowed",
+                                changed=True)  # fmt: skip
                 else:
                     found = tx.one("SELECT id FROM items WHERE key = ?", (key,))
                     assert found is not None  # of this agency, which the caller sees
@@ -215,7 +218,7 @@ class ReviewQueue:
             tx.execute("UPDATE items SET state = 'claimed', claimed_by = ?, lease_expires = ?, "
                        "updated_at = ? WHERE id = ?",
                        (caller.name, expires, now, target))  # fmt: skip
-            self._audit(tx, now, caller, Operation.CLAIM, target, "allowed")
+            self._audit(tx, now, caller, Operation.CLAIM, target, "allowed", changed=True)
             out.append(self._item(tx, caller, target).summary)
 
         self._run(caller, Operation.CLAIM, item_id, run)
@@ -273,7 +276,7 @@ class ReviewQueue:
         out: list[AuditRecord] = []
 
         def run(tx: Transaction, now: str) -> None:
-            sql = f"SELECT {AUDIT} FROM audit WHERE seq > ?"
+            sql = f"SELECT {self._columns} FROM audit WHERE seq > ?"
             parameters: list[Any] = [after]
             if caller.jurisdiction != NATIONAL:  # records by its officers or on its items
                 # the actor ends in "@<agency>", compared exactly (SQLite's LIKE ignores case)
@@ -294,10 +297,9 @@ class ReviewQueue:
         checkpoints: Sequence[Checkpoint] = (),
         public_key: str | None = None,
     ) -> AuditVerification:
-        """Recompute the whole audit chain (auditors); names the first bad record. The chain
-        must reach the head of every checkpoint, those stored and ``checkpoints`` (an
-        auditor's export), signed by the queue's key, which must be ``public_key`` (PEM) if
-        given."""
+        """Recompute the whole audit chain and the items' digests (auditors); names the first
+        bad record. The chain must reach the head of every checkpoint, stored or given (an
+        auditor's export), signed by the queue's key, which must be ``public_key`` if given."""
         caller = self._authorize(token, Operation.VERIFY_AUDIT)
         out: list[AuditVerification] = []
 
@@ -326,8 +328,7 @@ class ReviewQueue:
         return out[0]
 
     def scheduled_checkpoint(self) -> Checkpoint | None:
-        """The server's checkpoint of the audit head, on its schedule (not audited); None
-        when the head is signed already."""
+        """The server's checkpoint of the head, not audited (None: it is signed already)."""
         key = self._key()
         with self.db.transaction() as tx:
             return anchor.sign_head(tx, key, _timestamp(self.clock()), unless_signed=True)
@@ -431,8 +432,10 @@ class ReviewQueue:
         *,
         actor: str | None = None,
         roles: str | None = None,
+        changed: bool = False,
     ) -> None:
-        """Append one record to the chain, in the caller's transaction."""
+        """Append one record to the chain, in the caller's transaction (``changed``: the
+        item's, with its digest)."""
         head = tx.one("SELECT seq, hash, (SELECT max(seq) FROM audit) FROM audit_head "
                       "WHERE id = 1")  # fmt: skip
         assert head is not None
@@ -441,12 +444,14 @@ class ReviewQueue:
         seq, previous = max(int(head[0]), int(head[2] or 0)) + 1, str(head[1])
         who = actor if actor is not None else caller.name if caller else "system"
         role_names = roles if roles is not None else _roles(caller, operation) if caller else ""
+        key = self.key if changed and item_id is not None else None
+        item = None if key is None or item_id is None else anchor.item_digest(tx, key, item_id)
         digest = record_hash(seq, now, who, role_names, str(operation), item_id, outcome,
-                             previous)  # fmt: skip
-        tx.execute("INSERT INTO audit (seq, at, actor, roles, operation, item_id, outcome, "
-                   "prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                   (seq, now, who, role_names, str(operation), item_id, outcome, previous,
-                    digest))  # fmt: skip
+                             previous, item)  # fmt: skip
+        values = [seq, now, who, role_names, str(operation), item_id, outcome, previous, digest]
+        values += [item] if self.key is not None else []  # a schema with item digests
+        tx.execute(f"INSERT INTO audit ({self._columns}) VALUES "
+                   f"({', '.join('?' * len(values))})", values)  # fmt: skip
         tx.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (seq, digest))
 
     def _audit_refusal(
@@ -464,7 +469,7 @@ class ReviewQueue:
             tx.execute("UPDATE items SET state = 'pending', claimed_by = NULL, "
                        "lease_expires = NULL, updated_at = ? WHERE id = ?",
                        (now, item_id))  # fmt: skip
-            self._audit(tx, now, None, "lease-expired", int(item_id), "allowed")
+            self._audit(tx, now, None, "lease-expired", int(item_id), "allowed", changed=True)
 
     def _item(self, tx: Transaction, caller: Caller, item_id: int) -> Item:
         """The item, if the caller's jurisdiction covers it; missing and out of jurisdiction
@@ -514,7 +519,7 @@ class ReviewQueue:
                            "(SELECT coalesce(max(seq), 0) + 1 FROM item_handlers WHERE "
                            "item_id = ?), ?) ON CONFLICT (item_id, officer) DO NOTHING",
                            (item_id, item_id, caller.name))  # fmt: skip
-            self._audit(tx, now, caller, operation, item_id, "allowed")
+            self._audit(tx, now, caller, operation, item_id, "allowed", changed=True)
 
         self._run(caller, operation, item_id, run)
 
@@ -545,21 +550,28 @@ class ReviewQueue:
                 tx.execute("UPDATE items SET state = ?, decided_by = ?, decision_reason = ?, "
                            "updated_at = ? WHERE id = ?",
                            (target.value, caller.name, why, now, item_id))  # fmt: skip
-            self._audit(tx, now, caller, operation, item_id, "allowed")
+            self._audit(tx, now, caller, operation, item_id, "allowed", changed=True)
 
         self._run(caller, operation, item_id, run)
 
     def _key(self) -> QueueKey:
         if self.key is None:
-            raise QueueError("the queue's database predates its key: open it with this "
-                             "kinmatch to upgrade it")  # fmt: skip
+            raise QueueError("the queue's database predates its key: reopen it to upgrade")
         return self.key
+
+    def _upgrade(self, tx: Transaction, key: QueueKey) -> None:
+        """The key just recorded: a record, with its digest, of each item already there."""
+        self.key = key
+        for (item_id,) in tx.all("SELECT id FROM items ORDER BY id"):
+            self._audit(tx, _timestamp(self.clock()), None, "item-digest", int(item_id),
+                        "allowed: on upgrade", changed=True)  # fmt: skip
 
     def _verify(
         self, tx: Transaction, checkpoints: Sequence[Checkpoint], public_key: str | None
     ) -> AuditVerification:
         head = tx.one("SELECT seq, hash FROM audit_head WHERE id = 1")
-        records = [record_of(row) for row in tx.all(f"SELECT {AUDIT} FROM audit ORDER BY seq")]
+        rows = tx.all(f"SELECT {self._columns} FROM audit ORDER BY seq")
+        records = [record_of(row) for row in rows]
         result = verify_chain(records, None if head is None else (int(head[0]), str(head[1])))
         if not result.ok or (self.key is None and not checkpoints and public_key is None):
             return result

@@ -1,13 +1,16 @@
 """The append-only, hash-chained audit log of the review queue.
 
 Record ``n`` stores ``hash_n = SHA-256(canonical JSON of [seq, at, actor, roles, operation,
-item_id, outcome, hash_{n-1}])`` with ``hash_0`` = 64 zeros, and a one-row head table keeps
-the last ``(seq, hash)``; both are written in the transaction of the change they record.
+item_id, outcome, hash_{n-1}])`` with ``hash_0`` = 64 zeros (a record of a change to an item
+appends its keyed digest of the item, ``item_digest``, to that list; older records have none
+and hash as before), and a one-row head table keeps the last ``(seq, hash)``; both are written
+in the transaction of the change they record.
 :func:`verify_chain` recomputes the chain: an edited record breaks its own hash, a deleted,
 inserted or reordered one breaks the sequence numbers or the next record's link, and a
 deleted tail no longer reaches the head. (Whoever can rewrite the whole database can
-recompute a whole chain; export the head to anchor it elsewhere.) Records name who did
-what to which item and with what outcome, never a genotype.
+recompute a whole chain: signed checkpoints of the head, :mod:`kinmatch.security.checkpoints`,
+anchor it outside the database.) Records name who did what to which item and with what
+outcome, never a genotype.
 """
 
 from __future__ import annotations
@@ -29,17 +32,21 @@ def record_hash(
     item_id: int | None,
     outcome: str,
     prev_hash: str,
+    item_digest: str | None = None,
 ) -> str:
     """The chained hash of one record (hex SHA-256 of its canonical JSON)."""
-    payload = json.dumps([seq, at, actor, roles, operation, item_id, outcome, prev_hash],
-                         separators=(",", ":"), ensure_ascii=False)  # fmt: skip
+    fields: list[object] = [seq, at, actor, roles, operation, item_id, outcome, prev_hash]
+    if item_digest is not None:  # records without one hash as before the digests
+        fields.append(item_digest)
+    payload = json.dumps(fields, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
 class AuditRecord:
     """One audited operation: who (``officer@agency``), in which roles, what, on which item,
-    when (UTC, ISO 8601) and with what outcome (``allowed`` or ``refused: <why>``)."""
+    when (UTC, ISO 8601) and with what outcome (``allowed`` or ``refused: <why>``); for a
+    change to an item, the keyed digest of the item as changed (HMAC-SHA256, hex)."""
 
     seq: int
     at: str
@@ -50,10 +57,12 @@ class AuditRecord:
     outcome: str
     prev_hash: str
     hash: str
+    item_digest: str | None = None
 
     def expected_hash(self) -> str:
         return record_hash(self.seq, self.at, self.actor, self.roles, self.operation,
-                           self.item_id, self.outcome, self.prev_hash)  # fmt: skip
+                           self.item_id, self.outcome, self.prev_hash,
+                           self.item_digest)  # fmt: skip
 
 
 @dataclass(frozen=True)
