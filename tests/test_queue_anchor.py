@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from queue_support import GENOTYPE_TEXT, Agencies, new_item, open_queue, queue_key
 
-from kinmatch.errors import AccessDeniedError, QueueError
+from kinmatch.errors import AccessDeniedError, InvalidTransitionError, QueueError
 from kinmatch.queue import ReviewQueue
 from kinmatch.queue import database as queue_database
 from kinmatch.queue.anchor import item_digest
@@ -231,6 +231,33 @@ def test_an_item_edited_in_the_database_fails_verification(
     item = {"state": 1, "decider": 2, "genotypes": 3, "handlers": 2, "added": 5, "deleted": 4}
     assert f"item {item[edit]} " in result.reason, result
     assert not any(g in result.reason for g in GENOTYPE_TEXT)
+
+
+def test_no_change_digests_an_edit_over(url: str, agencies: Agencies) -> None:
+    """An item edited in the database takes no change (the change would digest the edit
+    and hide it): refused and audited, and its lease does not expire, so verify-audit still
+    names it."""
+    queue = reviewed_queue(url, agencies)
+    t = tokens(agencies)
+    db = Database(url)
+    with db.transaction(lock_audit=False) as tx:  # item 2 "reviewed" -> "escalated"; 1 edited
+        tx.execute("UPDATE items SET state = 'escalated' WHERE id = 2")
+        tx.execute("UPDATE items SET lease_expires = '2000-01-01T00:00:00.000000Z' WHERE id = 1")
+    db.close()
+    supervisor = agencies.token("sam", ["supervisor"])
+    for step in (queue.confirm, queue.return_to_pending):
+        with pytest.raises(InvalidTransitionError, match="verify-audit"):
+            step(supervisor, 2, "looks fine")
+    with pytest.raises(InvalidTransitionError, match="verify-audit"):
+        queue.review(t["reviewer"], 1, "supports", "fits")  # claimed, lease edited away
+    records = queue.audit(t["auditor"])
+    refused = [r for r in records if r.outcome == "refused: item altered outside the queue"]
+    assert [(r.operation, r.item_id) for r in refused] == [
+        ("confirm", 2), ("return", 2), ("review", 1)
+    ]  # fmt: skip
+    assert not any(r.operation == "lease-expired" for r in records)
+    result = queue.verify_audit(t["auditor"])
+    assert not result.ok and "item 1 " in result.reason
 
 
 def test_digests_are_keyed_and_carry_no_genotype(url: str, agencies: Agencies) -> None:

@@ -89,6 +89,18 @@ def item_digest(tx: Transaction, key: QueueKey, item_id: int) -> str | None:
     return hmac.new(key.derived(_DIGEST_LABEL), payload, hashlib.sha256).hexdigest()
 
 
+def intact(tx: Transaction, key: QueueKey | None, item_id: int) -> bool:
+    """Whether the item's row is what the newest record of a change to it digested (True
+    without a key: a schema before digests). Checked before every change, so that a change
+    never digests an edit made outside the queue and hides it from ``verify-audit``."""
+    if key is None:
+        return True
+    row = tx.one("SELECT item_digest FROM audit WHERE item_id = ? AND item_digest IS NOT NULL "
+                 "ORDER BY seq DESC LIMIT 1", (item_id,))  # fmt: skip
+    current = item_digest(tx, key, item_id)
+    return row is not None and current is not None and hmac.compare_digest(current, str(row[0]))
+
+
 def _altered_item(
     tx: Transaction, key: QueueKey, records: Sequence[AuditRecord]
 ) -> AuditVerification | None:

@@ -55,7 +55,7 @@ from kinmatch.queue.rows import (
 )
 from kinmatch.security.audit import AuditRecord, AuditVerification, record_hash, verify_chain
 from kinmatch.security.checkpoints import Checkpoint, QueueKey
-from kinmatch.security.policy import Operation, allowed_roles, require
+from kinmatch.security.policy import Operation, require, role_names
 from kinmatch.security.tokens import MAX_LIFETIME, Caller, TokenVerifier
 from kinmatch.security.trust import NATIONAL, TrustStore
 
@@ -213,7 +213,7 @@ class ReviewQueue:
                     return
                 target = int(row[0])
             item = self._item(tx, caller, target)
-            self._check_state(item, "claim")
+            self._check_state(tx, item, "claim")
             expires = _timestamp(self.clock() + self.lease)
             tx.execute("UPDATE items SET state = 'claimed', claimed_by = ?, lease_expires = ?, "
                        "updated_at = ? WHERE id = ?",
@@ -369,7 +369,7 @@ class ReviewQueue:
         """Audit that a front (HTTP) refused an authorised caller's request for ``operation``
         before the queue saw it (a body too large, a request that does not validate); ``why``
         is a fixed phrase, never the request's text."""
-        self._audit_refusal(caller.name, _roles(caller), operation, item_id, why)
+        self._audit_refusal(caller.name, role_names(caller), operation, item_id, why)
 
     def close(self) -> None:
         self.db.close()
@@ -388,7 +388,7 @@ class ReviewQueue:
         try:
             require(caller, operation)
         except AccessDeniedError:
-            self._audit_refusal(caller.name, _roles(caller), operation, None, "role")
+            self._audit_refusal(caller.name, role_names(caller), operation, None, "role")
             raise
         return caller
 
@@ -416,7 +416,7 @@ class ReviewQueue:
                 self._expire_leases(tx, now)
                 body(tx, now)
         except _RefusedError as refused:
-            self._audit_refusal(caller.name, _roles(caller), operation,
+            self._audit_refusal(caller.name, role_names(caller), operation,
                                 refused.item_id if refused.item_id is not None else item_id,
                                 refused.audit_reason)  # fmt: skip
             raise refused.error from None
@@ -443,12 +443,12 @@ class ReviewQueue:
         # takes new records (verify_audit names the damage)
         seq, previous = max(int(head[0]), int(head[2] or 0)) + 1, str(head[1])
         who = actor if actor is not None else caller.name if caller else "system"
-        role_names = roles if roles is not None else _roles(caller, operation) if caller else ""
+        shown = roles if roles is not None else role_names(caller, operation) if caller else ""
         key = self.key if changed and item_id is not None else None
         item = None if key is None or item_id is None else anchor.item_digest(tx, key, item_id)
-        digest = record_hash(seq, now, who, role_names, str(operation), item_id, outcome,
+        digest = record_hash(seq, now, who, shown, str(operation), item_id, outcome,
                              previous, item)  # fmt: skip
-        values = [seq, now, who, role_names, str(operation), item_id, outcome, previous, digest]
+        values = [seq, now, who, shown, str(operation), item_id, outcome, previous, digest]
         values += [item] if self.key is not None else []  # a schema with item digests
         tx.execute(f"INSERT INTO audit ({self._columns}) VALUES "
                    f"({', '.join('?' * len(values))})", values)  # fmt: skip
@@ -466,6 +466,8 @@ class ReviewQueue:
         rows = tx.all("SELECT id FROM items WHERE state = 'claimed' AND lease_expires <= ? "
                       "ORDER BY id", (now,))  # fmt: skip
         for (item_id,) in rows:
+            if not anchor.intact(tx, self.key, int(item_id)):  # left as found, for the audit
+                continue
             tx.execute("UPDATE items SET state = 'pending', claimed_by = NULL, "
                        "lease_expires = NULL, updated_at = ? WHERE id = ?",
                        (now, item_id))  # fmt: skip
@@ -481,7 +483,11 @@ class ReviewQueue:
                           (item_id,))  # fmt: skip
         return replace(item_of(row), handled_by=tuple(str(h[0]) for h in handlers))
 
-    def _check_state(self, item: Item, step: str) -> None:
+    def _check_state(self, tx: Transaction, item: Item, step: str) -> None:
+        if not anchor.intact(tx, self.key, item.id):  # a change would digest the edit over
+            raise _RefusedError(InvalidTransitionError(f"{step}: item {item.id} is not as the "
+                                "audit log last recorded it: have an auditor run verify-audit"),
+                                item.id, "item altered outside the queue")  # fmt: skip
         sources, _ = TRANSITIONS[step]
         if item.state not in sources:
             raise _RefusedError(
@@ -504,7 +510,7 @@ class ReviewQueue:
 
         def run(tx: Transaction, now: str) -> None:
             item = self._item(tx, caller, item_id)
-            self._check_state(item, step)
+            self._check_state(tx, item, step)
             if item.claimed_by != caller.name:
                 raise _RefusedError(
                     AccessDeniedError(f"{step}: item {item_id} is claimed by someone else"),
@@ -531,7 +537,7 @@ class ReviewQueue:
 
         def run(tx: Transaction, now: str) -> None:
             item = self._item(tx, caller, item_id)
-            self._check_state(item, step)
+            self._check_state(tx, item, step)
             if caller.name in (item.reviewed_by, item.escalated_by, *item.handled_by):
                 raise _RefusedError(
                     AccessDeniedError(
@@ -587,14 +593,3 @@ class ReviewQueue:
             if len(records) < batch:
                 return
             after = records[-1].seq
-
-
-def _roles(caller: Caller | None, operation: Operation | str | None = None) -> str:
-    """The caller's roles that allowed ``operation`` (all roles when none given)."""
-    if caller is None:
-        return ""
-    if isinstance(operation, Operation):
-        allowing = allowed_roles(caller, operation)
-        if allowing:
-            return ",".join(sorted(allowing))
-    return ",".join(sorted(caller.roles))

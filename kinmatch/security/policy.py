@@ -61,3 +61,15 @@ def require(caller: Caller, operation: Operation) -> None:
     if not allowed_roles(caller, operation):
         raise AccessDeniedError(f"{operation.value}: not allowed for roles "
                                f"{', '.join(sorted(caller.roles))}")  # fmt: skip
+
+
+def role_names(caller: Caller | None, operation: Operation | str | None = None) -> str:
+    """The caller's roles that allowed ``operation`` (all roles when none given), as the audit
+    log records them: sorted, comma-separated."""
+    if caller is None:
+        return ""
+    if isinstance(operation, Operation):
+        allowing = allowed_roles(caller, operation)
+        if allowing:
+            return ",".join(sorted(allowing))
+    return ",".join(sorted(caller.roles))
