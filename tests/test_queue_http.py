@@ -33,9 +33,12 @@ from queue_support import (
     queue_url,
 )
 from test_queue import attacks, tokens
+from test_queue_stateful import call
 
 from kinmatch.errors import AuthenticationError, QueueError
 from kinmatch.queue import ReviewQueue
+from kinmatch.queue import database as queue_database
+from kinmatch.queue.database import ANCHOR_VERSION
 from kinmatch.queue.http import MAX_BODY, create_app
 
 ENDPOINTS = [
@@ -828,3 +831,29 @@ def test_checkpoints_are_signed_exported_and_verified(api: Client, agencies: Age
     assert "not signed by the queue's key" in reply.json["reason"]
     reply = api.post("/audit/verify", auditor, body={"checkpoints": [{**ahead, "hash": "x"}]})
     assert reply.status == 422
+
+
+def test_items_an_old_version_stored_are_served_without_a_500(
+    url: str, agencies: Agencies, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before one validation for every entry point, ``kinmatch queue push`` stored names that
+    are not strings and unknown relationships, which then answered 500: they are shown."""
+    t = tokens(agencies)
+    monkeypatch.setattr(queue_database, "SCHEMA_VERSION", ANCHOR_VERSION - 1)
+    old = open_queue(url, agencies)
+    [(item_id, _)] = old.push(t["analyst"], [new_item("C1")])
+    with old.db.transaction() as tx:  # as the old push stored it
+        tx.execute("UPDATE items SET inconsistent_loci = '[7, null]', reference_ids = '[12]', "
+                   "relationship = 'grand-uncle' WHERE id = ?", (item_id,))  # fmt: skip
+    old.close()
+    monkeypatch.undo()
+    queue = open_queue(url, agencies)
+    app = create_app(queue)
+    listed = call(app, "GET", "/items", t["supervisor"])
+    shown = call(app, "GET", f"/items/{item_id}", t["supervisor"])
+    assert (listed.status, shown.status) == (200, 200)
+    [summary] = listed.body["items"]
+    assert (summary["reference_ids"], summary["relationship"]) == (["12"], "grand-uncle")
+    assert shown.body["inconsistent_loci"] == ["7", "null"] and summary["n_inconsistent"] == 2
+    assert queue.verify_audit(t["auditor"]).ok
+    queue.close()

@@ -62,9 +62,15 @@ def optional(kind: Callable[[Any], T], value: Any) -> T | None:
     return None if value is None else kind(value)
 
 
+def texts(stored: str) -> tuple[str, ...]:
+    """A stored JSON list of names as text: versions before one validation for every entry
+    point could store other values (numbers, say), which are shown as their JSON."""
+    return tuple(x if isinstance(x, str) else json.dumps(x) for x in json.loads(stored))
+
+
 def summary_of(row: Sequence[Any]) -> ItemSummary:
     inconsistent = json.loads(row[9])
-    return ItemSummary(int(row[0]), State(row[1]), row[2], row[3], tuple(json.loads(row[4])),
+    return ItemSummary(int(row[0]), State(row[1]), row[2], row[3], texts(row[4]),
                        row[5], row[6], float(row[7]), optional(float, row[8]),
                        len(inconsistent), row[10], optional(float, row[11]),
                        optional(float, row[12]), row[13])  # fmt: skip
@@ -76,7 +82,7 @@ def item_of(row: Sequence[Any]) -> Item:
         summary=summary_of(row),
         father_id=detail[0],
         mother_id=detail[1],
-        inconsistent_loci=tuple(json.loads(row[9])),
+        inconsistent_loci=texts(row[9]),
         loci=tuple(json.loads(detail[2])),
         parameters=json.loads(detail[3]),
         store_version=detail[4],
