@@ -32,9 +32,19 @@ from kinmatch.errors import (
 )
 from kinmatch.queue import NewItem, ReviewQueue, State
 from kinmatch.queue import database as queue_database
+from kinmatch.queue import service as queue_service
 from kinmatch.queue.database import SCHEMA_VERSION, Database
 
 ALL_VERSIONS = [(version,) for version in range(1, SCHEMA_VERSION + 1)]
+REVOCATIONS_VERSION = queue_database.MIGRATIONS["sqlite"].index(queue_database._REVOCATIONS) + 1
+
+
+def older_schema(monkeypatch: pytest.MonkeyPatch, version: int) -> None:
+    """Queues opened from here on are as the code of schema ``version`` made them: migrated up
+    to it only, and without revocations before their version."""
+    monkeypatch.setattr(queue_database, "SCHEMA_VERSION", version)
+    if version < REVOCATIONS_VERSION:
+        monkeypatch.setattr(queue_service, "revoked", lambda tx, caller: False)
 
 
 @pytest.fixture
@@ -261,6 +271,11 @@ def attacks(agencies: Agencies) -> dict[str, str]:
             agencies, {k: v for k, v in claims.items() if k != "jurisdiction"}
         ),
         "unknown role": _signed_a1(agencies, {**claims, "roles": ["admin"]}),
+        # every token has an id, by which it can be revoked
+        "missing jti": _signed_a1(agencies, {k: v for k, v in claims.items() if k != "jti"}),
+        "jti not text": _signed_a1(agencies, {**claims, "jti": 7}),
+        "jti too long": _signed_a1(agencies, {**claims, "jti": "x" * 129}),
+        "jti with a space": _signed_a1(agencies, {**claims, "jti": "a b"}),
         "empty": "",
         "garbage": "not.a.token",
     }
@@ -303,7 +318,7 @@ def test_token_attacks_are_refused_and_audited(queue: ReviewQueue, agencies: Age
     # an agency's auditor sees the refusals of tokens claiming to be from that agency
     claimed_a1 = [r for r in refused if r.actor.endswith("@A1")]
     assert [r.seq for r in queue.audit(t["auditor"]) if r.outcome.startswith("refused: token")
-            ] == [r.seq for r in claimed_a1] and len(claimed_a1) == 2 * 13  # fmt: skip
+            ] == [r.seq for r in claimed_a1] and len(claimed_a1) == 2 * 17  # fmt: skip
     assert all(r.actor.startswith("unverified:") and r.roles == "" for r in refused)
     assert queue.show(t["supervisor"], item_id).state == State.PENDING  # nothing changed
 
@@ -604,7 +619,7 @@ _V1_PUSH = (  # the statement version 1 of the queue pushed an item with
 def test_a_version_1_database_is_upgraded_in_place(
     url: str, agencies: Agencies, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(queue_database, "SCHEMA_VERSION", 1)
+    older_schema(monkeypatch, 1)
     old = Database(url)  # the schema of version 1 only
     item = new_item()
     with old.transaction() as tx:
@@ -789,7 +804,7 @@ def test_token_times_must_be_finite_and_the_lifetime_bounded(url: str, agencies:
     queue = open_queue(url, agencies)
     now = int(time.time())
     base = {"iss": "A1", "sub": "eve", "roles": ["supervisor"], "jurisdiction": "A1",
-            "iat": now, "nbf": now, "exp": now + 3600}  # fmt: skip
+            "jti": "t-1", "iat": now, "nbf": now, "exp": now + 3600}  # fmt: skip
     refused: dict[str, str] = {}
     for name in ("iat", "nbf", "exp"):
         for text in ("NaN", "Infinity", "-Infinity", "1e400", "-1e400"):
@@ -938,7 +953,7 @@ def test_a_version_2_database_is_upgraded_and_keeps_its_deciders_out(
     url: str, agencies: Agencies, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     t = tokens(agencies)
-    monkeypatch.setattr(queue_database, "SCHEMA_VERSION", 2)
+    older_schema(monkeypatch, 2)
     old = open_queue(url, agencies)  # the schema of version 2 only
     ids = [i for i, _ in old.push(t["analyst"], [new_item("C1"), new_item("C2")])]
     with old.db.transaction() as tx:  # what version 2 left after an escalation and a review
@@ -995,7 +1010,7 @@ def test_a_version_3_database_keeps_its_duplicates_per_agency(
     url: str, agencies: Agencies, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     t = tokens(agencies)
-    monkeypatch.setattr(queue_database, "SCHEMA_VERSION", 3)
+    older_schema(monkeypatch, 3)
     old = open_queue(url, agencies)
     [(mine, _)] = old.push(t["analyst"], [new_item("C1")])
     with old.db.transaction() as tx:  # the keys version 3 stored: the hit's, no agency

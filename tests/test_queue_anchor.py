@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from queue_support import GENOTYPE_TEXT, Agencies, new_item, open_queue, queue_key
+from test_queue import older_schema
 
 from kinmatch.errors import AccessDeniedError, InvalidTransitionError, QueueError
 from kinmatch.queue import ReviewQueue
-from kinmatch.queue import database as queue_database
 from kinmatch.queue.anchor import item_digest
 from kinmatch.queue.database import ANCHOR_VERSION, Database
 from kinmatch.queue.rows import AUDIT, record_of
@@ -282,7 +282,7 @@ def test_a_queue_before_digests_upgrades_and_its_old_chain_verifies(
     url: str, agencies: Agencies, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     t = tokens(agencies)
-    monkeypatch.setattr(queue_database, "SCHEMA_VERSION", ANCHOR_VERSION - 1)
+    older_schema(monkeypatch, ANCHOR_VERSION - 1)
     old = open_queue(url, agencies)  # the schema before the queue's key
     assert old.key is None
     ids = [i for i, _ in old.push(t["analyst"], [new_item("C1"), new_item("C2")])]

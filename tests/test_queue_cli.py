@@ -214,3 +214,31 @@ def test_checkpoints_from_the_command_line(setup: dict[str, Path], tmp_path: Pat
     broken = queue(setup, "aud", "verify-audit", "--checkpoint", saved, ok=False)
     assert broken.returncode == 1
     assert f"BROKEN at record {head}: record {head} is not the one its checkpoint" in broken.stderr
+
+
+def test_a_supervisor_revokes_from_the_command_line(setup: dict[str, Path], tmp_path: Path) -> None:
+    setup = {**setup, "db": tmp_path / "revocations.db", "lost": tmp_path / "lost.jwt"}
+    issued = kinmatch("keys", "issue", "--key", setup["root"] / "agency" / "A1.key", "--sub",
+                      "rob", "--roles", "reviewer", "--jurisdiction", "A1", "--out",
+                      setup["lost"])  # fmt: skip
+    jti = issued.stdout.split("token id (jti) ")[1].strip()
+    queue(setup, "lost", "list")
+    revoked = queue(setup, "sue", "revoke", "--jti", jti, "--reason", "laptop stolen")
+    assert revoked.stdout.strip() == f"revoked token {jti} of A1"
+    refused = queue(setup, "lost", "list", ok=False)
+    assert refused.returncode == 2 and "token revoked" in refused.stderr
+    queue(setup, "rob", "list")  # the officer's other token
+    officer = queue(setup, "sue", "revoke", "--officer", "rob", "--before",
+                    "2100-01-01T00:00:00Z", "--reason", "left")  # fmt: skip
+    assert "revoked tokens of rob@A1 issued before 2100-01-01T00:00:00" in officer.stdout
+    assert "token revoked" in queue(setup, "rob", "list", ok=False).stderr
+    bad = queue(setup, "sue", "revoke", "--officer", "x", "--before", "soon", "--reason", "x",
+                ok=False)  # fmt: skip
+    assert bad.returncode == 2 and "invalid time" in bad.stderr
+    denied = queue(setup, "ana", "revoke", "--jti", "x", "--reason", "x", ok=False)
+    assert denied.returncode == 2 and "not allowed for roles analyst" in denied.stderr
+    audit = queue(setup, "aud", "audit").stdout
+    assert [json.loads(line)["outcome"] for line in audit.splitlines()
+            if json.loads(line)["operation"] == "revoke"][:2] == [
+        f"allowed: token {jti} of A1",
+        "allowed: tokens of rob@A1 issued before 2100-01-01T00:00:00.000000+00:00"]  # fmt: skip

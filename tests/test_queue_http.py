@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
+import jwt
 import pytest
 import uvicorn
 from hypothesis import HealthCheck, given, settings
@@ -32,12 +33,11 @@ from queue_support import (
     open_queue,
     queue_url,
 )
-from test_queue import attacks, tokens
+from test_queue import attacks, older_schema, tokens
 from test_queue_stateful import call
 
 from kinmatch.errors import AuthenticationError, QueueError
 from kinmatch.queue import ReviewQueue
-from kinmatch.queue import database as queue_database
 from kinmatch.queue.database import ANCHOR_VERSION
 from kinmatch.queue.http import MAX_BODY, create_app
 
@@ -58,6 +58,7 @@ ENDPOINTS = [
     ("POST", "/audit/verify"),
     ("POST", "/checkpoints"),
     ("GET", "/checkpoints"),
+    ("POST", "/revocations"),
 ]
 """Every endpoint: one per ReviewQueue operation."""
 
@@ -698,8 +699,8 @@ def test_claimed_identities_are_made_safe_before_they_are_audited(
     from test_queue import _signed_a1, forged
 
     now = int(time.time())
-    claims = {"iss": "A1", "roles": ["supervisor"], "jurisdiction": "A1", "iat": now,
-              "nbf": now, "exp": now + 600}  # fmt: skip
+    claims = {"iss": "A1", "roles": ["supervisor"], "jurisdiction": "A1", "jti": "t-1",
+              "iat": now, "nbf": now, "exp": now + 600}  # fmt: skip
     # (a header much longer than 5000 characters is refused by uvicorn itself)
     subjects = ["\ud800", "a\x00b", "\udfff@A2", "x" * 5000, "\x1b[31mred", "line\nbreak"]
     sent = 0
@@ -839,7 +840,7 @@ def test_items_an_old_version_stored_are_served_without_a_500(
     """Before one validation for every entry point, ``kinmatch queue push`` stored names that
     are not strings and unknown relationships, which then answered 500: they are shown."""
     t = tokens(agencies)
-    monkeypatch.setattr(queue_database, "SCHEMA_VERSION", ANCHOR_VERSION - 1)
+    older_schema(monkeypatch, ANCHOR_VERSION - 1)
     old = open_queue(url, agencies)
     [(item_id, _)] = old.push(t["analyst"], [new_item("C1")])
     with old.db.transaction() as tx:  # as the old push stored it
@@ -857,3 +858,33 @@ def test_items_an_old_version_stored_are_served_without_a_500(
     assert shown.body["inconsistent_loci"] == ["7", "null"] and summary["n_inconsistent"] == 2
     assert queue.verify_audit(t["auditor"]).ok
     queue.close()
+
+
+def test_a_supervisor_revokes_over_http(api: Client, agencies: Agencies) -> None:
+    t = tokens(agencies)
+    lost = t["reviewer"]
+    jti = jwt.decode(lost, options={"verify_signature": False})["jti"]
+    assert api.get("/items", lost).status == 200
+    reply = api.post("/revocations", t["supervisor"], body={"jti": jti, "reason": "stolen"})
+    assert reply.status == 200, reply.text
+    assert reply.json == {"jti": jti, "officer": None, "agency": "A1", "before": None,
+                          "reason": "stolen", "revoked": f"token {jti} of A1"}  # fmt: skip
+    refused = api.get("/items", lost)  # the next request
+    assert (refused.status, refused.json) == (401, {"error": "token revoked"})
+    assert refused.headers["www-authenticate"] == "Bearer"
+    assert api.get("/items", agencies.token("rob", ["reviewer"])).status == 200
+    body = {"officer": "rob", "before": "2100-01-01T00:00:00Z", "reason": "left"}
+    officer = api.post("/revocations", t["supervisor"], body=body)
+    assert officer.status == 200 and officer.json["before"] == 4102444800.0, officer.text
+    assert api.get("/items", agencies.token("rob", ["reviewer"])).status == 401
+    foreign = {"officer": "zoe", "agency": "A2", "reason": "not ours"}
+    assert api.post("/revocations", t["supervisor"], body=foreign).status == 403
+    no_zone = {"officer": "rob", "before": "2026-01-01T00:00:00", "reason": "x"}
+    for invalid in ({"reason": "x"}, {"jti": "a", "officer": "b", "reason": "x"},
+                    {"jti": "a b", "reason": "x"}, {"jti": "a"}, no_zone):  # fmt: skip
+        reply = api.post("/revocations", t["supervisor"], body=invalid)
+        assert reply.status == 422, (invalid, reply.text)
+    outcomes = [r["outcome"] for r in audit_log(api, t["auditor"]) if r["operation"] == "revoke"]
+    assert outcomes == [f"allowed: token {jti} of A1", "allowed: tokens of rob@A1 issued "
+                        "before 2100-01-01T00:00:00.000000+00:00", "refused: outside jurisdiction",
+                        *["refused: invalid request"] * 5]  # fmt: skip

@@ -13,6 +13,7 @@ from queue_support import ENGINES, Agencies, new_item, open_queue, queue_url
 
 from kinmatch.errors import AccessDeniedError, ItemNotFoundError
 from kinmatch.queue import ReviewQueue, State
+from kinmatch.queue.revocations import Revocation
 
 ROLES = ("analyst", "reviewer", "supervisor", "auditor")
 # the issue's table: which role may do what (deny by default)
@@ -31,6 +32,7 @@ TABLE: dict[str, set[str]] = {
     "verify-audit": {"auditor"},
     "checkpoint": {"auditor"},  # sign the audit head (issue 13, item 6)
     "checkpoints": {"auditor"},  # export the signed checkpoints
+    "revoke": {"supervisor"},  # a token of the caller's own agency (or any, if national)
 }
 ITEM_OPERATIONS = {"show", "claim", "release", "review", "escalate", "confirm", "reject",
                    "return"}  # fmt: skip
@@ -107,6 +109,7 @@ def act(queue: ReviewQueue, operation: str, token: str, item_id: int) -> Callabl
         "verify-audit": lambda: queue.verify_audit(token),
         "checkpoint": lambda: queue.checkpoint(token),
         "checkpoints": lambda: queue.checkpoints(token),
+        "revoke": lambda: queue.revoke(token, Revocation("policy test", jti=f"J{next(_cases)}")),
     }
     return calls[operation]
 

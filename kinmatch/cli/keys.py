@@ -46,7 +46,8 @@ def keys_new(agency: str, out_dir: Path) -> None:
                    "trust files grant it to the agency).")  # fmt: skip
 @click.option("--ttl", default="8h", show_default=True, help="Lifetime: 30m, 8h, 7d ...")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the token to this file (owner-only) instead of stdout.")  # fmt: skip
+              help="Write the token to this file (owner-only) instead of stdout, and print "
+                   "its id (jti).")  # fmt: skip
 def keys_issue(
     key_path: Path,
     agency: str | None,
@@ -60,6 +61,8 @@ def keys_issue(
 
     A server accepts a jurisdiction other than the agency's own only where its trust file
     grants it to the agency: such a request is warned about here, and enforced there."""
+    import jwt
+
     from kinmatch.security.keys import issue_token, load_private_key, parse_ttl
 
     issuer = agency or key_path.stem
@@ -79,3 +82,5 @@ def keys_issue(
     with atomic_path(out_path) as temporary:
         os.chmod(temporary, 0o600)
         temporary.write_text(token + "\n", encoding="utf-8")
+    jti = jwt.decode(token, options={"verify_signature": False})["jti"]
+    click.echo(f"{out_path}: token id (jti) {jti}")

@@ -18,6 +18,7 @@ from kinmatch.atomic import atomic_writer
 from kinmatch.cli import options
 from kinmatch.errors import KinmatchError, QueueError
 from kinmatch.queue.models import Finding, ItemSummary, NewItem, State
+from kinmatch.queue.revocations import Revocation, parse_time
 from kinmatch.queue.service import ReviewQueue
 from kinmatch.security.checkpoints import Checkpoint, export, read_export
 from kinmatch.security.trust import TrustStore
@@ -275,3 +276,29 @@ def queue_public_key(ctx: click.Context) -> None:
     """Print the queue's public key (PEM): save it where the database's writers cannot, to
     verify checkpoints with (verify-audit --queue-public-key)."""
     click.echo(_call(ctx, lambda q, t: q.public_key), nl=False)
+
+
+@queue_group.command("revoke")
+@click.option("--jti", default=None, help="Revoke the token with this id (its jti claim).")
+@click.option(
+    "--officer", default=None, help="Revoke this officer's tokens issued before --before."
+)
+@click.option("--agency", default=None,
+              help="The issuing agency: yours by default (with --jti from a national "
+                   "supervisor: any); another only for a national supervisor.")  # fmt: skip
+@click.option("--before", default=None, metavar="TIME",
+              help="With --officer: ISO 8601 time with zone, e.g. 2026-03-01T12:00:00Z "
+                   "(default: now).")  # fmt: skip
+@REASON
+@click.pass_context
+def queue_revoke(ctx: click.Context, jti: str | None, officer: str | None, agency: str | None,
+                 before: str | None, reason: str) -> None:  # fmt: skip
+    """Revoke a token (--jti) or an officer's tokens (--officer), from the next request on
+    (supervisors: of your own agency, unless national)."""
+    try:
+        moment = None if before is None else parse_time(before)
+    except QueueError as exc:
+        options.fail(str(exc))
+    revocation = Revocation(reason, jti, officer, agency, moment)
+    stored = _call(ctx, lambda q, t: q.revoke(t, revocation))
+    click.echo(f"revoked {stored.target}")

@@ -4,7 +4,8 @@ Both engines get the same schema, versioned by :data:`MIGRATIONS` and applied on
 and the same behaviour:
 
 * SQLite: WAL journal, ``synchronous=FULL``, foreign keys on; every transaction starts with
-  ``BEGIN IMMEDIATE`` so writers queue on the database lock (busy timeout 60 s).
+  ``BEGIN IMMEDIATE`` so writers queue on the database lock (busy timeout 60 s); a
+  :meth:`~Database.snapshot`, which only reads, with a deferred ``BEGIN``.
 * PostgreSQL (psycopg 3): every transaction first locks the audit head row
   (``SELECT ... FOR UPDATE``), so transactions that append to the audit log, which is every
   one, run one after another.
@@ -107,13 +108,22 @@ _HANDLERS = [  # version 3: every officer who reviewed or escalated an item (two
 _AGENCY_KEYS = [  # version 4: duplicates per agency, the stored key is "<agency>/<hit key>"
     "UPDATE items SET key = agency || '/' || key",
 ]
-_ANCHOR = [  # the queue's key pair (outside the database) and signed checkpoints of the head
+_ANCHOR = [  # version 5: the queue key's public half, signed checkpoints, item digests
     "CREATE TABLE queue_key (id INTEGER PRIMARY KEY CHECK (id = 1), public_key TEXT NOT NULL)",
     "CREATE TABLE audit_checkpoints (seq BIGINT PRIMARY KEY, hash TEXT NOT NULL, "
     "at TEXT NOT NULL, signature TEXT NOT NULL)",
     # the keyed digest of the item a record changed; null: older records, which hash as before
     "ALTER TABLE audit ADD COLUMN item_digest TEXT",
     "CREATE INDEX audit_item ON audit (item_id, seq)",
+]
+_REVOCATIONS = [  # version 6: revoked tokens (by jti) and officers (tokens issued before a time)
+    "CREATE TABLE revoked_tokens (jti TEXT NOT NULL, agency TEXT, revoked_by TEXT NOT NULL, "
+    "reason TEXT NOT NULL, revoked_at TEXT NOT NULL)",
+    "CREATE INDEX revoked_tokens_jti ON revoked_tokens (jti)",
+    "CREATE TABLE revoked_officers (agency TEXT NOT NULL, officer TEXT NOT NULL, "
+    "issued_before DOUBLE PRECISION NOT NULL, revoked_by TEXT NOT NULL, reason TEXT NOT NULL, "
+    "revoked_at TEXT NOT NULL)",
+    "CREATE INDEX revoked_officers_officer ON revoked_officers (agency, officer)",
 ]
 MIGRATIONS: dict[str, list[list[str]]] = {
     "sqlite": [
@@ -128,6 +138,7 @@ MIGRATIONS: dict[str, list[list[str]]] = {
         _HANDLERS,
         _AGENCY_KEYS,
         _ANCHOR,
+        _REVOCATIONS,
     ],
     "postgresql": [
         [
@@ -144,6 +155,7 @@ MIGRATIONS: dict[str, list[list[str]]] = {
         _HANDLERS,
         _AGENCY_KEYS,
         _ANCHOR,
+        _REVOCATIONS,
     ],
 }
 """Per engine, the statements of each schema version (version n = index n - 1), applied in
@@ -154,10 +166,12 @@ items' database-size-aware evidence (``p_unrelated``, ``expected_unrelated``, ``
 reviewed or escalated each item (``item_handlers``; items of version 2 start with their last
 reviewer and escalator); version 4: an item's stored ``key`` is its agency and its hit's
 idempotency key, ``<agency>/<key>`` (agency codes hold no ``/``), so that duplicates are per
-agency (the audit chain does not cover keys: it verifies as before); then the public half of
-the queue's own key (``queue_key``, recorded on first open), the checkpoints it signed of
-the audit head (``audit_checkpoints``) and each record's keyed digest of the item it changed
-(``audit.item_digest``; null in older records, whose hashes do not cover it)."""
+agency (the audit chain does not cover keys: it verifies as before); version 5: the public
+half of the queue's own key (``queue_key``, recorded on first open), the checkpoints it signed
+of the audit head (``audit_checkpoints``) and each record's keyed digest of the item it changed
+(``audit.item_digest``; null in older records, whose hashes do not cover it); version 6:
+revocations (``revoked_tokens`` by ``jti``, scoped to an issuing agency or, null, to any;
+``revoked_officers``: an officer's tokens issued before a time), new tables only."""
 
 SCHEMA_VERSION = len(MIGRATIONS["sqlite"])
 ANCHOR_VERSION = MIGRATIONS["sqlite"].index(_ANCHOR) + 1
@@ -256,15 +270,25 @@ class Database:
         self._local.pid = os.getpid()
         return connection
 
-    @contextlib.contextmanager
-    def transaction(self, *, lock_audit: bool = True) -> Iterator[Transaction]:
+    def transaction(
+        self, *, lock_audit: bool = True
+    ) -> contextlib.AbstractContextManager[Transaction]:
         """One serialised transaction: committed on success, rolled back on an exception."""
+        return self._transaction("BEGIN IMMEDIATE", lock_audit)
+
+    def snapshot(self) -> contextlib.AbstractContextManager[Transaction]:
+        """A transaction for reading only: it sees what was committed before it and waits for
+        no writer (SQLite: a deferred ``BEGIN`` in WAL mode; PostgreSQL: no lock)."""
+        return self._transaction("BEGIN", False)
+
+    @contextlib.contextmanager
+    def _transaction(self, begin: str, lock_audit: bool) -> Iterator[Transaction]:
         errors = self._engine_errors()
         try:
             connection = self._connection()
             if self.engine == "sqlite":
                 cursor = connection.cursor()
-                cursor.execute("BEGIN IMMEDIATE")
+                cursor.execute(begin)
                 try:
                     yield _Cursor(cursor, postgres=False)
                 except BaseException:

@@ -11,8 +11,9 @@ with the same token (blocking database calls run in FastAPI's threadpool; the da
 one connection per thread).
 
 Errors are JSON, ``{"error": "<message>"}``: 401 (with ``WWW-Authenticate: Bearer``) for a
-refused token, 403 for a role or a rule that forbids the operation, 404 for an item that does
-not exist or is outside the caller's jurisdiction (both alike), 409 for an operation that
+refused token (a revoked one too, and every token while the trust file cannot be read), 403
+for a role or a rule that forbids the operation, 404 for an item that does not exist or is
+outside the caller's jurisdiction (both alike), 409 for an operation that
 does not apply to the item's state, 413 for a body over
 :data:`~kinmatch.queue.schemas.MAX_BODY`, 422 for a request that does not validate (413, 422
 and 400 of an authorised caller are audited as refusals too), 503 when
@@ -74,6 +75,8 @@ from kinmatch.queue.schemas import (
     PushOut,
     ReasonIn,
     ReviewIn,
+    RevocationIn,
+    RevocationOut,
     StepOut,
     VerificationOut,
     VerifyIn,
@@ -84,7 +87,7 @@ from kinmatch.security.audit import AuditRecord
 from kinmatch.security.checkpoints import Checkpoint
 from kinmatch.security.policy import Operation
 from kinmatch.security.tokens import MAX_LIFETIME
-from kinmatch.security.trust import TrustStore
+from kinmatch.security.trust import WatchedTrust
 
 __all__ = ["MAX_BODY", "create_app", "serve"]
 
@@ -401,6 +404,11 @@ def create_app(queue: ReviewQueue) -> FastAPI:
         queue.return_to_pending(token, item_id, body.reason)
         return step("return", item_id)
 
+    @endpoint("POST", "/revocations", Operation.REVOKE)
+    def revoke(body: RevocationIn, token: Token) -> RevocationOut:
+        """Revoke a token or an officer's tokens (supervisors), from the next request on."""
+        return RevocationOut.of(queue.revoke(token, body.revocation()))
+
     @endpoint("GET", "/audit", Operation.AUDIT)
     def audit(token: Token, after: After = 0, limit: Limit = 1000) -> AuditOut:
         """Audit records after sequence number ``after``, oldest first (auditors)."""
@@ -455,11 +463,12 @@ def serve(
     """Serve the queue at ``queue_url`` over HTTP until interrupted, accepting the tokens of
     the agencies of the trust file (or trust directory) ``trust``, each with the
     jurisdictions it grants them, that live at most ``max_token_lifetime`` seconds (no
-    agency's private key is ever read; the queue's own ``key`` signs a checkpoint of the
-    audit head every ``checkpoint_every`` seconds when it moved, 0: only on request)."""
+    agency's private key is ever read; the trust file is read again when it changes,
+    :class:`~kinmatch.security.trust.WatchedTrust`; the queue's own ``key`` signs a checkpoint
+    of the audit head every ``checkpoint_every`` seconds when it moved, 0: only on request)."""
     import uvicorn
 
-    queue = ReviewQueue(queue_url, TrustStore.load(trust), max_token_lifetime=max_token_lifetime,
+    queue = ReviewQueue(queue_url, WatchedTrust(trust), max_token_lifetime=max_token_lifetime,
                         key=key)  # fmt: skip
     stop = threading.Event()
     if checkpoint_every > 0:

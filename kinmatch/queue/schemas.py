@@ -14,6 +14,7 @@ from fastapi import Path as PathParameter
 from fastapi import Query
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -32,6 +33,7 @@ from kinmatch.queue.models import (
     NewItem,
     State,
 )
+from kinmatch.queue.revocations import Revocation
 from kinmatch.queue.values import (
     MAX_DEPTH,
     MAX_ENTRIES,
@@ -45,6 +47,7 @@ from kinmatch.queue.values import (
 from kinmatch.relationships import RELATIONSHIPS
 from kinmatch.security.audit import AuditRecord
 from kinmatch.security.checkpoints import Checkpoint
+from kinmatch.security.tokens import MAX_OFFICER, TOKEN_ID
 from kinmatch.security.trust import AGENCY_CODE, NATIONAL
 from kinmatch.verdict import SUPPORT_DATABASE_CAUTION
 
@@ -101,6 +104,12 @@ Detail = Annotated[
     Any,
     AfterValidator(_bounded),
     Field(description=f"Any JSON value: finite numbers, at most {MAX_DEPTH} levels deep."),
+]
+TokenId = Annotated[
+    str, StringConstraints(pattern=TOKEN_ID.pattern), Field(description="A token's jti claim.")
+]
+Officer = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_OFFICER), AfterValidator(_clean)
 ]
 ItemId = Annotated[int, PathParameter(ge=1, le=MAX_ID, description="The item's id.")]
 After = Annotated[int, Query(ge=0, le=MAX_ID, description="Start after this id.")]
@@ -201,6 +210,34 @@ class ReviewIn(_Body):
     reason: Reason
 
 
+class RevocationIn(_Body):
+    """One token by its ``jti``, or an officer's tokens issued before a time."""
+
+    jti: TokenId | None = None
+    officer: Officer | None = Field(
+        None, description="An officer (sub): refuse their tokens issued before 'before'."
+    )
+    agency: Agency | None = Field(
+        None,
+        description="The issuing agency: the caller's by default (a national caller's jti: any "
+        "agency); another only for a national caller.",
+    )
+    before: AwareDatetime | None = Field(
+        None, description="With officer: refuse the tokens issued before it (default: now)."
+    )
+    reason: Reason
+
+    @model_validator(mode="after")
+    def _one_target(self) -> RevocationIn:
+        if (self.jti is None) == (self.officer is None):
+            raise ValueError("give one of jti, officer")
+        return self
+
+    def revocation(self) -> Revocation:
+        before = None if self.before is None else self.before.timestamp()
+        return Revocation(self.reason, self.jti, self.officer, self.agency, before)
+
+
 # -- responses --------------------------------------------------------------------------
 
 
@@ -291,6 +328,21 @@ class ClaimOut(BaseModel):
 class StepOut(BaseModel):
     id: int
     state: State = Field(description="The item's state after the operation.")
+
+
+class RevocationOut(BaseModel):
+    """A revocation as stored."""
+
+    jti: str | None
+    officer: str | None
+    agency: str | None = Field(description="The issuer whose tokens it refuses; null: any.")
+    before: float | None = Field(description="With officer: tokens issued before (epoch s).")
+    reason: str
+    revoked: str = Field(description="What it revokes, as the audit records it.")
+
+    @classmethod
+    def of(cls, revocation: Revocation) -> RevocationOut:
+        return cls.model_validate({**asdict(revocation), "revoked": revocation.target})
 
 
 class AuditOut(BaseModel):

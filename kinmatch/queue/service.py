@@ -2,7 +2,8 @@
 
 Every method takes the caller's token first. In order, each call
 
-1. verifies the token (:class:`~kinmatch.security.tokens.TokenVerifier`);
+1. verifies the token (:class:`~kinmatch.security.tokens.TokenVerifier`) and that it is not
+   revoked (:mod:`kinmatch.queue.revocations`; again in step 3);
 2. checks the caller's roles against the policy (:mod:`kinmatch.security.policy`);
 3. in one database transaction: returns expired leases to ``pending``, checks the item
    (in the caller's jurisdiction, else it reads as missing; state; lease holder; the
@@ -41,6 +42,7 @@ from kinmatch.queue.models import (
     check_page,
     check_reason,
 )
+from kinmatch.queue.revocations import REVOKED, Revocation, revoked, store
 from kinmatch.queue.rows import (
     AUDIT,
     AUDIT_BEFORE_DIGESTS,
@@ -57,7 +59,7 @@ from kinmatch.security.audit import AuditRecord, AuditVerification, record_hash,
 from kinmatch.security.checkpoints import Checkpoint, QueueKey
 from kinmatch.security.policy import Operation, require, role_names
 from kinmatch.security.tokens import MAX_LIFETIME, Caller, TokenVerifier
-from kinmatch.security.trust import NATIONAL, TrustStore
+from kinmatch.security.trust import NATIONAL, TrustStore, WatchedTrust
 
 T = TypeVar("T")
 
@@ -88,16 +90,16 @@ class ReviewQueue:
     def __init__(
         self,
         url: str,
-        trust: TrustStore | TokenVerifier,
+        trust: TrustStore | WatchedTrust | TokenVerifier,
         *,
         lease: float = DEFAULT_LEASE,
         clock: Callable[[], float] = time.time,
         max_token_lifetime: float = MAX_LIFETIME,
         key: str | Path | None = None,
     ) -> None:
-        """``trust``: the trust file's agencies (tokens then live at most
-        ``max_token_lifetime`` seconds), or a configured verifier; ``key``: the queue's key
-        file (:mod:`kinmatch.queue.anchor`; created with the queue)."""
+        """``trust``: the trust file's agencies, or a watched trust file (tokens then live at
+        most ``max_token_lifetime`` seconds), or a configured verifier; ``key``: the queue's
+        key file (:mod:`kinmatch.queue.anchor`; created with the queue)."""
         self.db = Database(url)
         self.lease = lease
         self.clock = clock
@@ -122,13 +124,9 @@ class ReviewQueue:
             for new in items:
                 agency = new.agency or caller.agency
                 if not caller.sees(agency):
-                    raise _RefusedError(
-                        AccessDeniedError(
-                            f"push: agency {agency!r} is outside the caller's jurisdiction"
-                        ),
-                        None,
-                        "outside jurisdiction",
-                    )
+                    raise _RefusedError(AccessDeniedError(f"push: agency {agency!r} is outside "
+                                        "the caller's jurisdiction"), None,
+                                        "outside jurisdiction")  # fmt: skip
                 key = f"{agency}/{new.key}"  # duplicates are per agency
                 row = tx.one(INSERT_ITEM, item_values(new, key, agency, caller.name, now))
                 if row is not None:
@@ -185,11 +183,8 @@ class ReviewQueue:
             if "supervisor" not in caller.roles and not (
                 item.state == State.CLAIMED and item.claimed_by == caller.name
             ):
-                raise _RefusedError(
-                    AccessDeniedError(f"show: item {item_id} is not claimed by the caller"),
-                    item_id,
-                    "not the holder",
-                )
+                raise _RefusedError(AccessDeniedError(f"show: item {item_id} is not claimed by "
+                                    "the caller"), item_id, "not the holder")  # fmt: skip
             out.append(item)
             self._audit(tx, now, caller, Operation.SHOW, item_id, "allowed")
 
@@ -356,6 +351,19 @@ class ReviewQueue:
         """The public half of the queue's key (PEM): what checkpoints are verified with."""
         return self._key().public_pem
 
+    def revoke(self, token: str, revocation: Revocation) -> Revocation:
+        """Revoke a token or an officer's tokens (:mod:`kinmatch.queue.revocations`)."""
+        caller = self._authorize(token, Operation.REVOKE)
+        stored = self._checked(caller, Operation.REVOKE, None,
+                               lambda: revocation.checked(caller, self.clock()))  # fmt: skip
+
+        def run(tx: Transaction, now: str) -> None:
+            store(tx, stored, caller, now)
+            self._audit(tx, now, caller, Operation.REVOKE, None, f"allowed: {stored.target}")
+
+        self._run(caller, Operation.REVOKE, None, run)
+        return stored
+
     def authorize(self, token: str, operation: Operation) -> Caller:
         """The caller, if ``token`` verifies and its roles allow ``operation``, which is not
         carried out: a refusal is audited and raised as by the operation itself. (The HTTP
@@ -385,6 +393,7 @@ class ReviewQueue:
             actor = f"unverified:{subject or '?'}@{issuer or '?'}"
             self._audit_refusal(actor, "", operation, None, f"token: {exc}")
             raise
+        self._run(caller, operation, None, None)  # not revoked (nothing else is done)
         try:
             require(caller, operation)
         except AccessDeniedError:
@@ -396,11 +405,12 @@ class ReviewQueue:
         self, caller: Caller, operation: Operation, item_id: int | None, check: Callable[[], T]
     ) -> T:
         """``check()``, the validation of a request's arguments once the caller is known; a
-        :class:`QueueError` it raises is audited as an invalid request and re-raised."""
+        :class:`QueueError` it raises is audited (invalid, or outside jurisdiction) and raised."""
         try:
             return check()
-        except QueueError:
-            self.audit_refusal(caller, operation, item_id, INVALID)
+        except QueueError as exc:
+            why = "outside jurisdiction" if isinstance(exc, AccessDeniedError) else INVALID
+            self.audit_refusal(caller, operation, item_id, why)
             raise
 
     def _run(
@@ -408,13 +418,16 @@ class ReviewQueue:
         caller: Caller,
         operation: Operation,
         item_id: int | None,
-        body: Callable[[Transaction, str], None],
+        body: Callable[[Transaction, str], None] | None,
     ) -> None:
         try:
-            with self.db.transaction() as tx:
+            with self.db.transaction() if body is not None else self.db.snapshot() as tx:
                 now = _timestamp(self.clock())
-                self._expire_leases(tx, now)
-                body(tx, now)
+                if revoked(tx, caller):  # in the transaction: no revocation committed before
+                    raise _RefusedError(AuthenticationError(REVOKED), None, f"token: {REVOKED}")
+                if body is not None:  # None: the check of _authorize alone
+                    self._expire_leases(tx, now)
+                    body(tx, now)
         except _RefusedError as refused:
             self._audit_refusal(caller.name, role_names(caller), operation,
                                 refused.item_id if refused.item_id is not None else item_id,
@@ -512,11 +525,8 @@ class ReviewQueue:
             item = self._item(tx, caller, item_id)
             self._check_state(tx, item, step)
             if item.claimed_by != caller.name:
-                raise _RefusedError(
-                    AccessDeniedError(f"{step}: item {item_id} is claimed by someone else"),
-                    item_id,
-                    "not the holder",
-                )
+                raise _RefusedError(AccessDeniedError(f"{step}: item {item_id} is claimed by "
+                                    "someone else"), item_id, "not the holder")  # fmt: skip
             target = TRANSITIONS[step][1]
             tx.execute(f"UPDATE items SET state = ?, {assignments}, updated_at = ? WHERE id = ?",
                        (target.value, *parameters, now, item_id))  # fmt: skip
@@ -539,14 +549,9 @@ class ReviewQueue:
             item = self._item(tx, caller, item_id)
             self._check_state(tx, item, step)
             if caller.name in (item.reviewed_by, item.escalated_by, *item.handled_by):
-                raise _RefusedError(
-                    AccessDeniedError(
-                        f"{step}: a supervisor may not decide an item "
-                        "they reviewed or escalated (two-person rule)"
-                    ),
-                    item_id,
-                    "two-person rule",
-                )
+                raise _RefusedError(AccessDeniedError(f"{step}: a supervisor may not decide an "
+                                    "item they reviewed or escalated (two-person rule)"),
+                                    item_id, "two-person rule")  # fmt: skip
             if step == "return":
                 tx.execute("UPDATE items SET state = 'pending', claimed_by = NULL, "
                            "lease_expires = NULL, decision_reason = ?, updated_at = ? "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import secrets
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -70,7 +71,8 @@ def issue_token(
     ttl: float,
     now: float | None = None,
 ) -> str:
-    """A signed token for ``officer`` of ``agency``, valid for ``ttl`` seconds from ``now``."""
+    """A signed token for ``officer`` of ``agency``, valid for ``ttl`` seconds from ``now``,
+    with a random id ``jti`` (by which a supervisor can revoke it)."""
     check_agency_code(agency)
     unknown = [role for role in roles if role not in ROLES]
     if not roles or unknown:
@@ -84,7 +86,8 @@ def issue_token(
                          "(valid UTF-8)")  # fmt: skip
     issued = int(time.time() if now is None else now)
     claims = {"iss": agency, "sub": officer, "roles": list(roles), "jurisdiction": jurisdiction,
-              "iat": issued, "nbf": issued, "exp": issued + int(ttl)}  # fmt: skip
+              "jti": secrets.token_urlsafe(16), "iat": issued, "nbf": issued,
+              "exp": issued + int(ttl)}  # fmt: skip
     return jwt.encode(claims, key, algorithm=ALGORITHM)
 
 

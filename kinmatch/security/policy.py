@@ -31,6 +31,7 @@ class Operation(StrEnum):
     VERIFY_AUDIT = "verify-audit"
     CHECKPOINT = "checkpoint"
     CHECKPOINTS = "checkpoints"
+    REVOKE = "revoke"
 
 
 POLICY: dict[Operation, frozenset[str]] = {
@@ -48,6 +49,7 @@ POLICY: dict[Operation, frozenset[str]] = {
     Operation.VERIFY_AUDIT: frozenset({"auditor"}),
     Operation.CHECKPOINT: frozenset({"auditor"}),  # sign the audit head now
     Operation.CHECKPOINTS: frozenset({"auditor"}),  # export the signed checkpoints
+    Operation.REVOKE: frozenset({"supervisor"}),  # tokens of their own agency, unless national
 }
 
 

@@ -10,13 +10,16 @@ it accepts a token only when
 * its issuer ``iss`` is an agency of the trust file, and the signature verifies with
   that agency's key;
 * it carries every claim: ``iss`` (agency), ``sub`` (officer), ``roles`` (a non-empty list of
-  known roles), ``jurisdiction`` (an agency code, or ``national``), ``iat``, ``nbf``, ``exp``;
+  known roles), ``jurisdiction`` (an agency code, or ``national``), ``jti`` (the token's id,
+  by which it can be revoked: 1-128 visible ASCII characters), ``iat``, ``nbf``, ``exp``;
 * its ``jurisdiction`` is one the trust file grants its issuer (by default its own code);
 * its times are finite numbers, its lifetime ``exp - iat`` at most :data:`MAX_LIFETIME`
   (configurable), and the time is within ``[max(iat, nbf), exp)`` (no leeway unless
   configured).
 
-Verification is PyJWT's (RFC 7519, RFC 8037 for EdDSA), with the cryptography package.
+Whether the token was revoked since is the queue's question (its database holds the
+revocations: :mod:`kinmatch.queue.revocations`). Verification is PyJWT's (RFC 7519, RFC 8037
+for EdDSA), with the cryptography package.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import base64
 import binascii
 import json
 import math
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,13 +37,15 @@ from typing import Any
 import jwt
 
 from kinmatch.errors import AuthenticationError, QueueError
-from kinmatch.security.trust import AGENCY_CODE, NATIONAL, TrustStore
+from kinmatch.security.trust import AGENCY_CODE, NATIONAL, TrustStore, WatchedTrust
 
 ALGORITHM = "EdDSA"
 ROLES = ("analyst", "reviewer", "supervisor", "auditor")
-REQUIRED_CLAIMS = ("iss", "sub", "roles", "jurisdiction", "iat", "nbf", "exp")
+REQUIRED_CLAIMS = ("iss", "sub", "roles", "jurisdiction", "jti", "iat", "nbf", "exp")
 MAX_OFFICER = 128
 """Longest officer name (``sub``)."""
+TOKEN_ID = re.compile(r"^[!-~]{1,128}$")
+"""A token's id (``jti``): 1-128 visible ASCII characters (no space)."""
 MAX_LIFETIME = 12 * 3600.0
 """Longest token lifetime ``exp - iat`` accepted by default, in seconds (configurable)."""
 
@@ -52,6 +58,10 @@ class Caller:
     officer: str
     roles: frozenset[str]
     jurisdiction: str
+    token_id: str
+    """The token's ``jti``."""
+    issued_at: float
+    """The token's ``iat``, in seconds since the epoch."""
 
     def sees(self, agency: str) -> bool:
         """Whether an item of ``agency`` is in this caller's jurisdiction."""
@@ -71,7 +81,7 @@ class TokenVerifier:
 
     def __init__(
         self,
-        trust: TrustStore,
+        trust: TrustStore | WatchedTrust,
         *,
         leeway: float = 0.0,
         max_lifetime: float = MAX_LIFETIME,
@@ -98,13 +108,14 @@ class TokenVerifier:
             raise AuthenticationError("malformed token") from None
         if header.get("alg") != ALGORITHM:
             raise AuthenticationError(f"token algorithm must be {ALGORITHM}")
+        trust = self.trust.current()  # a trust file that changed is read again, here
         issuer = self.claimed_issuer(token)
-        if issuer is None or issuer not in self.trust:
+        if issuer is None or issuer not in trust:
             raise AuthenticationError("token issuer is not a trusted agency")
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
-                self.trust.key(issuer),
+                trust.key(issuer),
                 algorithms=[ALGORITHM],
                 issuer=issuer,
                 # the times are checked below against one (injectable) clock
@@ -117,9 +128,9 @@ class TokenVerifier:
             raise AuthenticationError("token signature does not verify") from None
         except jwt.PyJWTError:
             raise AuthenticationError("invalid token") from None
-        return self._caller(claims)
+        return self._caller(claims, trust)
 
-    def _caller(self, claims: dict[str, Any]) -> Caller:
+    def _caller(self, claims: dict[str, Any], trust: TrustStore) -> Caller:
         now = self.clock()
         times = [claims[name] for name in ("iat", "nbf", "exp")]
         # NaN compares false with everything and would pass every check below; 1e400 reads
@@ -151,10 +162,14 @@ class TokenVerifier:
         ):
             raise AuthenticationError("token 'jurisdiction' must be an agency code or national")
         # the signature proves the issuer, not what it may grant: the trust file says that
-        if jurisdiction not in self.trust.jurisdictions(claims["iss"]):
+        if jurisdiction not in trust.jurisdictions(claims["iss"]):
             raise AuthenticationError("token 'jurisdiction' is not one the trust file grants "
                                       "its issuer")  # fmt: skip
-        return Caller(claims["iss"], sub, frozenset(roles), jurisdiction)
+        jti = claims["jti"]
+        if not isinstance(jti, str) or not TOKEN_ID.match(jti):
+            raise AuthenticationError("token 'jti' must be its id (1-128 visible ASCII "
+                                      "characters)")  # fmt: skip
+        return Caller(claims["iss"], sub, frozenset(roles), jurisdiction, jti, float(iat))
 
     @staticmethod
     def claimed_issuer(token: str) -> str | None:

@@ -18,12 +18,21 @@ A token whose ``jurisdiction`` is not among its issuer's is refused. ``national`
 only where the file names it. A plain **trust directory** of ``<agency>.pub`` files is still
 read: each agency then has its own jurisdiction only. Agency codes are compared exactly, and
 two that differ only in case are refused.
+
+A server watches its trust file (:class:`WatchedTrust`): when the file, a key file it names,
+or the directory or one of its ``.pub`` files changes (``stat``: device, inode, size, times),
+the next request reads it again, so a key removed from the file stops working on that
+request. A reading that fails (bad TOML, a key file missing, ...) leaves nothing trusted:
+every token is refused until a valid file is read, and the failure is logged.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import re
+import threading
 import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -32,8 +41,13 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from kinmatch.errors import QueueError
+from kinmatch.errors import AuthenticationError, QueueError
 
+_log = logging.getLogger(__name__)
+
+Stamp = tuple[int, int, int, int, int] | None
+"""What ``stat`` says of a file when it is read (device, inode, size, mtime and ctime in ns;
+None: it does not exist): a file whose stamp changed has changed."""
 NATIONAL = "national"
 AGENCY_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 """Agency codes: also the file names of their keys, so no path characters."""
@@ -46,6 +60,23 @@ def check_agency_code(code: str) -> str:
         raise QueueError(f"invalid agency code {code!r}: letters, digits, '_', '.', '-' "
                          f"(not {NATIONAL!r})")  # fmt: skip
     return code
+
+
+def stamp(path: Path) -> Stamp:
+    """The :data:`Stamp` of ``path`` now."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _read(path: Path, read: list[tuple[Path, Stamp]]) -> bytes:
+    """The bytes of ``path``, its :data:`Stamp` (taken as it is opened) appended to ``read``."""
+    with path.open("rb") as handle:
+        st = os.fstat(handle.fileno())
+        read.append((path, (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)))
+        return handle.read()
 
 
 def _public_key(data: bytes, where: str) -> Ed25519PublicKey:
@@ -66,7 +97,11 @@ class TrustStore:
         self,
         keys: Mapping[str, Ed25519PublicKey],
         jurisdictions: Mapping[str, Iterable[str]] | None = None,
+        *,
+        files: Iterable[tuple[Path, Stamp]] = (),
     ) -> None:
+        """``files``: those it was read from, with their stamps then (see :meth:`changed`)."""
+        self.files = tuple(files)
         self._keys = {check_agency_code(agency): key for agency, key in keys.items()}
         folded: dict[str, str] = {}
         for agency in sorted(self._keys):
@@ -103,22 +138,28 @@ class TrustStore:
         """Every ``<agency>.pub`` (PEM, Ed25519) of ``directory``; each agency may grant only
         its own jurisdiction."""
         folder = Path(directory)
+        read: list[tuple[Path, Stamp]] = [(folder, stamp(folder))]  # before it is listed
         if not folder.is_dir():
             raise QueueError(f"trust directory {folder} does not exist")
         keys: dict[str, Ed25519PublicKey] = {}
         for path in sorted(folder.glob("*.pub")):
             agency = check_agency_code(path.stem)
-            keys[agency] = _public_key(path.read_bytes(), str(path))
+            try:
+                data = _read(path, read)
+            except OSError as exc:
+                raise QueueError(f"cannot read {path} ({type(exc).__name__})") from None
+            keys[agency] = _public_key(data, str(path))
         if not keys:
             raise QueueError(f"trust directory {folder} holds no <agency>.pub key")
-        return cls(keys)
+        return cls(keys, files=read)
 
     @classmethod
     def from_file(cls, path: str | Path) -> TrustStore:
         """A trust file (TOML; JSON if its name ends in ``.json``): see the module's doc."""
         source = Path(path)
+        read: list[tuple[Path, Stamp]] = []
         try:
-            text = source.read_text(encoding="utf-8")
+            text = _read(source, read).decode("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise QueueError(f"cannot read the trust file {source} ({type(exc).__name__})"
                              ) from None  # fmt: skip
@@ -136,8 +177,16 @@ class TrustStore:
         for agency, entry in agencies.items():
             where = f"{source}, agency {agency!r}"
             check_agency_code(agency)
-            keys[agency], granted[agency] = _entry(entry, where, source.parent, agency)
-        return cls(keys, granted)
+            keys[agency], granted[agency] = _entry(entry, where, source.parent, agency, read)
+        return cls(keys, granted, files=read)
+
+    def current(self) -> TrustStore:
+        """This store (it is read once; :class:`WatchedTrust` is the one that changes)."""
+        return self
+
+    def changed(self) -> bool:
+        """Whether a file this store was read from has changed since (or is gone)."""
+        return any(stamp(path) != seen for path, seen in self.files)
 
     def __contains__(self, agency: object) -> bool:
         return agency in self._keys
@@ -154,8 +203,11 @@ class TrustStore:
         return tuple(sorted(self._keys))
 
 
-def _entry(entry: Any, where: str, folder: Path, agency: str) -> tuple[Ed25519PublicKey, list[str]]:
-    """One agency's key and granted jurisdictions from the trust file."""
+def _entry(
+    entry: Any, where: str, folder: Path, agency: str, read: list[tuple[Path, Stamp]]
+) -> tuple[Ed25519PublicKey, list[str]]:
+    """One agency's key and granted jurisdictions from the trust file (a key file read is
+    appended to ``read``)."""
     if not isinstance(entry, dict):
         raise QueueError(f"{where}: must be a table")
     unknown = set(entry) - _ENTRY_KEYS
@@ -174,7 +226,7 @@ def _entry(entry: Any, where: str, folder: Path, agency: str) -> tuple[Ed25519Pu
             raise QueueError(f"{where}: public_key_file must be a path")
         key_path = folder / file_name
         try:
-            data = key_path.read_bytes()
+            data = _read(key_path, read)
         except OSError as exc:
             raise QueueError(f"{where}: cannot read {key_path} ({type(exc).__name__})") from None
         key = _public_key(data, f"{where}, {key_path}")
@@ -191,3 +243,41 @@ def _entry(entry: Any, where: str, folder: Path, agency: str) -> tuple[Ed25519Pu
         if code != NATIONAL and not AGENCY_CODE.match(code):
             raise QueueError(f"{where}: invalid jurisdiction {code!r}")
     return key, jurisdictions
+
+
+class WatchedTrust:
+    """A trust file (or directory) read again whenever it has changed (:meth:`current`, on
+    every request): fail closed, a reading that fails trusts no agency until one succeeds.
+
+    The first reading happens here and raises :class:`QueueError` (a server does not start
+    on a bad file). After a failure every call tries again, and the failure is logged once
+    for each different message. (A file rewritten in place to the same size within one tick
+    of the file system's clock after it was read keeps its stamp: replace files by renaming a
+    new one over them, which changes the inode.)"""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._store: TrustStore | None = TrustStore.load(self.path)
+        self._failure: str | None = None
+
+    def current(self) -> TrustStore:
+        """The trust store as the file says now; :class:`AuthenticationError` while the file
+        cannot be read as a valid one."""
+        with self._lock:
+            if self._store is not None and not self._store.changed():
+                return self._store
+            self._store = None  # nothing of the old file is trusted from here on
+            try:
+                store = TrustStore.load(self.path)
+            except QueueError as exc:
+                if str(exc) != self._failure:
+                    _log.error("the trust file %s changed and cannot be read (%s): every "
+                               "token is refused until it can", self.path, exc)  # fmt: skip
+                self._failure = str(exc)
+                raise AuthenticationError("the server's trust file is not valid: every token "
+                                          "is refused until it is") from None  # fmt: skip
+            _log.warning("the trust file %s changed and was read again: agencies %s",
+                         self.path, ", ".join(store.agencies))  # fmt: skip
+            self._store, self._failure = store, None
+            return store
