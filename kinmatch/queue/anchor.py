@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from kinmatch.errors import QueueError
 from kinmatch.queue.database import Database, Transaction
-from kinmatch.security.audit import AuditRecord, AuditVerification
+from kinmatch.security.audit import AuditRecord, AuditVerification, canonical_json
 from kinmatch.security.checkpoints import (
     Checkpoint,
     QueueKey,
@@ -84,8 +83,7 @@ def item_digest(tx: Transaction, key: QueueKey, item_id: int) -> str | None:
         return None
     handlers = tx.all("SELECT seq, officer FROM item_handlers WHERE item_id = ? ORDER BY seq",
                       (item_id,))  # fmt: skip
-    payload = json.dumps([list(row), [list(h) for h in handlers]], separators=(",", ":"),
-                         ensure_ascii=False).encode("utf-8")  # fmt: skip
+    payload = canonical_json([list(row), [list(h) for h in handlers]])
     return hmac.new(key.derived(_DIGEST_LABEL), payload, hashlib.sha256).hexdigest()
 
 

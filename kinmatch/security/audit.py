@@ -23,6 +23,11 @@ from dataclasses import dataclass
 GENESIS = "0" * 64
 
 
+def canonical_json(value: object) -> bytes:
+    """The bytes a hash or signature covers: compact JSON (no spaces), UTF-8, as given."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
 def record_hash(
     seq: int,
     at: str,
@@ -38,8 +43,7 @@ def record_hash(
     fields: list[object] = [seq, at, actor, roles, operation, item_id, outcome, prev_hash]
     if item_digest is not None:  # records without one hash as before the digests
         fields.append(item_digest)
-    payload = json.dumps(fields, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical_json(fields)).hexdigest()
 
 
 @dataclass(frozen=True)

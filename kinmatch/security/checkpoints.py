@@ -22,7 +22,6 @@ import binascii
 import contextlib
 import hashlib
 import hmac
-import json
 import os
 import stat
 import tempfile
@@ -44,12 +43,9 @@ from cryptography.hazmat.primitives.serialization import (
 
 from kinmatch.atomic import fsync_path
 from kinmatch.errors import QueueError
+from kinmatch.security.audit import canonical_json
 
 _LABEL = "kinmatch-audit-checkpoint"
-
-
-def _canonical(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 @dataclass(frozen=True)
@@ -62,7 +58,7 @@ class Checkpoint:
     signature: str
 
     def message(self) -> bytes:
-        return _canonical([_LABEL, self.seq, self.hash, self.at])
+        return canonical_json([_LABEL, self.seq, self.hash, self.at])
 
     def signed_by(self, public_key: Ed25519PublicKey) -> bool:
         try:

@@ -62,20 +62,22 @@ def check_agency_code(code: str) -> str:
     return code
 
 
+def _stamp_of(st: os.stat_result) -> Stamp:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
 def stamp(path: Path) -> Stamp:
     """The :data:`Stamp` of ``path`` now."""
     try:
-        st = os.stat(path)
+        return _stamp_of(os.stat(path))
     except OSError:
         return None
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def _read(path: Path, read: list[tuple[Path, Stamp]]) -> bytes:
     """The bytes of ``path``, its :data:`Stamp` (taken as it is opened) appended to ``read``."""
     with path.open("rb") as handle:
-        st = os.fstat(handle.fileno())
-        read.append((path, (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)))
+        read.append((path, _stamp_of(os.fstat(handle.fileno()))))
         return handle.read()
 
 
