@@ -3,7 +3,9 @@
 For one query and a relationship where the other side is a single stored profile, the LR at
 a locus depends only on that profile's genotype there. So for every locus of the store and
 every genotype code of its dictionary the table holds log10 LR (0 where the locus is not
-compared), computed by the exact pedigree engine of the core. Every entry uses the
+compared): a parent-child duo's by the compiled closed form of
+:mod:`kinmatch.kernels.tables` (the core's fast twin, tested equal to it), every other
+relationship's from the core's likelihood grids. Every entry uses the
 allele set the core would use for that pair (the frequency table's alleles plus the query's
 and that genotype's alleles the table lacks), never the rest of the store's dictionary, so a
 scan over the table gives exactly the core's LR. A locus' row of entries depends only on the
@@ -27,8 +29,9 @@ from kinmatch.alleles import Allele, Genotype, make_genotype
 from kinmatch.duo import duo_grids
 from kinmatch.errors import CaseError, InputError
 from kinmatch.frequencies import DEFAULT_MIN_FREQUENCY, AlleleFrequencies, LocusAlleles
+from kinmatch.kernels.tables import couple_parent_rows, duo_row
 from kinmatch.likelihood import NO_MUTATION, locus_lr, untyped_roles
-from kinmatch.mutation import MutationModel
+from kinmatch.mutation import Matrix, MutationModel
 from kinmatch.pedigree import pedigree_likelihood_grid
 from kinmatch.relationships import get_relationship
 from kinmatch.store import n_genotype_codes, split_codes
@@ -124,6 +127,22 @@ class TableBuilder:
             self._entries[key] = found
         return found
 
+    def _comparison(
+        self, locus: str, query: Mapping[str, Genotype]
+    ) -> tuple[LocusAlleles, dict[str, tuple[int, int]], tuple[Matrix, Matrix] | None]:
+        """The allele set of the query's comparison at ``locus``, the query's genotypes as
+        indices into it, and the mutation matrices on it (None without mutation)."""
+        alleles = self.frequencies.locus_alleles(
+            locus, (a for g in query.values() for a in g), self.min_frequency
+        )
+        position = {allele: i for i, allele in enumerate(alleles.alleles)}
+        coded = {role: (position[g[0]], position[g[1]]) for role, g in query.items()}
+        try:
+            matrices = self.mutation.matrices(alleles)
+        except InputError as exc:
+            raise CaseError(exc.reason, locus=locus) from None
+        return alleles, coded, matrices
+
     def locus_grids(
         self,
         relationship: str,
@@ -147,15 +166,7 @@ class TableBuilder:
             if found is not None:
                 self._grids.move_to_end(key)
                 return found
-        alleles = self.frequencies.locus_alleles(
-            locus, (a for g in query.values() for a in g), self.min_frequency
-        )
-        position = {allele: i for i, allele in enumerate(alleles.alleles)}
-        coded = {role: (position[g[0]], position[g[1]]) for role, g in query.items()}
-        try:
-            matrices = self.mutation.matrices(alleles)
-        except InputError as exc:
-            raise CaseError(exc.reason, locus=locus) from None
+        alleles, coded, matrices = self._comparison(locus, query)
         p, theta = alleles.frequencies, self.theta
         if rel.name == "parent-child":  # the closed form, tested equal to the core's grids
             paternal, maternal = matrices if matrices is not None else (None, None)
@@ -190,10 +201,8 @@ class TableBuilder:
         """Tables over the codes of ``free_role`` (the stored profile).
 
         ``fixed`` maps the query's roles to their genotypes per locus. One table row per entry
-        of ``transmitter_sexes`` (the stored parent's sex in a duo). Each locus is one call of
-        :func:`~kinmatch.pedigree.pedigree_likelihood_grid` per hypothesis on the allele set of
-        the query's comparison; codes with an allele outside that set are computed one by one
-        with :func:`~kinmatch.likelihood.locus_lr` on their own allele set.
+        of ``transmitter_sexes`` (the stored parent's sex in a duo). Each locus is one
+        :meth:`row` per sex.
         """
         rel = get_relationship(relationship)
         width = max((n_genotype_codes(len(dictionaries.get(locus, ()))) for locus in loci),
@@ -222,7 +231,8 @@ class TableBuilder:
         """log10 LR of every code of ``dictionary`` at ``locus`` (0 at code 0, missing),
         memoised per query genotypes (read-only).
 
-        Codes whose alleles are in the query's comparison come from its likelihood grids
+        Codes whose alleles are in the query's comparison come, for a duo, from the compiled
+        closed form (:mod:`kinmatch.kernels.tables`), otherwise from its likelihood grids
         (:meth:`locus_grids`); a code with an allele outside that set is computed with
         :func:`~kinmatch.likelihood.locus_lr` on its own allele set (:meth:`entry`).
         """
@@ -232,18 +242,21 @@ class TableBuilder:
             if found is not None:
                 self._rows.move_to_end(key)
                 return found
-        grids = self.locus_grids(relationship, locus, query, free_role, sex)
         first, second = code_alleles(len(dictionary))
-        position = _positions(dictionary, grids.alleles)
-        i, j = position[first], position[second]
-        known = (i >= 0) & (j >= 0)
-        h2 = grids.h2[i[known], j[known]]
-        if np.any(h2 == 0.0):
-            raise CaseError("the genotypes are impossible under H2", locus=locus)
-        ratio = (grids.h1[i[known], j[known]] / h2).tolist()
-        row = np.zeros(len(first) + 1)
-        # math.log10, as the core: the same number whichever way a table entry is reached
-        row[1:][known] = [math.log10(r) if r > 0 else -math.inf for r in ratio]
+        if relationship == "parent-child":
+            row, known = self._duo_row(locus, query, sex, dictionary)
+        else:
+            grids = self.locus_grids(relationship, locus, query, free_role, sex)
+            position = _positions(dictionary, grids.alleles)
+            i, j = position[first], position[second]
+            known = (i >= 0) & (j >= 0)
+            h2 = grids.h2[i[known], j[known]]
+            if np.any(h2 == 0.0):
+                raise CaseError("the genotypes are impossible under H2", locus=locus)
+            ratio = (grids.h1[i[known], j[known]] / h2).tolist()
+            row = np.zeros(len(first) + 1)
+            # math.log10, as the core: the same number whichever way a table entry is reached
+            row[1:][known] = [math.log10(r) if r > 0 else -math.inf for r in ratio]
         for k in np.flatnonzero(~known).tolist():  # an allele the comparison's set lacks
             genotype = make_genotype(dictionary[first[k]], dictionary[second[k]])
             row[k + 1] = self.entry(relationship, locus, {**query, free_role: genotype}, sex)
@@ -255,6 +268,29 @@ class TableBuilder:
             while self._row_values > ROW_CACHE_VALUES and len(self._rows) > 1:
                 self._row_values -= len(self._rows.popitem(last=False)[1])
         return row
+
+    def _duo_row(
+        self, locus: str, query: Mapping[str, Genotype], sex: str, dictionary: tuple[Allele, ...]
+    ) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+        """A duo's row by the compiled closed form (:mod:`kinmatch.kernels.tables`), and which
+        codes it holds (the others have an allele outside the comparison's set)."""
+        alleles, coded, matrices = self._comparison(locus, query)
+        p = np.ascontiguousarray(alleles.frequencies, dtype=np.float64)
+        eye = np.eye(len(p))
+        paternal, maternal = matrices if matrices is not None else (eye, eye)
+        own, mate = (paternal, maternal) if sex == "M" else (maternal, paternal)
+        p_mate = (1 - self.theta) * (p @ mate)
+        first, second = code_alleles(len(dictionary))
+        position = _positions(dictionary, alleles)
+        lo, hi = position[first], position[second]
+        row = np.zeros(len(first) + 1)
+        free_parent = "child" in coded
+        x, y = coded["child" if free_parent else "parent"]
+        zeros = duo_row(p, self.theta, own, mate, p_mate, x, y, free_parent, lo, hi, row)
+        if zeros:
+            raise CaseError("the genotypes are impossible under H2", locus=locus)
+        known: NDArray[np.bool_] = (lo >= 0) & (hi >= 0)
+        return row, known
 
 
 def _unordered(grid: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -313,12 +349,8 @@ def couple_tables(
         dictionary = tuple(dictionaries.get(locus, ()))
         first, second = code_alleles(len(dictionary))
         position = _positions(dictionary, alleles)
-        a, b = position[first], position[second]
-        known = (a >= 0) & (b >= 0)
-        codes = np.flatnonzero(known) + 1
-        rare[li, np.flatnonzero(~known) + 1] = 1
-        a, b = a[known], b[known]
+        lo, hi = position[first], position[second]
         for s, matrix in enumerate(sexes):
-            transmit[s, li, codes] = (matrix[a][:, wanted] + matrix[b][:, wanted]) / 2
-        count[li, codes] = np.stack([(a == k).astype(np.uint8) + (b == k) for k in wanted], 1)
+            couple_parent_rows(np.ascontiguousarray(matrix, dtype=np.float64), wanted[0],
+                               wanted[1], lo, hi, transmit[s, li], count[li], rare[li])  # fmt: skip
     return CoupleTables(transmit, count, rare, duo, child_p, child_het)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kinmatch.duo import duo_grids
+from kinmatch.kernels.tables import couple_parent_rows, duo_row
 from kinmatch.pedigree import pedigree_likelihood_grid
 from kinmatch.relationships import get_relationship
 
@@ -57,6 +59,50 @@ def test_duo_grids_equal_the_core(case: tuple[object, ...], query: str) -> None:
     for ours, core in zip(got, expected, strict=True):
         np.testing.assert_allclose(ours, core, rtol=1e-12, atol=1e-300)  # subnormals round
         assert np.array_equal(ours, ours.T)
+
+
+@settings(max_examples=150, deadline=None)
+@given(cases(), st.sampled_from(["child", "parent"]), st.data())
+def test_compiled_rows_equal_the_core(
+    case: tuple[object, ...], query: str, data: st.DataObject
+) -> None:
+    """The score-table kernels (one code at a time, the founder factor cancelled) give the
+    core's log10 LR for every code, to 1e-12; codes with an allele outside the set are left
+    alone."""
+    p, theta, matrices, sex, genotype = case
+    assert isinstance(p, np.ndarray) and isinstance(theta, float) and isinstance(sex, str)
+    n = len(p)
+    free = "parent" if query == "child" else "child"
+    h1, h2 = core_grids(p, theta, matrices, sex, {query: genotype}, free)  # type: ignore[arg-type]
+    eye = np.eye(n)
+    paternal, maternal = matrices if matrices is not None else (eye, eye)  # type: ignore[misc]
+    own, mate = (paternal, maternal) if sex == "M" else (maternal, paternal)
+    codes = data.draw(st.lists(st.tuples(st.integers(-1, n - 1), st.integers(-1, n - 1)),
+                               min_size=1, max_size=30))  # fmt: skip
+    lo = np.array([c[0] for c in codes], dtype=np.int64)
+    hi = np.array([c[1] for c in codes], dtype=np.int64)
+    row = np.full(len(codes) + 1, 7.0)
+    p_mate = (1 - theta) * (p @ mate)
+    zeros = duo_row(p, theta, own, mate, p_mate, *genotype, query == "child", lo, hi, row)
+    assert zeros == int(sum(h2[a, b] == 0.0 for a, b in codes if a >= 0 and b >= 0))
+    assert row[0] == 7.0
+    for k, (a, b) in enumerate(codes):
+        if a < 0 or b < 0:
+            assert row[k + 1] == 7.0
+        elif h1[a, b] == 0.0:
+            assert row[k + 1] == -np.inf
+        else:
+            assert row[k + 1] == pytest.approx(np.log10(h1[a, b] / h2[a, b]), rel=1e-12, abs=1e-12)
+    transmit = np.zeros((len(codes) + 1, 2))
+    count = np.zeros((len(codes) + 1, 2), dtype=np.uint8)
+    rare = np.zeros(len(codes) + 1, dtype=np.uint8)
+    couple_parent_rows(own, genotype[0], genotype[1], lo, hi, transmit, count, rare)
+    for k, (a, b) in enumerate(codes):
+        assert rare[k + 1] == (a < 0 or b < 0)
+        if a >= 0 and b >= 0:
+            for j, c in enumerate(genotype):
+                assert transmit[k + 1, j] == (own[a, c] + own[b, c]) / 2
+                assert count[k + 1, j] == (a == c) + (b == c)
 
 
 def test_textbook_duo_without_theta() -> None:
