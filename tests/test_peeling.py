@@ -1,0 +1,89 @@
+"""Peeling (variable elimination) against the brute-force twin and the core, theta 0."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from brute_force import Person as TwinPerson
+from brute_force import brute_force_likelihood
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kinmatch.pedigree import Pedigree, Person, pedigree_likelihood
+from kinmatch.peeling import peeled_likelihood
+
+
+@st.composite
+def pedigrees(draw: st.DrawFn, max_persons: int = 7) -> list[TwinPerson]:
+    """Persons parents first; a non-founder's parents are any earlier man and woman, so
+    inbreeding and loops occur."""
+    persons: list[TwinPerson] = []
+    for i in range(draw(st.integers(1, max_persons))):
+        sex = draw(st.sampled_from("MF"))
+        men = [name for name, s, _, _ in persons if s == "M"]
+        women = [name for name, s, _, _ in persons if s == "F"]
+        if men and women and draw(st.booleans()):
+            persons.append((f"p{i}", sex, draw(st.sampled_from(men)), draw(st.sampled_from(women))))
+        else:
+            persons.append((f"p{i}", sex, None, None))
+    return persons
+
+
+@st.composite
+def loci(draw: st.DrawFn, largest: int) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+    n = draw(st.integers(1, largest))
+    weights = np.array(draw(st.lists(st.floats(0.05, 1.0), min_size=n, max_size=n)))
+    matrices = None
+    if draw(st.booleans()):
+        raw = np.array(draw(st.lists(st.floats(0.0, 1.0), min_size=2 * n * n,
+                                     max_size=2 * n * n))).reshape(2, n, n)  # fmt: skip
+        raw += np.eye(n) * draw(st.floats(0.0, 20.0))
+        raw += 1e-3
+        matrices = (raw[0] / raw[0].sum(1, keepdims=True), raw[1] / raw[1].sum(1, keepdims=True))
+    return weights / weights.sum(), matrices
+
+
+@settings(max_examples=300, deadline=None)
+@given(pedigrees(), st.data())
+def test_peeling_equals_the_brute_force_and_the_core(
+    persons: list[TwinPerson], data: st.DataObject
+) -> None:
+    # the twin's tensor has n^(2 persons) entries: at most 4^10
+    largest = max(n for n in range(1, 5) if n ** (2 * len(persons)) <= 4**10)
+    p, matrices = data.draw(loci(largest))
+    n = len(p)
+    names = [name for name, _, _, _ in persons]
+    typed_names = data.draw(st.lists(st.sampled_from(names), unique=True, max_size=4))
+    typed = {
+        name: tuple(sorted(data.draw(st.lists(st.integers(0, n - 1), min_size=2, max_size=2))))
+        for name in typed_names
+    }
+    paternal, maternal = matrices if matrices is not None else (None, None)
+    twin = brute_force_likelihood(persons, typed, p, paternal=paternal, maternal=maternal)
+    got = peeled_likelihood(Pedigree(tuple(Person(*person) for person in persons)), typed, p,
+                            matrices=matrices)  # fmt: skip
+    assert got == pytest.approx(twin, rel=1e-12, abs=1e-300)
+    if len(persons) <= 5:  # the core enumerates 2^meioses inheritance vectors
+        core = pedigree_likelihood(Pedigree(tuple(Person(*person) for person in persons)), typed,
+                                   p, matrices=matrices)  # fmt: skip
+        assert got == pytest.approx(core, rel=1e-12, abs=1e-300)
+
+
+def test_a_fourteen_person_pedigree_equals_the_core() -> None:
+    """Three generations, 16 meioses: 2^16 inheritance vectors for the core, a few factors of
+    at most four genes for peeling."""
+    persons = [("gf", "M", None, None), ("gm", "F", None, None)]
+    for k in range(4):
+        persons += [(f"c{k}", "M" if k % 2 == 0 else "F", "gf", "gm")]
+        persons += [(f"s{k}", "F" if k % 2 == 0 else "M", None, None)]
+    for k in range(4):
+        father, mother = (f"c{k}", f"s{k}") if k % 2 == 0 else (f"s{k}", f"c{k}")
+        persons += [(f"g{k}", "M", father, mother)]
+    p = np.array([0.1, 0.2, 0.3, 0.4])
+    raw = np.eye(4) * 10 + 0.5
+    matrices = (raw / raw.sum(1, keepdims=True), (raw + np.eye(4)) / (raw + np.eye(4)).sum(1))
+    typed = {"g0": (0, 1), "g1": (1, 2), "g2": (0, 2), "g3": (3, 3), "c1": (1, 3)}
+    pedigree = Pedigree(tuple(Person(*person) for person in persons))
+    got = peeled_likelihood(pedigree, typed, p, matrices=matrices)
+    core = pedigree_likelihood(pedigree, typed, p, matrices=matrices)
+    assert got == pytest.approx(core, rel=1e-12)
