@@ -6,6 +6,7 @@ missing)``; the tests write them to tmp_path.
 
 from __future__ import annotations
 
+import io
 import tempfile
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kinmatch.errors import FamilyError, InputError
+from kinmatch.errors import AlleleError, FamilyError, InputError, LocusError
 from kinmatch.families import (
     FAMILY_COLUMNS,
     MAX_MEIOSES,
@@ -23,9 +24,11 @@ from kinmatch.families import (
     Member,
     read_families,
 )
-from kinmatch.pedigree import Person, pedigree_likelihood, pedigree_likelihood_grid
-from kinmatch.profiles import Profile
+from kinmatch.pedfile import read_ped, write_ped
+from kinmatch.pedigree import Pedigree, Person, pedigree_likelihood, pedigree_likelihood_grid
+from kinmatch.profiles import Profile, read_profiles
 
+EXAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "examples"
 Row = tuple[str, str, str, str, str, str, str]
 HEADER = ",".join(FAMILY_COLUMNS)
 
@@ -136,6 +139,15 @@ def test_family_pedigree_feeds_the_core(tmp_path: Path) -> None:
     grid = pedigree_likelihood_grid(family.pedigree(), genotypes, "child", p)
     assert grid.sum() == pytest.approx(pedigree_likelihood(family.pedigree(), genotypes, p))
     assert grid[2, 2] == 0.0  # the child has one of its mother's alleles
+
+
+def test_shipped_example_reads_with_the_shipped_profiles() -> None:
+    profiles = read_profiles(EXAMPLES / "profiles.csv")
+    families = read_families(EXAMPLES / "families.csv", profiles)
+    assert list(families) == ["K01", "K02", "K04"]
+    k04 = families["K04"]
+    assert (len(k04.members), k04.meioses, k04.missing) == (11, 12, "grandson")
+    assert set(k04.typed.values()) == {"K04-GF", "K04-S2", "K04-SIB", "K04-HS", "K04-COUS"}
 
 
 def test_several_families_interleaved_and_columns_in_any_order(tmp_path: Path) -> None:
@@ -479,3 +491,166 @@ def test_members_are_plain_data() -> None:
     family = Family("F", (member, Member("c", "U", None, None, None)), "c")
     assert family.typed == {"mo": "K1-M"}
     assert family.meioses == 0
+
+
+# ---------------------------------------------------------------- pedtools ped files
+
+# As writePed(x, prefix) writes it: write.table(sep = "\t", quote = FALSE), "-" for a
+# missing allele (format.marker), 0 for no parent; marker names as given in R.
+PED = (
+    "id\tfid\tmid\tsex\tD3S1358\tvWA\tPenta D\n"
+    "fa\t0\t0\t1\t-/-\t-/-\t-/-\n"
+    "mo\t0\t0\t2\t15/16\t14/17\t9/12\n"
+    "sib\tfa\tmo\t2\t15/17\t14/14\t-/-\n"
+    "child\tfa\tmo\t0\t-/-\t-/-\t-/-\n"
+)
+
+
+def write_text(tmp_path: Path, text: str, name: str = "family.ped") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_read_ped(tmp_path: Path) -> None:
+    family, profiles = read_ped(write_text(tmp_path, PED), family_id="F1", missing="child")
+    assert family.typed == {"mo": "mo", "sib": "sib"}
+    assert set(family.pedigree().persons) == {
+        Person("fa", "M"), Person("mo", "F"), Person("sib", "F", "fa", "mo"),
+        Person("child", "M", "fa", "mo"),
+    }  # fmt: skip
+    assert profiles["mo"].genotypes == {
+        "D3S1358": ("15", "16"), "vWA": ("14", "17"), "Penta D": ("9", "12"),
+    }  # fmt: skip
+    assert profiles["sib"].genotypes == {"D3S1358": ("15", "17"), "vWA": ("14", "14")}
+    assert profiles["mo"].sex == "F" and profiles["mo"].case_id == "F1"
+    assert profiles.lines == {"mo": 3, "sib": 4}
+    assert family.member("sib").line == 4
+
+
+def test_ped_round_trip(tmp_path: Path) -> None:
+    family, profiles = read_ped(write_text(tmp_path, PED), family_id="F1", missing="child")
+    out = io.StringIO()
+    write_ped(out, family, profiles, ["D3S1358", "vWA", "Penta D"])
+    again, again_profiles = read_ped(
+        write_text(tmp_path, out.getvalue()), family_id="F1", missing="child"
+    )
+    assert again == family
+    assert dict(again_profiles) == dict(profiles)
+    canonical = out.getvalue()  # members in the family's order, Penta D as PentaD
+    assert canonical.splitlines()[0] == "id\tfid\tmid\tsex\tD3S1358\tvWA\tPentaD"
+    out = io.StringIO()
+    write_ped(out, again, again_profiles, ["D3S1358", "vWA", "Penta D"])
+    assert out.getvalue() == canonical
+
+
+def test_ped_with_famid_whitespace_na_and_comments(tmp_path: Path) -> None:
+    text = (
+        "# exported from R\n"
+        "famid id fid mid sex vWA TH01\n"
+        "A 1 NA NA 1 0/0 NA\n"
+        "A 2 0 0 2 14/17 6/9.3\n"
+        "\n"
+        "A 3 1 2 1 -/- -/-\n"
+    )
+    family, profiles = read_ped(write_text(tmp_path, text), family_id="K7", missing="3")
+    assert family.family_id == "K7"
+    assert family.typed == {"2": "2"}
+    assert profiles["2"].genotypes == {"vWA": ("14", "17"), "TH01": ("6", "9.3")}
+    assert family.member("3").line == 6
+
+
+def ped_refused(
+    tmp_path: Path, text: str, error: type[InputError], *fragments: str, missing: str = "child"
+) -> str:
+    path = write_text(tmp_path, text)
+    with pytest.raises(error) as caught:
+        read_ped(path, family_id="F1", missing=missing)
+    message = str(caught.value)
+    assert message.startswith(str(path))
+    for fragment in fragments:
+        assert fragment in message, message
+    return message
+
+
+def test_ped_bad_allele(tmp_path: Path) -> None:
+    text = PED.replace("14/17", "14/OL")
+    ped_refused(
+        tmp_path, text, AlleleError,
+        "line 3, family 'F1', person 'mo', locus 'vWA', field 'vWA'", "off-ladder",
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("cell", ["15/-", "-/15", "15/0", "15", "15/16/17"])
+def test_ped_single_allele(tmp_path: Path, cell: str) -> None:
+    text = PED.replace("15/17", cell)
+    message = ped_refused(
+        tmp_path, text, AlleleError, "line 4, family 'F1', person 'sib', locus 'D3S1358'"
+    )
+    assert cell not in message.split(": ", 1)[1]  # the cell is not quoted back
+
+
+def test_ped_unknown_marker(tmp_path: Path) -> None:
+    text = PED.replace("vWA\t", "D99S99\t", 1)
+    ped_refused(tmp_path, text, LocusError, "line 1, family 'F1', field 'D99S99'", "unknown")
+    text = PED.replace("vWA\t", "VWA31\t", 1).replace("D3S1358", "vWA", 1)
+    ped_refused(tmp_path, text, LocusError, "line 1", "repeats locus 'vWA'")
+
+
+def test_ped_amelogenin_is_refused(tmp_path: Path) -> None:
+    text = PED.replace("Penta D", "AMEL")
+    ped_refused(tmp_path, text, LocusError, "line 1, family 'F1', field 'AMEL'", "sex column")
+
+
+def test_ped_missing_member_typed_or_absent(tmp_path: Path) -> None:
+    message = ped_refused(
+        tmp_path, PED, FamilyError, "line 3, family 'F1', person 'mo'", "must be untyped",
+        missing="mo",
+    )  # fmt: skip
+    assert "D3S1358, vWA, Penta D" in message and "15/16" not in message
+    ped_refused(tmp_path, PED, FamilyError, "family 'F1', person 'nobody'", missing="nobody")
+
+
+@pytest.mark.parametrize(
+    ("text", "fragments"),
+    [
+        ("name\tfather\tmother\tsex\n", ["line 1", "id fid mid sex"]),
+        (PED.replace("\t2\t15/16", "\tF\t15/16"), ["line 3", "person 'mo'", "sex 'F'"]),
+        (PED.replace("\t-/-\n", "\n", 1), ["line 2", "person 'fa'", "6 fields"]),
+        (PED.replace("fa\tmo\t2", "fa\t0\t2"), ["line 4", "person 'sib'", "only the father"]),
+        (PED + "half\tfa\tstepmo\t1\t-/-\t-/-\t-/-\n", ["line 6", "'stepmo' is not a member"]),
+        (PED + "sib\t0\t0\t1\t-/-\t-/-\t-/-\n", ["line 6", "person 'sib'", "twice"]),
+        (PED.replace("\t0\t0\t1\t", "\t0\t0\t0\t", 1), ["person 'sib'", "'fa' has sex U"]),
+        (PED.replace("15/16\t14/17\t9/12", "-/-\t-/-\t-/-").replace("15/17\t14/14", "-/-\t-/-"),
+         ["line 2", "no typed member"]),
+        ("id\tfid\tmid\tsex\tvWA\n", ["line 1", "no person"]),
+        ("famid id fid mid sex vWA\nA mo 0 0 2 14/17\nB child 0 mo 1 -/-\n",
+         ["line 3", "more than one famid"]),
+    ],
+)  # fmt: skip
+def test_ped_refusals(tmp_path: Path, text: str, fragments: list[str]) -> None:
+    ped_refused(tmp_path, text, FamilyError, *fragments)
+
+
+def test_ped_loop_is_refused_like_the_csv(tmp_path: Path) -> None:
+    text = (
+        "id fid mid sex vWA\n"
+        "a 0 0 1 -/-\nb 0 0 2 -/-\n"
+        "bro a b 1 14/17\nsis a b 2 -/-\n"
+        "child bro sis 0 -/-\n"
+    )
+    ped_refused(tmp_path, text, FamilyError, "family 'F1', person 'sis'", "marriage loop")
+
+
+def test_ped_unreadable(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.ped"
+    path.write_bytes((PED + "José\t0\t0\t1\t-/-\t-/-\t-/-\n").encode("latin-1"))
+    with pytest.raises(FamilyError, match="line 6: not UTF-8"):
+        read_ped(path, family_id="F1", missing="child")
+    with pytest.raises(FamilyError, match="cannot read"):
+        read_ped(tmp_path / "absent.ped", family_id="F1", missing="child")
+
+
+def test_pedigree_of_ped_family_is_valid(tmp_path: Path) -> None:
+    family, _ = read_ped(write_text(tmp_path, PED), family_id="F1", missing="child")
+    assert isinstance(family.pedigree(poi="U1"), Pedigree)
