@@ -1,9 +1,9 @@
 """The one exception hierarchy of kinmatch.
 
 Every error a user can cause is a :class:`KinmatchError`. Input errors name where the problem
-is (file, line, sample, locus, field) so that a lab can fix the record. They may quote the
-offending text back, because it comes from the person who supplied the file; no other error
-message carries a genotype.
+is (file, line, family, person, sample, locus, field) so that a lab can fix the record. They
+may quote the offending text back, because it comes from the person who supplied the file; no
+other error message carries a genotype.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ class InputError(KinmatchError):
     """A record of an input file (or an argument) is invalid.
 
     The message starts with the location: ``profiles.csv line 12, sample 'C7', locus 'vWA',
-    field 'allele2': ...``.
+    field 'allele2': ...``; errors of a family file also name the family and the person
+    (``families.csv line 7, family 'F12', person 'uncle': ...``). Parts not given are left out.
     """
 
     def __init__(
@@ -29,6 +30,8 @@ class InputError(KinmatchError):
         sample: str | None = None,
         locus: str | None = None,
         field: str | None = None,
+        family: str | None = None,
+        person: str | None = None,
     ) -> None:
         self.reason = reason
         self.source = source
@@ -36,6 +39,8 @@ class InputError(KinmatchError):
         self.sample = sample
         self.locus = locus
         self.field = field
+        self.family = family
+        self.person = person
         super().__init__(self._render())
 
     def _render(self) -> str:
@@ -44,6 +49,10 @@ class InputError(KinmatchError):
             where.append(self.source if self.line is None else f"{self.source} line {self.line}")
         elif self.line is not None:
             where.append(f"line {self.line}")
+        if self.family is not None:
+            where.append(f"family {self.family!r}")
+        if self.person is not None:
+            where.append(f"person {self.person!r}")
         if self.sample is not None:
             where.append(f"sample {self.sample!r}")
         if self.locus is not None:
@@ -60,6 +69,8 @@ class InputError(KinmatchError):
         sample: str | None = None,
         locus: str | None = None,
         field: str | None = None,
+        family: str | None = None,
+        person: str | None = None,
     ) -> InputError:
         """Return a copy of this error with missing location parts filled in."""
         return type(self)(
@@ -69,6 +80,8 @@ class InputError(KinmatchError):
             sample=self.sample if self.sample is not None else sample,
             locus=self.locus if self.locus is not None else locus,
             field=self.field if self.field is not None else field,
+            family=self.family if self.family is not None else family,
+            person=self.person if self.person is not None else person,
         )
 
 
@@ -94,6 +107,16 @@ class MutationModelError(InputError):
 
 class CaseError(InputError):
     """A kinship case is malformed (cases file) or cannot be computed for this data."""
+
+
+class FamilyError(InputError):
+    """A registered family is malformed: bad families or ped file, impossible pedigree, a loop,
+    too large for the engine, or no typed member.
+
+    An :class:`InputError` rather than a :class:`CaseError`: it is a fault of the file the
+    family was registered from, found when it is read, while a CaseError also stands for a
+    comparison that cannot be computed, which the search reports per query and goes on.
+    """
 
 
 class QueueError(KinmatchError):
