@@ -20,6 +20,13 @@ alleles and ``p`` their frequencies:
   Undefined for allele sets with microvariants.
 
 A single allele gives the identity matrix, as in pedmut.
+
+**Stationary (stabilised) models.** ``equal``, ``stepwise`` and ``onestep`` are not stationary
+(``p M != p``), so an untyped parent or ancestor changes the likelihood even at theta 0
+(Simonsson & Mostad 2016). With ``stationary=True`` their matrices are replaced by
+:func:`stabilize` (pedmut's PM transformation, Familias' ``Stabilization = "PM"``), for which
+``p M = p`` and the overall mutation rate is unchanged. ``proportional`` is stationary by
+construction and refuses the option, as does ``none`` (see :class:`MutationModel`).
 """
 
 from __future__ import annotations
@@ -40,6 +47,8 @@ from kinmatch.frequencies import LocusAlleles
 from kinmatch.loci import canonical_locus
 
 MODELS: tuple[str, ...] = ("none", "equal", "proportional", "stepwise", "onestep")
+STABILISABLE: tuple[str, ...] = ("equal", "stepwise", "onestep")
+"""The models ``stationary=True`` applies to (:func:`stabilize`)."""
 Matrix = NDArray[np.float64]
 
 
@@ -51,8 +60,15 @@ def mutation_matrix(
     *,
     rate2: float = 0.0,
     range_: float = 0.5,
+    stationary: bool = False,
 ) -> Matrix:
-    """The pedmut mutation matrix of ``model`` over ``alleles`` (see the module docstring)."""
+    """The pedmut mutation matrix of ``model`` over ``alleles`` (see the module docstring).
+
+    ``stationary`` applies :func:`stabilize` (pedmut's ``transform = "PM"``) to an ``equal``,
+    ``stepwise`` or ``onestep`` matrix; other models refuse it.
+    """
+    if stationary and model not in STABILISABLE:
+        raise MutationModelError(_NOT_STABILISABLE.get(model, f"unknown mutation model {model!r}"))
     n = len(alleles)
     if model == "none" or n == 1:
         return np.eye(n)
@@ -74,7 +90,20 @@ def mutation_matrix(
         matrix = _onestep(alleles, rate)
     else:
         raise MutationModelError(f"unknown mutation model {model!r}: one of {', '.join(MODELS)}")
+    if stationary:
+        try:
+            return stabilize(matrix, frequencies, alleles=alleles)
+        except MutationModelError as exc:
+            raise MutationModelError(f"{exc.reason} ({model} model, rate {rate:g})") from None
     return matrix
+
+
+_NOT_STABILISABLE = {
+    "none": "a stationary mutation model needs a mutation model (equal, stepwise or onestep); "
+    "the model is none",
+    "proportional": "the proportional model is stationary already (p M = p): the stationary "
+    "option applies to equal, stepwise and onestep only",
+}
 
 
 def _stepwise(alleles: Sequence[Allele], rate: float, rate2: float, range_: float) -> Matrix:
@@ -121,6 +150,124 @@ def _onestep(alleles: Sequence[Allele], rate: float) -> Matrix:
     return matrix
 
 
+def stabilize(
+    matrix: Matrix,
+    frequencies: Sequence[float] | NDArray[np.float64],
+    *,
+    alleles: Sequence[Allele] | None = None,
+) -> Matrix:
+    """The PM stabilisation of ``matrix``: a mutation matrix ``S`` with ``p S = p``.
+
+    Simonsson & Mostad (2016), *Stationary mutation models*, Forensic Sci. Int. Genet.
+    23:217-225 (doi:10.1016/j.fsigen.2016.04.005), method PM, as the R package pedmut 0.9
+    computes it (``makeStationary(M, afreq, method = "PM")``, equivalently
+    ``mutationMatrix(..., transform = "PM")``; formerly ``stabilize()``, taken from
+    ``Familias:::stabilize``). With ``M`` the matrix, ``p`` the frequencies and ``I`` the
+    identity:
+
+    * ``v`` is the stationary distribution of ``M``: ``v M = v``, ``sum_i v_i = 1`` (the
+      linear system ``(M^T - I) v = 0`` with its last equation replaced by ``sum v = 1``);
+    * ``R = 1 - sum_i p_i M_ii`` is the overall mutation rate of ``(M, p)`` (pedmut's
+      ``mutRate``);
+    * ``d_i = R v_i / ((1 - sum_k v_k M_kk) p_i)``;
+    * ``S = diag(d) (M - I) + I``: row ``i`` keeps the relative mutation probabilities of
+      ``M`` (``S_ij = d_i M_ij`` for ``j != i``) and only its allele-specific mutation rate
+      changes, to ``d_i (1 - M_ii)``.
+
+    Then ``p S = p + c (v M - v) = p`` with ``c = R / (1 - sum v_k M_kk)``, rows sum to 1,
+    and the overall mutation rate is preserved: ``sum_i p_i (1 - S_ii) = R``. The solution
+    is unique, in closed form. It exists when every ``d_i (1 - M_ii) <= 1`` (pedmut: "PM
+    stabilization doesn't exist" otherwise), which fails for a high rate and a rare allele.
+
+    Pedmut's other names, DP and RM, are Familias methods found by numerical optimisation
+    (DP keeps the diagonal of ``M``; RM bounds the allele-specific rates); pedmut implements
+    only PM, which is the one reproducible in closed form, so kinmatch implements PM.
+
+    Deviations, each where pedmut fails or assumes more: the frequencies are first
+    rescaled to sum to 1 (pedmut requires them to; stationarity does not depend on the
+    scale, and ``R`` is a mutation rate only for a distribution); the identity (rate 0) is
+    returned as it is, as Familias does (pedmut's linear system is singular there, and the
+    identity is the only stationary matrix with rate 0), and so is a matrix whose diagonal
+    is 1 in floating point (a rate below 1e-16); a matrix under which some alleles never
+    mutate into the others has no unique stationary distribution (pedmut's system is
+    singular) and raises :class:`MutationModelError` naming those alleles, as does a
+    transformation that does not exist. ``alleles`` only names alleles in messages.
+    """
+    M = np.array(matrix, dtype=np.float64)
+    p = np.asarray(frequencies, dtype=np.float64)
+    n = M.shape[0] if M.ndim == 2 else -1
+    if M.shape != (n, n) or p.shape != (n,):
+        raise MutationModelError(
+            f"cannot stabilise: a square matrix and one frequency per allele are needed "
+            f"(matrix {M.shape}, {p.size} frequencies)"
+        )
+    names = [str(a) for a in alleles] if alleles is not None else [str(i + 1) for i in range(n)]
+    if not (np.all(np.isfinite(p)) and np.all(p > 0.0)):
+        raise MutationModelError("cannot stabilise: every allele frequency must be positive")
+    if not (np.all(M >= 0.0) and np.all(M <= 1.0)) or np.any(np.abs(M.sum(axis=1) - 1) > 1e-9):
+        raise MutationModelError(
+            "cannot stabilise: not a mutation matrix (entries in [0, 1], rows summing to 1)"
+        )
+    identity = np.eye(n)
+    if n == 1 or np.all(np.diag(M) == 1.0):
+        return M  # the identity, or a rate below floating-point resolution: nothing to change
+    classes = _communicating_classes(M)
+    if len(classes) > 1:
+        groups = "; ".join(", ".join(names[i] for i in group) for group in classes)
+        raise MutationModelError(
+            "the stationary (PM) transformation is undefined: some alleles never mutate into "
+            f"the others (classes {groups}), so the matrix has no unique stationary "
+            "distribution (stepwise: give rate2 > 0 when microvariants are present; onestep: "
+            "a gap in the allele ladder)"
+        )
+    q = p / p.sum()
+    diagonal = np.diag(M)
+    rate = 1.0 - float(q @ diagonal)
+    system = M.T - identity
+    system[-1, :] = 1.0
+    target = np.zeros(n)
+    target[-1] = 1.0
+    try:
+        v = np.linalg.solve(system, target)
+    except np.linalg.LinAlgError:
+        v = np.full(n, np.nan)
+    if not (np.all(np.isfinite(v)) and np.all(v > 0.0)):
+        raise MutationModelError(
+            "the stationary (PM) transformation failed: no positive stationary distribution "
+            "of the mutation matrix was found"
+        )
+    d = rate * v / ((1.0 - float(v @ diagonal)) * q)
+    specific = d * (1.0 - diagonal)
+    worst = int(np.argmax(specific))
+    if specific[worst] > 1.0:
+        raise MutationModelError(
+            "the stationary (PM) transformation does not exist: allele "
+            f"{names[worst]} (frequency {p[worst]:.3g}) would need a mutation probability of "
+            f"{specific[worst]:.3g} > 1; reduce the mutation rate at this locus or do not ask "
+            "for a stationary model"
+        )
+    stabilised: Matrix = d[:, np.newaxis] * (M - identity) + identity
+    return stabilised
+
+
+def _communicating_classes(M: Matrix) -> list[list[int]]:
+    """The strongly connected classes of the mutation graph ``i -> j`` where ``M[i, j] > 0``,
+    in order of their first allele."""
+    n = M.shape[0]
+    reach = (M > 0.0) | np.eye(n, dtype=bool)
+    for _ in range(max(1, math.ceil(math.log2(n)))):
+        reach = reach | ((reach.astype(np.int64) @ reach.astype(np.int64)) > 0)
+    both = reach & reach.T
+    classes: list[list[int]] = []
+    seen: set[int] = set()
+    for i in range(n):
+        if i not in seen:
+            group = [int(j) for j in np.flatnonzero(both[i])]
+            seen.update(group)
+            classes.append(group)
+    return classes
+
+
 @lru_cache(maxsize=4096)
 def _cached_matrix(
     kind: str,
@@ -129,9 +276,12 @@ def _cached_matrix(
     rate: float,
     rate2: float,
     range_: float,
+    stationary: bool,
 ) -> Matrix:
     """:func:`mutation_matrix`, memoised: score tables ask for the same matrices many times."""
-    matrix = mutation_matrix(kind, alleles, frequencies, rate, rate2=rate2, range_=range_)
+    matrix = mutation_matrix(
+        kind, alleles, frequencies, rate, rate2=rate2, range_=range_, stationary=stationary
+    )
     matrix.flags.writeable = False
     return matrix
 
@@ -233,12 +383,22 @@ class MutationModel:
 
     ``rate2`` (mutation between integer alleles and microvariants) and ``range`` (relative
     probability of n+1 versus n steps) are used by ``stepwise`` only.
+
+    ``stationary`` replaces every matrix of ``equal``, ``stepwise`` or ``onestep`` by its PM
+    stabilisation (:func:`stabilize`; Familias' ``Stabilization = "PM"``), per locus and sex
+    on the locus' allele set: ``p M = p``, so at theta 0 an untyped relative changes
+    nothing, with the same overall mutation rate. Refused with ``none`` (nothing to
+    stabilise) and with ``proportional``, which is stationary already (its PM
+    transformation is itself): one spelling per model, so that records and caches never
+    show two names for one model, and ``stationary`` true always means transformed
+    matrices. A locus where the transformation does not exist is an error naming it.
     """
 
     kind: str = "none"
     rates: MutationRates | None = None
     rate2: float = 0.0
     range: float = 0.5
+    stationary: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in MODELS:
@@ -250,6 +410,10 @@ class MutationModel:
         _rate(self.rate2)
         if not (math.isfinite(self.range) and self.range > 0):
             raise MutationModelError(f"mutation range {self.range!r} must be positive")
+        if not isinstance(self.stationary, bool):
+            raise MutationModelError(f"stationary must be True or False, not {self.stationary!r}")
+        if self.stationary and self.kind not in STABILISABLE:
+            raise MutationModelError(_NOT_STABILISABLE[self.kind])
 
     @property
     def is_none(self) -> bool:
@@ -275,6 +439,7 @@ class MutationModel:
                         rate,
                         self.rate2,
                         self.range,
+                        self.stationary,
                     )
                 )
             except InputError as exc:

@@ -265,6 +265,7 @@ def test_help_lists_every_option() -> None:
         "--default-mutation-rate",
         "--mutation-rate2",
         "--mutation-range",
+        "--stationary-mutation",
         "--min-frequency",
         "--out",
     ):

@@ -12,7 +12,13 @@ import click
 
 from kinmatch.errors import InputError
 from kinmatch.frequencies import DEFAULT_MIN_FREQUENCY
-from kinmatch.mutation import MODELS, MutationModel, MutationRates, load_mutation_rates
+from kinmatch.mutation import (
+    MODELS,
+    STABILISABLE,
+    MutationModel,
+    MutationRates,
+    load_mutation_rates,
+)
 from kinmatch.relationships import SEARCHABLE
 
 EXIT_BAD_INPUT = 2
@@ -71,6 +77,11 @@ _MUTATION_OPTIONS = (
                  help="stepwise: rate of mutation between integer alleles and microvariants."),
     click.option("--mutation-range", type=click.FloatRange(0.0, min_open=True), default=0.5,
                  show_default=True, help="stepwise: relative probability of n+1 vs n steps."),
+    click.option("--stationary-mutation", is_flag=True,
+                 help="equal, stepwise, onestep: use the stationary (stabilised) matrices, "
+                      "pedmut's PM transformation (Simonsson & Mostad 2016): p M = p with the "
+                      "same overall mutation rate, so at theta 0 an untyped relative changes "
+                      "nothing. A locus where it does not exist is an error."),
 )  # fmt: skip
 
 
@@ -100,9 +111,14 @@ def mutation_from_options(
     default_mutation_rate: float | None,
     mutation_rate2: float,
     mutation_range: float,
+    stationary_mutation: bool = False,
 ) -> MutationModel:
     """The model the mutation options describe (argument names are the options')."""
     kind = mutation_model
+    if stationary_mutation and kind not in STABILISABLE:
+        raise InputError(f"--stationary-mutation applies to --mutation-model "
+                         f"{', '.join(STABILISABLE)}, not {kind}"
+                         + (" (stationary already)" if kind == "proportional" else ""))  # fmt: skip
     if kind == "none":
         if mutation_rate is not None or rates_path is not None:
             raise InputError("mutation rates given but --mutation-model is none")
@@ -116,7 +132,8 @@ def mutation_from_options(
         if mutation_rate is not None
         else load_mutation_rates(rates_path, default=default_mutation_rate)  # type: ignore[arg-type]
     )
-    return MutationModel(kind, rates, rate2=mutation_rate2, range=mutation_range)
+    return MutationModel(kind, rates, rate2=mutation_rate2, range=mutation_range,
+                         stationary=stationary_mutation)  # fmt: skip
 
 
 def read_token(path: Path) -> str:

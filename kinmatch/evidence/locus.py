@@ -23,8 +23,9 @@ rare alleles).
 the query's own genotype is as probable under H1 as under H2: always for a query of founders
 of H1 (the parent of a duo, a couple, the grandparent); for other queries without mutation
 (their genes are copies of distinct founder genes, and the Balding-Nichols urn is
-exchangeable) and with a stationary mutation model (``p M = p``: ``proportional``) at theta 0.
-With ``equal``, ``stepwise`` or ``onestep`` (Simonsson & Mostad 2016, *Stationary mutation
+exchangeable) and with a stationary mutation model (``p M = p``: ``proportional``, or
+``equal``, ``stepwise``, ``onestep`` with ``stationary=True``) at theta 0. With plain
+``equal``, ``stepwise`` or ``onestep`` (Simonsson & Mostad 2016, *Stationary mutation
 models*, FSI Genetics 23:217-225), or any mutation with theta > 0 (mutation loosens the
 urn's correlation of the two genes), the genotype of a non-founder query (the child of a
 duo, either sibling or cousin, the grandchild, the nephew) changes probability, and the

@@ -140,7 +140,9 @@ class Searcher:
     @property
     def parameters(self) -> dict[str, Any]:
         """What the LRs depend on besides the profiles, as plain JSON: the frequency table,
-        theta, the minimum frequency and the mutation model with its rates."""
+        theta, the minimum frequency and the mutation model with its rates (and
+        ``"stationary": true`` for a stabilised model; absent otherwise, so that the
+        idempotency keys of items pushed before the option existed do not change)."""
         model = self.mutation
         mutation: dict[str, Any] = {"model": model.kind}
         if not model.is_none and model.rates is not None:
@@ -152,6 +154,8 @@ class Searcher:
                 "rate2": model.rate2,
                 "range": model.range,
             }  # fmt: skip
+            if model.stationary:  # only when set: the records of other models keep their keys
+                mutation["stationary"] = True
         return {"frequencies": self.frequencies.name, "theta": self.theta,
                 "min_frequency": self.min_frequency, "mutation": mutation}  # fmt: skip
 
