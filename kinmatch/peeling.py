@@ -11,6 +11,12 @@ the sum over all of them of the product of
   parent's sex (the identity without mutation),
 * ``1[{x, y} = {a, b}]`` over the two genes of each typed person with genotype {a, b}.
 
+Frequencies need not sum to 1 (tables within 0.005 of it, rare alleles added at the minimum
+frequency). The core then counts a founder gene that no typed person inherits as 1, whatever
+the sum; here a phantom allele of frequency ``1 - sum(p)``, which never mutates to or from
+another allele and which no typed person carries, makes every such gene sum to exactly 1 and
+adds nothing to the others, so the two agree.
+
 Variables are summed out one at a time, the one whose merged factor is smallest first (the
 Elston-Stewart peeling order on a pedigree without loops; any pedigree is exact, loops and
 inbreeding included, at the cost of its width). A typed person's genes range only over the
@@ -55,9 +61,26 @@ def peeled_likelihood(
     unknown = set(genotypes) - set(pedigree.names)
     if unknown:
         raise ValueError(f"typed persons not in the pedigree: {sorted(unknown)}")
+    if float(p.sum()) != 1.0:
+        p, matrices = _with_phantom(p, matrices)
     domain = _domains(pedigree, genotypes, len(p))
     factors = _factors(pedigree, genotypes, p, matrices, domain)
     return _eliminate(factors, domain)
+
+
+def _with_phantom(
+    p: Vector, matrices: tuple[Matrix, Matrix] | None
+) -> tuple[Vector, tuple[Matrix, Matrix]]:
+    """``p`` and the matrices with the phantom allele (module docstring) appended."""
+    n = len(p)
+    full = np.append(p, 1.0 - float(p.sum()))
+    extended = []
+    for matrix in matrices or (np.eye(n), np.eye(n)):
+        m = np.zeros((n + 1, n + 1))
+        m[:n, :n] = matrix
+        m[n, n] = 1.0
+        extended.append(m)
+    return full, (extended[0], extended[1])
 
 
 def _domains(

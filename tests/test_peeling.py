@@ -69,6 +69,28 @@ def test_peeling_equals_the_brute_force_and_the_core(
         assert got == pytest.approx(core, rel=1e-12, abs=1e-300)
 
 
+@settings(max_examples=150, deadline=None)
+@given(pedigrees(max_persons=5), st.floats(0.9, 1.1), st.data())
+def test_frequencies_off_one_as_the_core(
+    persons: list[TwinPerson], total: float, data: st.DataObject
+) -> None:
+    """Frequencies that do not sum to 1: the core counts a gene no typed person inherits as
+    1, and so does peeling (its phantom allele)."""
+    p, matrices = data.draw(loci(4))
+    p = p * total
+    names = [name for name, _, _, _ in persons]
+    typed_names = data.draw(st.lists(st.sampled_from(names), unique=True, max_size=3))
+    n = len(p)
+    typed = {
+        name: tuple(sorted(data.draw(st.lists(st.integers(0, n - 1), min_size=2, max_size=2))))
+        for name in typed_names
+    }
+    pedigree = Pedigree(tuple(Person(*person) for person in persons))
+    got = peeled_likelihood(pedigree, typed, p, matrices=matrices)
+    core = pedigree_likelihood(pedigree, typed, p, matrices=matrices)
+    assert got == pytest.approx(core, rel=1e-12, abs=1e-300)
+
+
 def test_a_fourteen_person_pedigree_equals_the_core() -> None:
     """Three generations, 16 meioses: 2^16 inheritance vectors for the core, a few factors of
     at most four genes for peeling."""
