@@ -283,7 +283,8 @@ class _Forest:
         Each draw copies one specific earlier draw (weight theta each) or is fresh from p
         (weight 1 - theta), normalised by 1 + (m - 1) theta for m earlier draws (the
         Chinese-restaurant form of the Balding-Nichols urn). A copy of a fixed draw takes its
-        allele; fresh draws start a block whose allele is summed over p.
+        allele; fresh draws start a block whose allele is summed over p. For one genotype
+        (not a grid) the same sum is taken allele by allele by :func:`urn_expectation`.
         """
         p = self.p.reshape(-1, 1, 1)
         if self.theta == 0.0:
@@ -291,6 +292,11 @@ class _Forest:
             for vector in vectors:
                 result = result * np.sum(p * vector, axis=0)
             return result
+        if vectors and vectors[0].shape[1:] == (1, 1):  # one genotype, not a grid
+            counts = np.bincount([int(a[0, 0]) for a in fixed], minlength=len(self.p))
+            v = np.ascontiguousarray(np.stack([vector[:, 0, 0] for vector in vectors]))
+            found = urn_expectation(v, self.p, counts, len(fixed), self.theta)
+            return np.full((1, 1), found)
         theta, start = self.theta, len(fixed)
 
         def seat(
@@ -317,3 +323,50 @@ class _Forest:
             return total / (1 + (start + k - 1) * theta)
 
         return seat(0, [], [])
+
+
+@lru_cache(maxsize=16)
+def _submasks(k: int) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """Every pair (S, T) with T a subset of S of ``k`` bits (3^k pairs), and popcounts."""
+    sets, subsets = [], []
+    for s in range(1 << k):
+        t = s
+        while True:
+            sets.append(s)
+            subsets.append(t)
+            if t == 0:
+                break
+            t = (t - 1) & s
+    bits = np.array([bin(s).count("1") for s in range(1 << k)], dtype=np.int64)
+    return np.array(sets, dtype=np.int64), np.array(subsets, dtype=np.int64), bits
+
+
+def urn_expectation(
+    v: NDArray[np.float64],
+    p: Vector,
+    fixed_counts: NDArray[np.int64],
+    n_fixed: int,
+    theta: float,
+) -> float:
+    """E[prod_k v[k, X_k]] over ``K`` further Balding-Nichols draws after ``n_fixed`` fixed
+    draws with ``fixed_counts[a]`` copies of allele ``a``.
+
+    The joint law of the K draws, prod_a prod_{j < m_a} ((c_a + j) theta + (1 - theta) p_a)
+    / prod_{k < K} (1 + (F + k - 1) theta) with m_a the draws equal to a, depends on the draws
+    only through which of them carry each allele; so the sum runs allele by allele over
+    subsets of the draws (n 3^K terms) instead of over every seating ((F + K)! / F!).
+    """
+    k_draws, n = v.shape
+    sets, subsets, bits = _submasks(k_draws)
+    size = 1 << k_draws
+    f = np.zeros(size)
+    f[0] = 1.0
+    for a in range(n):
+        product = np.ones(size)
+        for k in range(k_draws):
+            product[(np.arange(size) >> k) & 1 == 1] *= v[k, a]
+        steps = (fixed_counts[a] + np.arange(k_draws)) * theta + (1 - theta) * p[a]
+        product *= np.concatenate(([1.0], np.cumprod(steps)))[bits]
+        f = np.bincount(sets, weights=f[sets ^ subsets] * product[subsets], minlength=size)
+    norm = float(np.prod(1 + (n_fixed + np.arange(k_draws) - 1) * theta))
+    return float(f[size - 1]) / norm
