@@ -127,6 +127,50 @@ def family_locus_lr(
     return LocusLR(locus, h1 / h2, True, consistent, h1, h2, alleles.rare)
 
 
+def check_family(
+    family: Family,
+    profiles: Mapping[str, Profile],
+    frequencies: AlleleFrequencies,
+    *,
+    min_frequency: float = DEFAULT_MIN_FREQUENCY,
+) -> None:
+    """Refuse a family whose typed members contradict each other without mutation (a sample
+    swap or a wrong pedigree: then H1 and H2 are both 0 under a model without mutation).
+
+    Raises :class:`FamilyError` naming the family, the locus and two typed members who cannot
+    be related as registered (the first such pair in the family's order; or every typed
+    member when only their whole set contradicts). No genotype is quoted.
+    """
+    members = {person: profiles[sample] for person, sample in family.typed.items()}
+    pedigree = family.pedigree()
+    loci = sorted({locus for p in members.values() for locus in p.genotypes}, key=locus_sort_key)
+    for locus in loci:
+        if locus not in frequencies:
+            continue
+        typed = {person: p.genotypes[locus] for person, p in members.items()
+                 if locus in p.genotypes}  # fmt: skip
+        alleles = frequencies.locus_alleles(
+            locus, (a for g in typed.values() for a in g), min_frequency
+        )
+        coded = {person: (alleles.index(g[0]), alleles.index(g[1])) for person, g in typed.items()}
+        p = alleles.frequencies
+        if peeled_likelihood(pedigree, coded, p) > 0.0:
+            continue
+        persons = sorted(coded, key=list(family.typed).index)
+        culprits = next(
+            ([first, second] for i, first in enumerate(persons) for second in persons[i + 1 :]
+             if peeled_likelihood(pedigree, {first: coded[first], second: coded[second]}, p)
+             == 0.0),
+            persons,
+        )  # fmt: skip
+        raise FamilyError(
+            f"typed members {', '.join(map(repr, culprits))} contradict each other at locus "
+            f"{locus!r} without mutation (a sample swap or a wrong pedigree?); check the "
+            "family, or use a mutation model",
+            source=family.source, family=family.family_id, person=culprits[0],
+        )  # fmt: skip
+
+
 def _member_profiles(
     poi: Profile, family: Family, profiles: Mapping[str, Profile]
 ) -> dict[str, Profile]:

@@ -15,7 +15,7 @@ from kinmatch.cases import Case, check_rates, read_cases
 from kinmatch.cli import options
 from kinmatch.errors import CaseError, InputError, KinmatchError
 from kinmatch.families import Family, read_families
-from kinmatch.family_lr import family_lr
+from kinmatch.family_lr import check_family, family_lr
 from kinmatch.frequencies import load_frequencies
 from kinmatch.likelihood import KinshipResult, kinship_lr
 from kinmatch.pedfile import read_ped
@@ -74,6 +74,11 @@ def lr_command(
         read = read_profiles(profiles_path, ignore_unknown_loci=ignore_unknown_loci)
         profiles, families = _families(read, families_path, ped_path, family_id, missing)
         cases = read_cases(cases_path, profiles, families)
+        if mutation.is_none:
+            for family_id in sorted({case.family_id for case in cases if case.family_id}):
+                assert families is not None  # read_cases checked every family_id
+                check_family(families[family_id], profiles, frequencies,
+                             min_frequency=min_frequency)  # fmt: skip
         check_rates(cases, profiles, frequencies, mutation, source=str(cases_path),
                     families=families)  # fmt: skip
     except KinmatchError as exc:
