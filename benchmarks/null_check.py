@@ -433,8 +433,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     hit = next(h for h in result.hits if h.reference_id == COUPLE)
     assert hit.log10_lr is not None and hit.father_id and hit.mother_id
     father, mother = hit.persons["father"], hit.persons["mother"]
-    core = kinship_lr("parents-child", {"child": child, "father": father, "mother": mother},
-                      table, theta=THETA, mutation=mutation).log10_lr  # fmt: skip
+    roles = {"child": child, "father": father, "mother": mother}
+    core = kinship_lr("parents-child", roles, table, theta=THETA, mutation=mutation,
+                      one_sided_exact=False).log10_lr  # fmt: skip
     assert core is not None
     null = model.couples(child.genotypes, loci=list(child.genotypes))
     exact = (

@@ -16,7 +16,10 @@ Familias and R*, 2016, ch. 3 and 4). At theta 0 both pedigrees are peeled
 :data:`kinmatch.families.MAX_MEIOSES`).
 
 A locus is compared when it is in the frequency table, the POI is typed there and at least one
-typed member is; otherwise it gives LR 1 and is reported as not compared. Its allele set is the
+typed member is. Where only one side is typed the locus is one-sided (not compared): with
+only the POI typed its exact LR P(POI | H1) / P(POI | H2), which a non-stationary mutation
+model moves off 1 (``one_sided_exact``; False keeps the older convention, 1); with only
+members typed both hypotheses are the same pedigree, LR 1. Its allele set is the
 table's alleles plus every compared person's alleles the table lacks, at the minimum frequency
 (as :func:`kinmatch.likelihood.locus_lr`). The verdict uses the parentage rule when a parent of
 the missing member is typed, otherwise the LR thresholds.
@@ -49,6 +52,7 @@ def family_lr(
     mutation: MutationModel = NO_MUTATION,
     min_frequency: float = DEFAULT_MIN_FREQUENCY,
     verdict_rule: VerdictRule | None = None,
+    one_sided_exact: bool = True,
 ) -> KinshipResult:
     """Combined LR of ``poi`` being ``family``'s missing member (module docstring).
 
@@ -68,7 +72,7 @@ def family_lr(
     for locus in loci:
         results[locus] = family_locus_lr(
             poi, family, members, locus, frequencies, theta=theta, mutation=mutation,
-            min_frequency=min_frequency,
+            min_frequency=min_frequency, one_sided_exact=one_sided_exact,
         )  # fmt: skip
     parents = {family.member(family.missing).father, family.member(family.missing).mother}
     parentage = any(person in members for person in parents if person is not None)
@@ -86,15 +90,17 @@ def family_locus_lr(
     theta: float = 0.0,
     mutation: MutationModel = NO_MUTATION,
     min_frequency: float = DEFAULT_MIN_FREQUENCY,
+    one_sided_exact: bool = True,
 ) -> LocusLR:
     """LR of one locus; ``members`` maps typed person IDs to their profiles."""
     if locus not in frequencies:
         return LocusLR(locus, 1.0, False, reason="not in frequency table")
     typed = {person: p.genotypes[locus] for person, p in members.items() if locus in p.genotypes}
     if locus not in poi.genotypes:
-        return LocusLR(locus, 1.0, False, reason="untyped: poi")
-    if not typed:
-        return LocusLR(locus, 1.0, False, reason="untyped: every family member")
+        one_sided = bool(typed)  # the same pedigree under H1 and H2: exactly 1
+        return LocusLR(locus, 1.0, False, reason="untyped: poi", one_sided=one_sided)
+    if not typed and (not one_sided_exact or mutation.is_none):  # exactly 1 without mutation
+        return LocusLR(locus, 1.0, False, reason="untyped: every family member", one_sided=True)
     name = _poi_name(family)
     genotypes = {**typed, name: poi.genotypes[locus]}
     alleles = frequencies.locus_alleles(
@@ -116,6 +122,11 @@ def family_locus_lr(
         return pedigree_likelihood(pedigree, coded, p, theta=theta, matrices=chosen)
 
     h1, h2 = likelihood(h1_pedigree), likelihood(h2_pedigree)
+    if not typed:
+        if h2 == 0.0:
+            raise CaseError("the person of interest's genotype is impossible", locus=locus)
+        return LocusLR(locus, h1 / h2, False, None, h1, h2, alleles.rare,
+                       "untyped: every family member", True)  # fmt: skip
     if h2 == 0.0:
         raise CaseError(
             f"the typed members of family {family.family_id!r} contradict each other without "

@@ -12,8 +12,14 @@ Evett & Weir, *Interpreting DNA Evidence*, 1998, ch. 7), and the kinship-coeffic
 LR = kappa0 + kappa1 R1 + kappa2 R2 for pairs (Thompson 1975).
 
 A locus is compared only when it is in the frequency table and the persons under test are
-typed there; otherwise it contributes LR 1 and is reported as not compared. In a trio or a
-couple an untyped third person is untyped in the pedigree, so the locus reduces to the duo.
+typed there. A locus typed on one side only is **one-sided**: not compared, but its exact LR
+P(typed | H1) / P(typed | H2) still enters the product (``one_sided_exact``, the default). It
+is 1 without mutation and under a stationary model at theta 0, but not otherwise: under the
+equal, stepwise or onestep model a non-founder's own genotype is less or more probable after
+its untyped ancestors' meioses than in the population (forrel gives 0.9976-1.0046 on such
+loci). ``one_sided_exact=False`` keeps the older convention, LR 1. A locus absent from the
+table contributes LR 1. In a trio or a couple an untyped third person is untyped in the
+pedigree, so the locus reduces to the duo.
 The allele set of a locus is the table's alleles plus the compared persons' alleles the table
 lacks, at the minimum frequency (reported); mutation matrices are built on that set.
 """
@@ -44,7 +50,9 @@ class LocusLR:
 
     ``consistent`` says whether the typed genotypes fit H1 without mutation (False is a
     Mendelian exclusion); it is None when the locus was not compared, and ``reason`` then
-    says why. ``h1`` and ``h2`` are the two likelihoods (1 when not compared).
+    says why. ``h1`` and ``h2`` are the two likelihoods (1 when not compared). A
+    ``one_sided`` locus is not compared, yet its ``lr`` (exact, or 1 by convention) is part
+    of the combined LR.
     """
 
     locus: str
@@ -55,6 +63,7 @@ class LocusLR:
     h2: float = 1.0
     rare_alleles: tuple[str, ...] = ()
     reason: str | None = None
+    one_sided: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,6 +97,7 @@ class KinshipResult:
                     "lr": locus.lr,
                     "compared": locus.compared,
                     "consistent": locus.consistent,
+                    **({"one_sided": True} if locus.one_sided else {}),
                     **({"reason": locus.reason} if locus.reason else {}),
                 }
                 for name, locus in self.loci.items()
@@ -130,13 +140,15 @@ def locus_lr(
     mutation: MutationModel = NO_MUTATION,
     min_frequency: float = DEFAULT_MIN_FREQUENCY,
     transmitter_sex: str = "M",
+    one_sided_exact: bool = True,
 ) -> LocusLR:
     """Likelihood ratio of ``relationship`` at one locus.
 
     ``genotypes`` maps the relationship's roles to genotypes (None or absent: untyped).
-    ``transmitter_sex`` is the alleged parent's sex in a duo. Raises :class:`CaseError` when
-    the locus cannot be computed for this case (onestep with microvariants, an impossible
-    mother-child pair in a trio without mutation).
+    ``transmitter_sex`` is the alleged parent's sex in a duo. A locus typed on one side only
+    gives the exact one-sided LR, or 1 when not ``one_sided_exact`` (module docstring).
+    Raises :class:`CaseError` when the locus cannot be computed for this case (onestep with
+    microvariants, an impossible mother-child pair in a trio without mutation).
     """
     rel = get_relationship(relationship) if isinstance(relationship, str) else relationship
     _check_theta(theta)
@@ -146,8 +158,39 @@ def locus_lr(
         return LocusLR(locus, 1.0, False, reason="not in frequency table")
     gap = untyped_roles(rel, typed)
     if gap:
-        return LocusLR(locus, 1.0, False, reason=f"untyped: {gap}")
+        if not typed:
+            return LocusLR(locus, 1.0, False, reason=f"untyped: {gap}")
+        if not one_sided_exact or mutation.is_none:  # exactly 1 without mutation
+            return LocusLR(locus, 1.0, False, reason=f"untyped: {gap}", one_sided=True)
+        h1, h2, _, rare = _likelihoods(rel, locus, typed, frequencies, theta, mutation,
+                                       min_frequency, transmitter_sex)  # fmt: skip
+        if h2 == 0.0:
+            raise CaseError("the typed genotypes are impossible under H2", locus=locus)
+        return LocusLR(locus, h1 / h2, False, None, h1, h2, rare, f"untyped: {gap}", True)
 
+    h1, h2, consistent, rare = _likelihoods(rel, locus, typed, frequencies, theta, mutation,
+                                            min_frequency, transmitter_sex)  # fmt: skip
+    if h2 == 0.0:
+        raise CaseError(
+            "the genotypes are impossible under H2 (in a trio: mother and child share no "
+            "allele) without mutation; use a mutation model or compare the duo",
+            locus=locus,
+        )
+    return LocusLR(locus, h1 / h2, True, consistent, h1, h2, rare)
+
+
+def _likelihoods(
+    rel: Relationship,
+    locus: str,
+    typed: Mapping[str, Genotype],
+    frequencies: AlleleFrequencies,
+    theta: float,
+    mutation: MutationModel,
+    min_frequency: float,
+    transmitter_sex: str,
+) -> tuple[float, float, bool, tuple[str, ...]]:
+    """H1 and H2 likelihoods of the typed persons at one locus, whether they fit H1 without
+    mutation, and the rare alleles of the comparison."""
     alleles = frequencies.locus_alleles(
         locus, (a for g in typed.values() for a in g), min_frequency
     )
@@ -164,13 +207,7 @@ def locus_lr(
         consistent = bool(h1 > 0.0)
     else:
         consistent = bool(pedigree_likelihood(h1_ped, coded, p) > 0.0)
-    if h2 == 0.0:
-        raise CaseError(
-            "the genotypes are impossible under H2 (in a trio: mother and child share no "
-            "allele) without mutation; use a mutation model or compare the duo",
-            locus=locus,
-        )
-    return LocusLR(locus, h1 / h2, True, consistent, h1, h2, alleles.rare)
+    return h1, h2, consistent, alleles.rare
 
 
 def kinship_lr(
@@ -182,12 +219,13 @@ def kinship_lr(
     mutation: MutationModel = NO_MUTATION,
     min_frequency: float = DEFAULT_MIN_FREQUENCY,
     verdict_rule: VerdictRule | None = None,
+    one_sided_exact: bool = True,
 ) -> KinshipResult:
     """Combined likelihood ratio of ``relationship`` for the profiles in their roles.
 
     ``persons`` maps roles (``child``, ``parent``, ``mother``, ``father``, ``person1``,
-    ``person2``) to profiles. LR = product of the per-locus LRs over compared loci;
-    ``log10_lr`` is the sum of their log10 and None when LR is 0.
+    ``person2``) to profiles. LR = product of the per-locus LRs over compared and one-sided
+    loci (module docstring); ``log10_lr`` is the sum of their log10 and None when LR is 0.
     """
     rel = get_relationship(relationship)
     _check_roles(rel, persons)
@@ -206,6 +244,7 @@ def kinship_lr(
         results[locus] = locus_lr(
             rel, locus, genotypes, frequencies, theta=theta, mutation=mutation,
             min_frequency=min_frequency, transmitter_sex=transmitter_sex,
+            one_sided_exact=one_sided_exact,
         )  # fmt: skip
     return combine(rel, results, verdict_rule or VerdictRule())
 
@@ -213,8 +252,8 @@ def kinship_lr(
 def combine(
     relationship: Relationship, loci: Mapping[str, LocusLR], rule: VerdictRule
 ) -> KinshipResult:
-    """Multiply per-locus LRs and attach the verdict."""
-    values = [locus.lr for locus in loci.values() if locus.compared]
+    """Multiply the per-locus LRs of compared and one-sided loci and attach the verdict."""
+    values = [locus.lr for locus in loci.values() if locus.compared or locus.one_sided]
     lr = math.prod(values)
     log10_lr = None if 0.0 in values else math.fsum(math.log10(v) for v in values)
     inconsistent = tuple(name for name, locus in loci.items() if locus.consistent is False)

@@ -41,6 +41,9 @@ from kinmatch.profiles import Profile, ProfileTable, read_profiles
 @click.option("--missing", default=None, help="--ped: the id of the missing member.")
 @options.model_options
 @click.option("--renormalise", is_flag=True, help="Rescale each locus of the table to sum to 1.")
+@click.option("--one-sided-as-one", is_flag=True,
+              help="Count a locus typed on one side only as LR 1 (the older convention) "
+                   "instead of its exact value under the mutation model.")  # fmt: skip
 @click.option("--ignore-unknown-loci", is_flag=True,
               help="Skip profile loci outside the catalogue (they are listed) instead "
                    "of failing.")  # fmt: skip
@@ -58,6 +61,7 @@ def lr_command(
     theta: float,
     min_frequency: float,
     renormalise: bool,
+    one_sided_as_one: bool,
     ignore_unknown_loci: bool,
     out_path: Path | None,
     **mutation_args: Any,
@@ -94,11 +98,13 @@ def lr_command(
                 result = family_lr(
                     profiles[case.samples["poi"]], families[case.family_id], profiles,
                     frequencies, theta=theta, mutation=mutation, min_frequency=min_frequency,
+                    one_sided_exact=not one_sided_as_one,
                 )  # fmt: skip
             else:
                 result = kinship_lr(
                     case.relationship, case.persons(profiles), frequencies, theta=theta,
                     mutation=mutation, min_frequency=min_frequency,
+                    one_sided_exact=not one_sided_as_one,
                 )  # fmt: skip
             records.append(_record(case, result, None))
         except CaseError as exc:

@@ -514,4 +514,5 @@ class Searcher:
     def _breakdown(self, relationship: str, roles: dict[str, Profile]) -> KinshipResult:
         return kinship_lr(relationship, roles, self.frequencies, theta=self.theta,
                           mutation=self.mutation, min_frequency=self.min_frequency,
-                          verdict_rule=self.verdict_rule)  # fmt: skip
+                          verdict_rule=self.verdict_rule,
+                          one_sided_exact=False)  # the tables' convention  # fmt: skip
