@@ -170,7 +170,7 @@ def score(
     if query.kind == "full-siblings":
         roles = {"person2": query.query, **query.relatives}
     true = kinship_lr(relationship, roles, searcher.frequencies, theta=searcher.theta,
-                      mutation=searcher.mutation, one_sided_exact=False).log10_lr  # fmt: skip
+                      mutation=searcher.mutation).log10_lr  # fmt: skip
     true_log10 = -math.inf if true is None else true
     hits = result.hits
     mine = [h for h in hits if h.reference_id == query.truth_id]

@@ -434,8 +434,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     assert hit.log10_lr is not None and hit.father_id and hit.mother_id
     father, mother = hit.persons["father"], hit.persons["mother"]
     roles = {"child": child, "father": father, "mother": mother}
-    core = kinship_lr("parents-child", roles, table, theta=THETA, mutation=mutation,
-                      one_sided_exact=False).log10_lr  # fmt: skip
+    core = kinship_lr("parents-child", roles, table, theta=THETA, mutation=mutation).log10_lr
     assert core is not None
     null = model.couples(child.genotypes, loci=list(child.genotypes))
     exact = (

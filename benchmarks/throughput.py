@@ -119,8 +119,8 @@ def scan_times(root: Path) -> tuple[float, float]:
 
     def couple_scan() -> None:
         score_couples(couples.father, couples.mother, tables.transmit, tables.count, tables.rare,
-                      tables.duo.log10_lr, tables.child_p, tables.child_het, 0.01, scored,
-                      exact)  # fmt: skip
+                      tables.duo.log10_lr, tables.child_p, tables.child_het,
+                      tables.child_one_sided, 0.01, scored, exact)  # fmt: skip
 
     return duo, best_of(couple_scan)
 

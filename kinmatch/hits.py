@@ -25,11 +25,13 @@ from kinmatch.profiles import Profile
 @dataclass(frozen=True)
 class LocusDetail:
     """One locus of a hit: its LR (1 where not compared) and, where compared, whether the
-    genotypes fit H1 without mutation (False: a Mendelian exclusion)."""
+    genotypes fit H1 without mutation (False: a Mendelian exclusion). A ``one_sided`` locus
+    (typed on one side only) is not compared, yet its LR is part of the hit's."""
 
     lr: float
     compared: bool
     consistent: bool | None
+    one_sided: bool = False
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -31,6 +31,7 @@ from kinmatch.errors import CaseError, InputError
 from kinmatch.frequencies import DEFAULT_MIN_FREQUENCY, AlleleFrequencies, LocusAlleles
 from kinmatch.kernels.tables import couple_parent_rows, duo_row
 from kinmatch.likelihood import NO_MUTATION, locus_lr, untyped_roles
+from kinmatch.loci import locus_sort_key
 from kinmatch.mutation import Matrix, MutationModel
 from kinmatch.pedigree import pedigree_likelihood_grid
 from kinmatch.relationships import get_relationship
@@ -48,11 +49,23 @@ Ints = NDArray[np.int64]
 @dataclass(frozen=True)
 class ScoreTables:
     """Tables of shape (sex classes, loci, codes); loci in the store's order. ``compared``
-    marks the loci with entries (in the table and typed on the query's side); the others
-    are 0 throughout."""
+    marks the loci with entries (in the table and typed on the query's side); at the others
+    only a reference typed there scores (its one-sided LR, under a mutation model), and
+    code 0 of a compared locus is the query's one-sided LR (the reference untyped there).
+    ``outside`` holds, per sex class, the one-sided log10 LR of the query's loci that no
+    reference has (typed by the query and in the frequency table, not in ``loci``): every
+    reference scores them."""
 
     log10_lr: NDArray[np.float64]
     compared: NDArray[np.bool_]
+    outside: Mapping[str, NDArray[np.float64]] = field(default_factory=dict)
+
+    def outside_total(self) -> NDArray[np.float64]:
+        """The sum of ``outside`` per sex class (0 without such loci)."""
+        total = np.zeros(self.log10_lr.shape[0])
+        for values in self.outside.values():
+            total = total + values
+        return total
 
 
 @dataclass(frozen=True)
@@ -96,11 +109,17 @@ class TableBuilder:
         theta: float = 0.0,
         mutation: MutationModel = NO_MUTATION,
         min_frequency: float = DEFAULT_MIN_FREQUENCY,
+        one_sided_exact: bool = True,
     ) -> None:
+        """``one_sided_exact=False`` scores loci typed on one side only as LR 1 (the older
+        convention) instead of their exact LR (:mod:`kinmatch.likelihood`)."""
         self.frequencies = frequencies
         self.theta = theta
         self.mutation = mutation
         self.min_frequency = min_frequency
+        self.one_sided_exact = one_sided_exact
+        self.one_sided = one_sided_exact and not mutation.is_none
+        """Whether one-sided loci score anything (their exact LR is 1 without mutation)."""
         self._entries: dict[tuple[object, ...], float] = {}
         self._grids: OrderedDict[tuple[object, ...], LocusGrids] = OrderedDict()
         self._rows: OrderedDict[tuple[object, ...], NDArray[np.float64]] = OrderedDict()
@@ -121,7 +140,7 @@ class TableBuilder:
             result = locus_lr(
                 relationship, locus, genotypes, self.frequencies, theta=self.theta,
                 mutation=self.mutation, min_frequency=self.min_frequency,
-                transmitter_sex=transmitter_sex,
+                transmitter_sex=transmitter_sex, one_sided_exact=self.one_sided_exact,
             )  # fmt: skip
             found = math.log10(result.lr) if result.lr > 0 else -math.inf
             self._entries[key] = found
@@ -168,7 +187,7 @@ class TableBuilder:
                 return found
         alleles, coded, matrices = self._comparison(locus, query)
         p, theta = alleles.frequencies, self.theta
-        if rel.name == "parent-child":  # the closed form, tested equal to the core's grids
+        if rel.name == "parent-child" and coded:  # the closed form, tested equal to the core's
             paternal, maternal = matrices if matrices is not None else (None, None)
             own, mate = (paternal, maternal) if sex == "M" else (maternal, paternal)
             h1, h2 = duo_grids(p, theta=theta, parent_matrix=own, mate_matrix=mate,
@@ -208,16 +227,42 @@ class TableBuilder:
         width = max((n_genotype_codes(len(dictionaries.get(locus, ()))) for locus in loci),
                     default=1)  # fmt: skip
         shape = (len(transmitter_sexes), len(loci), width)
-        tables = ScoreTables(np.zeros(shape), np.zeros(len(loci), dtype=bool))
+        tables = ScoreTables(np.zeros(shape), np.zeros(len(loci), dtype=bool),
+                             self.outside(rel.name, fixed, loci, transmitter_sexes))  # fmt: skip
         for li, locus in enumerate(loci):
             query = {role: typed[locus] for role, typed in fixed.items() if locus in typed}
-            if locus in self.frequencies and not untyped_roles(rel, {*query, free_role}):
-                tables.compared[li] = True
-                dictionary = tuple(dictionaries.get(locus, ()))
-                for s, sex in enumerate(transmitter_sexes):
-                    row = self.row(rel.name, locus, query, free_role, sex, dictionary)
-                    tables.log10_lr[s, li, : len(row)] = row
+            if locus not in self.frequencies:
+                continue
+            compared = not untyped_roles(rel, {*query, free_role})
+            if not compared and (query or not self.one_sided):
+                continue  # exactly 1 for every code (no searched relationship gets here typed)
+            tables.compared[li] = compared
+            dictionary = tuple(dictionaries.get(locus, ()))
+            for s, sex in enumerate(transmitter_sexes):
+                row = self.row(rel.name, locus, query, free_role, sex, dictionary)
+                tables.log10_lr[s, li, : len(row)] = row
         return tables
+
+    def outside(
+        self,
+        relationship: str,
+        fixed: Mapping[str, Mapping[str, Genotype]],
+        loci: Sequence[str],
+        transmitter_sexes: Sequence[str],
+    ) -> dict[str, NDArray[np.float64]]:
+        """The query's one-sided log10 LR, per sex, at its loci outside ``loci`` that are in
+        the frequency table (none without mutation: they are exactly 0)."""
+        if not self.one_sided:
+            return {}
+        inside = set(loci)
+        names = {locus for typed in fixed.values() for locus in typed}
+        found = {}
+        for locus in sorted(names - inside, key=locus_sort_key):
+            if locus in self.frequencies:
+                query = {role: typed[locus] for role, typed in fixed.items() if locus in typed}
+                found[locus] = np.array([self.entry(relationship, locus, query, sex)
+                                         for sex in transmitter_sexes])  # fmt: skip
+        return found
 
     def row(
         self,
@@ -243,7 +288,7 @@ class TableBuilder:
                 self._rows.move_to_end(key)
                 return found
         first, second = code_alleles(len(dictionary))
-        if relationship == "parent-child":
+        if relationship == "parent-child" and query:
             row, known = self._duo_row(locus, query, sex, dictionary)
         else:
             grids = self.locus_grids(relationship, locus, query, free_role, sex)
@@ -260,6 +305,8 @@ class TableBuilder:
         for k in np.flatnonzero(~known).tolist():  # an allele the comparison's set lacks
             genotype = make_genotype(dictionary[first[k]], dictionary[second[k]])
             row[k + 1] = self.entry(relationship, locus, {**query, free_role: genotype}, sex)
+        if query and self.one_sided:  # code 0, the reference untyped: one-sided
+            row[0] = self.entry(relationship, locus, query, sex)
         row.flags.writeable = False
         with self._lock:
             if key not in self._rows:
@@ -309,6 +356,10 @@ class CoupleTables:
     duo: ScoreTables
     child_p: NDArray[np.float64]
     child_het: NDArray[np.uint8]
+    child_one_sided: NDArray[np.float64]
+    """log10 LR of the child alone at each locus (0 without mutation): neither parent typed."""
+    child_outside: Mapping[str, float] = field(default_factory=dict)
+    """The same at the child's loci no stored profile has: every couple scores them."""
 
 
 def couple_tables(
@@ -332,10 +383,13 @@ def couple_tables(
     rare = np.zeros((len(loci), width), dtype=np.uint8)
     child_p = np.zeros((len(loci), 2))
     child_het = np.full(len(loci), 255, dtype=np.uint8)
+    child_one_sided = np.zeros(len(loci))
     for li, locus in enumerate(loci):
         genotype = child.get(locus)
         if genotype is None or locus not in builder.frequencies:
             continue
+        if builder.one_sided:  # neither parent typed: the child's own LR
+            child_one_sided[li] = builder.entry("parents-child", locus, {"child": genotype}, "M")
         alleles = builder.frequencies.locus_alleles(locus, genotype, builder.min_frequency)
         try:
             matrices = builder.mutation.matrices(alleles)
@@ -353,4 +407,7 @@ def couple_tables(
         for s, matrix in enumerate(sexes):
             couple_parent_rows(np.ascontiguousarray(matrix, dtype=np.float64), wanted[0],
                                wanted[1], lo, hi, transmit[s, li], count[li], rare[li])  # fmt: skip
-    return CoupleTables(transmit, count, rare, duo, child_p, child_het)
+    alone = builder.outside("parents-child", {"child": child}, loci, ("M",))
+    outside = {locus: float(values[0]) for locus, values in alone.items()}
+    return CoupleTables(transmit, count, rare, duo, child_p, child_het, child_one_sided,
+                        outside)  # fmt: skip

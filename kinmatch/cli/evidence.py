@@ -32,6 +32,7 @@ def evidence_command(
     relationship: str,
     theta: float,
     min_frequency: float,
+    one_sided_as_one: bool,
     **mutation_args: Any,
 ) -> None:
     """How a query's LR is distributed over unrelated references of the population, and
@@ -48,7 +49,8 @@ def evidence_command(
         query = table[sample] if sample is not None else next(iter(table.values()))
         store = ReferenceStore.open(store_dir)
         searcher = Searcher(store, frequencies, theta=theta, mutation=mutation,
-                            min_frequency=min_frequency)  # fmt: skip
+                            min_frequency=min_frequency,
+                            one_sided_exact=not one_sided_as_one)  # fmt: skip
         met = searcher.search(query, relationship, top_k=1).n_scored
         null = searcher.null_distribution(query, relationship)
         null.certify()

@@ -41,9 +41,6 @@ from kinmatch.profiles import Profile, ProfileTable, read_profiles
 @click.option("--missing", default=None, help="--ped: the id of the missing member.")
 @options.model_options
 @click.option("--renormalise", is_flag=True, help="Rescale each locus of the table to sum to 1.")
-@click.option("--one-sided-as-one", is_flag=True,
-              help="Count a locus typed on one side only as LR 1 (the older convention) "
-                   "instead of its exact value under the mutation model.")  # fmt: skip
 @click.option("--ignore-unknown-loci", is_flag=True,
               help="Skip profile loci outside the catalogue (they are listed) instead "
                    "of failing.")  # fmt: skip

@@ -67,6 +67,7 @@ def match_command(
     relationship: str,
     theta: float,
     min_frequency: float,
+    one_sided_as_one: bool,
     min_lr: float,
     top_k: int,
     max_inconsistent: int,
@@ -95,7 +96,7 @@ def match_command(
         store = ReferenceStore.open(store_dir)
         searcher = Searcher(
             store, frequencies, theta=theta, mutation=mutation, min_frequency=min_frequency,
-            max_inconsistent=max_inconsistent,
+            max_inconsistent=max_inconsistent, one_sided_exact=not one_sided_as_one,
         )  # fmt: skip
         searcher.check_queries(table)
         started = time.perf_counter()

@@ -97,10 +97,17 @@ def mutation_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
+ONE_SIDED = click.option(
+    "--one-sided-as-one", is_flag=True,
+    help="Count a locus typed on one side only as LR 1 (the older convention) instead of its "
+         "exact value under the mutation model.",
+)  # fmt: skip
+
+
 def model_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """What an LR depends on besides the profiles and the table: theta, the mutation options
-    and the minimum frequency."""
-    return THETA(mutation_options(MIN_FREQUENCY(command)))
+    """What an LR depends on besides the profiles and the table: theta, the mutation options,
+    the minimum frequency and how one-sided loci count."""
+    return THETA(mutation_options(MIN_FREQUENCY(ONE_SIDED(command))))
 
 
 def mutation_from_options(

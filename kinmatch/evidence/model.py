@@ -27,7 +27,7 @@ from kinmatch.likelihood import NO_MUTATION, untyped_roles
 from kinmatch.loci import locus_sort_key
 from kinmatch.mutation import MutationModel
 from kinmatch.profiles import Profile
-from kinmatch.relationships import get_relationship
+from kinmatch.relationships import Relationship, get_relationship
 from kinmatch.tables import TableBuilder
 
 COUPLE_PATTERNS = ("both", "father", "mother")
@@ -236,7 +236,8 @@ class NullModel:
                 if locus in self.frequencies and (locus in father or locus in mother):
                     both = locus in father and locus in mother
                     loci[locus] = "both" if both else ("father" if locus in father else "mother")
-            return self.couples(child, loci=loci)
+            return self._with_one_sided(self.couples(child, loci=loci), rel, persons, "father",
+                                        "M")  # fmt: skip
         free = [role for role, p in persons.items() if p.sample_id == hit.reference_id]
         if len(free) != 1:
             raise ValueError(f"cannot tell the reference's role in hit {hit.reference_id}")
@@ -247,7 +248,46 @@ class NullModel:
             typed = {role for role, p in persons.items() if locus in p.genotypes}
             if locus in self.frequencies and untyped_roles(rel, typed) is None:
                 compared.append(locus)
-        return self.single(hit.relationship, query, free[0], loci=compared, transmitter_sex=sex)
+        base = self.single(hit.relationship, query, free[0], loci=compared, transmitter_sex=sex)
+        return self._with_one_sided(base, rel, persons, free[0], sex)
+
+    def _with_one_sided(
+        self,
+        base: NullDistribution,
+        rel: Relationship,
+        persons: Mapping[str, Profile],
+        free: str,
+        sex: str,
+    ) -> NullDistribution:
+        """``base`` with the hit's one-sided loci (typed on one side only), whose exact LR
+        is part of the hit's under a mutation model (:mod:`kinmatch.likelihood`): the
+        query's own LR where only the query is typed (one value: the reference's pattern is
+        given), the reference's own LR over the population where only the reference is. A
+        couple (``free`` is then ``father``) alone is two founders under both hypotheses: LR
+        1, nothing to add."""
+        if not self.tables.one_sided:
+            return base
+        couple = rel.name == "parents-child" and free == "father"
+        references = {"father", "mother"} if couple else {free}
+        nulls = []
+        for locus in sorted({name for p in persons.values() for name in p.genotypes},
+                            key=locus_sort_key):  # fmt: skip
+            typed = {role for role, p in persons.items() if locus in p.genotypes}
+            if locus not in self.frequencies or untyped_roles(rel, typed) is None:
+                continue
+            query = {role: persons[role].genotypes[locus] for role in typed - references}
+            if query:
+                value = self.tables.entry(rel.name, locus, query, sex)
+                nulls.append(LocusNull(locus, np.array([value]), np.array([1.0]), 0.0,
+                                       10.0**value))  # fmt: skip
+            elif not couple:
+                nulls.append(self.locus(rel.name, locus, {}, free, sex))
+        if not nulls:
+            return base
+        given = frozenset((role, locus, g) for role, p in persons.items()
+                          for locus, g in p.genotypes.items())  # fmt: skip
+        key = ("one-sided", rel.name, free, sex, given)
+        return self._distribution(key, lambda: [*base.loci, *nulls])
 
     def _distribution(
         self, key: tuple[object, ...], make: Callable[[], Iterable[LocusNull]]

@@ -80,6 +80,7 @@ def score_couples(
     duo_log10: np.ndarray,  # (2, L, G) float64: duo log10 LR with a parent of sex s
     child_p: np.ndarray,  # (L, 2) float64: frequencies of the child's two alleles
     child_het: np.ndarray,  # (L,) uint8: 1 heterozygous, 0 homozygous, 255 not compared
+    child_one_sided: np.ndarray,  # (L,) float64: log10 LR where neither parent is typed
     theta: float,
     out_log10: np.ndarray,  # (C,) float64
     out_exact: np.ndarray,  # (C,) bool: rare allele in both-typed locus; score exactly
@@ -90,7 +91,8 @@ def score_couples(
     homozygous child) and H2 is the Balding-Nichols draw of the child's alleles after the
     parents' four: (n1 theta + (1 - theta) p1) / (1 + 3 theta) times
     (n2 theta + (1 - theta) p2) / (1 + 4 theta), doubled for a heterozygote, n counting the
-    allele among the drawn ones. With one parent typed the locus is that parent's duo.
+    allele among the drawn ones. With one parent typed the locus is that parent's duo; with
+    neither, the child's one-sided LR.
     """
     couples, loci = father.shape
     for c in prange(couples):
@@ -100,7 +102,10 @@ def score_couples(
             het = child_het[li]
             f = father[c, li]
             m = mother[c, li]
-            if het == 255 or (f == 0 and m == 0):
+            if het == 255:
+                continue
+            if f == 0 and m == 0:
+                total += child_one_sided[li]
                 continue
             if f != 0 and m != 0 and (rare[li, f] or rare[li, m]):
                 exact = True

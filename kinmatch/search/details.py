@@ -48,10 +48,13 @@ def hit_details(
     log10_entries: Mapping[str, float],
     frequencies: AlleleFrequencies,
     rule: VerdictRule,
+    one_sided: Mapping[str, float],
     lr: float,
 ) -> HitDetails:
     """The details of a hit whose compared loci scored ``log10_entries`` (locus -> log10 LR,
-    -inf for LR 0), with the scan's combined ``lr``."""
+    -inf for LR 0), with the scan's combined ``lr``. ``one_sided`` holds the exact log10 LR
+    of the loci typed on one side only where the tables have it (under a mutation model);
+    the other such loci are one-sided with LR 1."""
     rel = get_relationship(relationship)
     names = sorted({locus for role in rel.roles if role in persons
                     for locus in persons[role].genotypes}, key=locus_sort_key)  # fmt: skip
@@ -59,24 +62,36 @@ def hit_details(
     rare: list[str] = []
     for locus in names:
         entry = log10_entries.get(locus)
-        if entry is None:
-            loci[locus] = LocusDetail(1.0, False, None)
-            continue
         typed = {role: p.genotypes[locus] for role, p in persons.items() if locus in p.genotypes}
+        if entry is None:
+            exact = one_sided.get(locus)
+            if locus not in frequencies or not typed:
+                loci[locus] = LocusDetail(1.0, False, None)
+            elif exact is None:
+                loci[locus] = LocusDetail(1.0, False, None, True)
+            else:
+                loci[locus] = LocusDetail(10.0**exact, False, None, True)
+                rare += _rare(locus, typed, frequencies)
+            continue
         value = 0.0 if entry == -math.inf else 10.0**entry
         loci[locus] = LocusDetail(value, True, mendelian_consistent(rel.name, typed))
-        known = set(frequencies[locus].alleles)
-        missing = {a for g in typed.values() for a in g if a not in known}
-        rare += [f"{locus}:{a}" for a in sorted(missing, key=allele_sort_key)]
+        rare += _rare(locus, typed, frequencies)
     inconsistent = tuple(name for name, locus in loci.items() if locus.consistent is False)
     verdict = rule.verdict(lr, parentage=rel.parentage, n_inconsistent=len(inconsistent))
     return HitDetails(verdict=verdict, loci=loci, inconsistent_loci=inconsistent,
                       min_frequency_used=tuple(rare))  # fmt: skip
 
 
+def _rare(locus: str, typed: Mapping[str, Genotype], frequencies: AlleleFrequencies) -> list[str]:
+    """The compared alleles the table lacks, as ``locus:allele``."""
+    known = set(frequencies[locus].alleles)
+    missing = {a for g in typed.values() for a in g if a not in known}
+    return [f"{locus}:{a}" for a in sorted(missing, key=allele_sort_key)]
+
+
 def details_of(result: KinshipResult) -> HitDetails:
     """The details of a hit scored by the core itself (a couple with a parent's rare allele)."""
-    loci = {name: LocusDetail(locus.lr, locus.compared, locus.consistent)
+    loci = {name: LocusDetail(locus.lr, locus.compared, locus.consistent, locus.one_sided)
             for name, locus in result.loci.items()}  # fmt: skip
     return HitDetails(verdict=result.verdict, loci=loci, inconsistent_loci=result.inconsistent_loci,
                       min_frequency_used=result.min_frequency_used)  # fmt: skip

@@ -62,10 +62,12 @@ class Searcher:
         verdict_rule: VerdictRule | None = None,
         max_inconsistent: int | None = DEFAULT_MAX_INCONSISTENT,
         batch_size: int = 8,
+        one_sided_exact: bool = True,
     ) -> None:
         """``max_inconsistent`` is the candidate filter's bound for parentage searches
         (:mod:`kinmatch.index`); None scans every reference. ``batch_size`` queries share
-        one pass over the store in :meth:`search_batch`."""
+        one pass over the store in :meth:`search_batch`. ``one_sided_exact=False`` scores loci
+        typed on one side only as LR 1 (the older convention)."""
         self.store = store
         self.batch_size = batch_size
         self.max_inconsistent = max_inconsistent
@@ -78,7 +80,8 @@ class Searcher:
         self._buffer: NDArray[np.float64] | None = None
         self._null: NullModel | None = None
         self.tables = TableBuilder(frequencies, theta=theta, mutation=mutation,
-                                   min_frequency=min_frequency)  # fmt: skip
+                                   min_frequency=min_frequency,
+                                   one_sided_exact=one_sided_exact)  # fmt: skip
 
     def evidence(
         self, result: SearchResult, *, bound: float = DEFAULT_CAUTION_BOUND
@@ -142,7 +145,8 @@ class Searcher:
         """What the LRs depend on besides the profiles, as plain JSON: the frequency table,
         theta, the minimum frequency and the mutation model with its rates (and
         ``"stationary": true`` for a stabilised model; absent otherwise, so that the
-        idempotency keys of items pushed before the option existed do not change)."""
+        idempotency keys of items pushed before the option existed do not change), and how
+        one-sided loci count under a mutation model (``"exact"``, or ``"one"``)."""
         model = self.mutation
         mutation: dict[str, Any] = {"model": model.kind}
         if not model.is_none and model.rates is not None:
@@ -156,6 +160,7 @@ class Searcher:
             }  # fmt: skip
             if model.stationary:  # only when set: the records of other models keep their keys
                 mutation["stationary"] = True
+            mutation["one_sided"] = "exact" if self.tables.one_sided_exact else "one"
         return {"frequencies": self.frequencies.name, "theta": self.theta,
                 "min_frequency": self.min_frequency, "mutation": mutation}  # fmt: skip
 
@@ -341,6 +346,13 @@ class Searcher:
             score_references(fragment.codes, fragment.sexes, selected,
                              np.ascontiguousarray(stacked[:, :, locus_map, :]),
                              log10[:, offsets[f] : offsets[f + 1]])  # fmt: skip
+            absent = [i for locus, i in locus_index.items() if locus not in fragment.loci]
+            if self.tables.one_sided:  # one-sided: code 0 of the loci it lacks, and more
+                extra = stacked[:, :, absent, 0].sum(axis=2)  # (queries, sex classes)
+                extra += np.stack([t.outside_total()[: stacked.shape[1]] for t in tables])
+                by_row = extra[:, :1] if extra.shape[1] == 1 else \
+                    np.where(fragment.sexes == 1, extra[:, 1:], extra[:, :1])  # fmt: skip
+                log10[:, offsets[f] : offsets[f + 1]] += by_row
         return [Scores(log10[k], offsets, int(n_met[k]), int(n_scored[k])) for k in range(q)]
 
     def _output(self, queries: int, references: int) -> NDArray[np.float64]:
@@ -405,13 +417,22 @@ class Searcher:
             persons = {**query_roles, free_role: reference}
             # the table row the scan read: the stored parent's sex where the tables have two
             s = 1 if tables.log10_lr.shape[0] > 1 and fragment.sexes[row] == 1 else 0
-            entries = {}
+            entries, one_sided = {}, {}
             for j, code in enumerate(fragment.codes[row].tolist()):
                 li = locus_index[fragment.loci[j]]
+                entry = float(tables.log10_lr[s, li, code])
                 if code and tables.compared[li]:
-                    entries[fragment.loci[j]] = float(tables.log10_lr[s, li, code])
+                    entries[fragment.loci[j]] = entry
+                elif self.tables.one_sided and (code or tables.compared[li]):
+                    one_sided[fragment.loci[j]] = entry
+            for locus in self.store.loci:  # the query's loci the reference's fragment lacks
+                li = locus_index[locus]
+                if tables.compared[li] and locus not in fragment.loci and \
+                        self.tables.one_sided:  # fmt: skip
+                    one_sided[locus] = float(tables.log10_lr[s, li, 0])
+            one_sided |= {locus: float(values[s]) for locus, values in tables.outside.items()}
             details = functools.partial(hit_details, relationship, persons, entries,
-                                        self.frequencies, self.verdict_rule)  # fmt: skip
+                                        self.frequencies, self.verdict_rule, one_sided)  # fmt: skip
             breakdown = functools.partial(self._breakdown, relationship, persons)
             hit = make_hit(query_id, reference.sample_id, relationship, scores, i, rank, details,
                            breakdown, persons, case_id=reference.case_id)  # fmt: skip
@@ -435,8 +456,10 @@ class Searcher:
         score_couples(
             couples.father[candidates], couples.mother[candidates], tables.transmit,
             tables.count, tables.rare, tables.duo.log10_lr, tables.child_p, tables.child_het,
-            self.theta, scored, exact,
+            tables.child_one_sided, self.theta, scored, exact,
         )  # fmt: skip
+        if tables.child_outside:  # the child's loci no stored profile has: one-sided
+            scored += math.fsum(tables.child_outside.values())
         exact_couples: dict[int, KinshipResult] = {}
         for flagged in np.flatnonzero(exact).tolist():  # a parent's rare allele: core scores it
             roles = self._couple_roles(couples, int(candidates[flagged]), child)
@@ -494,8 +517,18 @@ class Searcher:
                     self.theta, per_locus)  # fmt: skip
         values = zip(self.store.loci, per_locus.tolist(), strict=True)
         entries = {locus: value for locus, value in values if not math.isnan(value)}
+        one_sided = {}
+        if self.tables.one_sided:  # the child typed, neither parent: one-sided
+            for li, locus in enumerate(self.store.loci):
+                if locus in entries:
+                    continue
+                if tables.child_het[li] != 255:
+                    one_sided[locus] = float(tables.child_one_sided[li])
+                else:  # a parent alone, a founder under both hypotheses: exactly 1
+                    one_sided[locus] = 0.0
+            one_sided |= tables.child_outside
         return functools.partial(hit_details, "parents-child", roles, entries, self.frequencies,
-                                 self.verdict_rule)  # fmt: skip
+                                 self.verdict_rule, one_sided)  # fmt: skip
 
     def _couple_roles(self, couples: Couples, i: int, child: Profile) -> dict[str, Profile]:
         (ff, fr), (mf, mr) = couples.rows[i]
@@ -515,4 +548,4 @@ class Searcher:
         return kinship_lr(relationship, roles, self.frequencies, theta=self.theta,
                           mutation=self.mutation, min_frequency=self.min_frequency,
                           verdict_rule=self.verdict_rule,
-                          one_sided_exact=False)  # the tables' convention  # fmt: skip
+                          one_sided_exact=self.tables.one_sided_exact)  # fmt: skip
