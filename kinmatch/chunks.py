@@ -106,24 +106,21 @@ def _blocks(path: Path, header_line: int, block_bytes: int) -> Iterator[tuple[in
     """(first line number, whole lines, end offset) after the header; the end offset of the
     last block is negated."""
     with path.open("rb") as handle:
-        skipped = 0
-        carry = b""
+        skipped = offset = 0
         while skipped < header_line:  # skip the header's lines
-            data = carry + handle.read(1 << 16)
+            data = handle.read(1 << 16)
             if not data:
                 return
-            cuts = data.count(b"\n")
-            if skipped + cuts < header_line:
-                skipped += cuts
-                carry = b""
-                continue
             position = -1
-            for _ in range(header_line - skipped):
-                position = data.index(b"\n", position + 1)
-            carry = data[position + 1 :]
-            skipped = header_line
+            while skipped < header_line:
+                position = data.find(b"\n", position + 1)
+                if position < 0:
+                    break
+                skipped += 1
+            offset += len(data) if position < 0 else position + 1
+        handle.seek(offset)
+        carry = b""
         line = header_line + 1
-        offset = handle.tell() - len(carry)
         while True:
             data = handle.read(block_bytes)
             if not data:
