@@ -16,7 +16,7 @@ from kinmatch.profiles import ProfileWriter
 from kinmatch.store import IngestError, ReferenceStore
 
 sys.path.insert(0, str(Path(__file__).parent))
-from ingest_worker import batch  # noqa: E402
+from ingest_worker import batch
 
 ROOT = Path(__file__).parent.parent
 EXAMPLES = ROOT / "fixtures" / "examples" / "profiles.csv"
@@ -183,7 +183,7 @@ def test_long_layout_needs_a_samples_rows_together(tmp_path: Path) -> None:
     assert "first seen on line 10" in str(error)
     report = store.ingest_csv([path], chunk_bytes=SMALL, skip_invalid=True)
     assert report.added == 19 and "L2" not in stored(tmp_path / "s")
-    assert stored(tmp_path / "s")["L5"].genotypes == {locus: ("11", "12") for locus in LOCI}
+    assert stored(tmp_path / "s")["L5"].genotypes == dict.fromkeys(LOCI, ("11", "12"))
 
 
 def test_long_layout_grouped_across_chunks_equals_the_reader(tmp_path: Path) -> None:
