@@ -155,6 +155,26 @@ def read_profiles(
     :attr:`ProfileTable.errors` and its sample is left out whole (never half a profile).
     Header errors and a file with no record after its header always raise.
     """
+    source = str(Path(path))
+    reader, rows, header_line = open_reader(path, ignore_unknown_loci=ignore_unknown_loci)
+    try:
+        table = reader.read(rows, collect_errors)
+    except InputError as exc:
+        raise exc.located(source=source) from None
+    if not table and not table.errors:
+        raise ProfileError(
+            "no records after the header (empty or truncated file)",
+            source=source,
+            line=header_line,
+        )
+    return table
+
+
+def open_reader(
+    path: str | Path, *, ignore_unknown_loci: bool = False
+) -> tuple[RowReader, Iterator[tuple[int, list[str]]], int]:
+    """The checked header of a profile CSV: its reader (wide or long), the rows after the
+    header with their line numbers, and the header's line. Header errors raise."""
     path = Path(path)
     source = str(path)
     rows = csv_rows(path, ProfileError)
@@ -167,23 +187,17 @@ def read_profiles(
     if len(set(header)) != len(header):
         dupes = sorted({name for name in header if header.count(name) > 1})
         raise ProfileError(f"repeated columns {dupes}", source=source, line=header_line)
-
     is_long = "locus" in header and "allele1" in header
-    reader = _LongReader if is_long else _WideReader
     try:
-        table = reader(source, header, ignore_unknown_loci).read(rows, collect_errors)
+        reader = (LongReader if is_long else WideReader)(source, header, ignore_unknown_loci)
     except InputError as exc:
         raise exc.located(source=source) from None
-    if not table and not table.errors:
-        raise ProfileError(
-            "no records after the header (empty or truncated file)",
-            source=source,
-            line=header_line,
-        )
-    return table
+    return reader, rows, header_line
 
 
-class _Reader:
+class RowReader:
+    """Validates the rows of one file into profiles (:class:`WideReader`, :class:`LongReader`)."""
+
     layout = ""
 
     def __init__(self, source: str, header: list[str], ignore_unknown_loci: bool) -> None:
@@ -199,14 +213,9 @@ class _Reader:
         for line, row in rows:
             if not any(cell.strip() for cell in row):
                 continue  # blank line
-            sample_id = row[0].strip() if row and self.header[0] == "sample_id" else ""
+            sample_id = self.row_sample(row)
             try:
-                if len(row) != len(self.header):
-                    raise ProfileError(
-                        f"row has {len(row)} fields but the header has {len(self.header)}"
-                        " (truncated or misaligned record)"
-                    )
-                record = dict(zip(self.header, row, strict=True))
+                record = self.record(row)
                 sample_id = record["sample_id"].strip()
                 if not sample_id:
                     raise ProfileError("empty sample_id", field="sample_id")
@@ -223,6 +232,19 @@ class _Reader:
             profiles, self.layout, tuple(self.ignored), tuple(errors), frozenset(rejected), lines,
             self.source,
         )  # fmt: skip
+
+    def row_sample(self, row: list[str]) -> str:
+        """The sample ID of a row as read (before its checks), or ''."""
+        return row[0].strip() if row and self.header[0] == "sample_id" else ""
+
+    def record(self, row: list[str]) -> dict[str, str]:
+        """The row by column name; a row of the wrong length raises."""
+        if len(row) != len(self.header):
+            raise ProfileError(
+                f"row has {len(row)} fields but the header has {len(self.header)}"
+                " (truncated or misaligned record)"
+            )
+        return dict(zip(self.header, row, strict=True))
 
     def add(self, line: int, sample_id: str, record: dict[str, str]) -> None:
         raise NotImplementedError
@@ -259,7 +281,7 @@ class _Reader:
             draft.genotypes[locus] = genotype
 
 
-class _WideReader(_Reader):
+class WideReader(RowReader):
     layout = "wide"
 
     def __init__(self, source: str, header: list[str], ignore_unknown_loci: bool) -> None:
@@ -297,7 +319,7 @@ class _WideReader(_Reader):
         self.drafts[sample_id] = draft
 
 
-class _LongReader(_Reader):
+class LongReader(RowReader):
     layout = "long"
 
     def __init__(self, source: str, header: list[str], ignore_unknown_loci: bool) -> None:

@@ -22,17 +22,13 @@ reads no genotypes into private memory.
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import fcntl
-import json
 import os
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -40,114 +36,41 @@ import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from kinmatch.alleles import Allele, make_genotype, sort_alleles
-from kinmatch.atomic import atomic_writer, fsync_path
-from kinmatch.errors import InputError, KinmatchError, ProfileError
+from kinmatch.atomic import fsync_path
+from kinmatch.bulk import BulkLoader, Progress, SpilledFragment
+from kinmatch.errors import InputError, ProfileError
+from kinmatch.fragments import (
+    FRAGMENTS,
+    MANIFEST,
+    MISSING,
+    NO_ROLE,
+    NO_SEX,
+    ROLE_CODES,
+    SEXES,
+    SIGNATURES,
+    EncodedBatch,
+    FragmentInfo,
+    IngestError,
+    Manifest,
+    StoreError,
+    fragment_table,
+    genotype_alleles,
+    genotype_code,
+    genotype_codes,
+    n_genotype_codes,
+    split_codes,
+    write_fragment,
+    write_manifest,
+)
 from kinmatch.loci import locus_sort_key
-from kinmatch.profiles import ROLES, Profile, read_profiles
+from kinmatch.profiles import ROLES, Profile
 
-FORMAT = 1
-MANIFEST = "manifest.json"
-FRAGMENTS = "fragments"
-MISSING = 0
-NO_ROLE = 255
-SEXES = ("M", "F")
-NO_SEX = 2
-ROLE_CODES = {role: code for code, role in enumerate(ROLES)}
-
-
-class StoreError(KinmatchError):
-    """The directory is not a readable store, or a write could not be completed."""
-
-
-class IngestError(KinmatchError):
-    """A batch was refused; nothing was written. ``errors`` lists every bad record."""
-
-    def __init__(self, errors: Sequence[InputError]) -> None:
-        self.errors = tuple(errors)
-        lines = "\n".join(f"  {error}" for error in self.errors)
-        super().__init__(f"{len(self.errors)} bad records; nothing was written:\n{lines}")
-
-
-def genotype_codes(first: NDArray[np.integer], second: NDArray[np.integer]) -> NDArray[np.int64]:
-    """Codes of unordered pairs of allele codes: ``hi (hi + 1) / 2 + lo + 1``; 0 is missing."""
-    lo = np.minimum(first, second).astype(np.int64)
-    hi = np.maximum(first, second).astype(np.int64)
-    codes: NDArray[np.int64] = hi * (hi + 1) // 2 + lo + 1
-    return codes
-
-
-def split_codes(codes: NDArray[np.integer]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """Inverse of :func:`genotype_codes` for codes above 0: the (lo, hi) allele codes."""
-    index = np.asarray(codes, dtype=np.int64) - 1
-    hi = ((np.sqrt(8 * index + 1) - 1) // 2).astype(np.int64)
-    hi -= hi * (hi + 1) // 2 > index  # guard against rounding of the square root
-    hi += (hi + 1) * (hi + 2) // 2 <= index
-    return index - hi * (hi + 1) // 2, hi
-
-
-def genotype_code(first: int, second: int) -> int:
-    """:func:`genotype_codes` of one pair."""
-    return int(genotype_codes(np.array(first), np.array(second)))
-
-
-def genotype_alleles(code: int) -> tuple[int, int]:
-    """:func:`split_codes` of one code."""
-    lo, hi = split_codes(np.array(code))
-    return int(lo), int(hi)
-
-
-def n_genotype_codes(n_alleles: int) -> int:
-    """Number of codes of a locus with ``n_alleles`` dictionary alleles, missing included."""
-    return n_alleles * (n_alleles + 1) // 2 + 1
-
-
-@dataclass(frozen=True)
-class FragmentInfo:
-    file: str
-    rows: int
-    loci: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Manifest:
-    generation: int = 0
-    loci: tuple[str, ...] = ()
-    alleles: dict[str, tuple[Allele, ...]] = field(default_factory=dict)
-    fragments: tuple[FragmentInfo, ...] = ()
-
-    def to_json(self) -> str:
-        return json.dumps(
-            {
-                "format": FORMAT,
-                "generation": self.generation,
-                "loci": list(self.loci),
-                "alleles": {locus: list(alleles) for locus, alleles in self.alleles.items()},
-                "fragments": [
-                    {"file": f.file, "rows": f.rows, "loci": list(f.loci)} for f in self.fragments
-                ],
-            },
-            indent=1,
-        )
-
-    @classmethod
-    def from_json(cls, text: str) -> Manifest:
-        data = json.loads(text)
-        if not isinstance(data, dict):
-            raise StoreError("not a manifest: the JSON text is not an object")
-        if data.get("format") != FORMAT:
-            raise StoreError(f"unsupported store format {data.get('format')!r}")
-        try:
-            return cls(
-                generation=int(data["generation"]),
-                loci=tuple(data["loci"]),
-                alleles={locus: tuple(alleles) for locus, alleles in data["alleles"].items()},
-                fragments=tuple(
-                    FragmentInfo(f["file"], int(f["rows"]), tuple(f["loci"]))
-                    for f in data["fragments"]
-                ),
-            )
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise StoreError(f"malformed manifest ({type(exc).__name__}: {exc})") from None
+__all__ = [
+    "MISSING", "NO_ROLE", "NO_SEX", "ROLE_CODES", "SEXES", "SIGNATURES", "EncodedBatch",
+    "Fragment", "FragmentInfo", "IngestError", "IngestReport", "Manifest", "ReferenceStore",
+    "StoreError", "genotype_alleles", "genotype_code", "genotype_codes", "n_genotype_codes",
+    "split_codes",
+]  # fmt: skip
 
 
 class Fragment:
@@ -232,6 +155,14 @@ class IngestReport:
     loci_seen: tuple[str, ...]
     rejected: tuple[InputError, ...]
     generation: int
+    n_rejected: int | None = None
+    """Every rejected record (``rejected`` may hold only the first few); None: all shown."""
+    rejects: Path | None = None
+    """The rejects file listing every one (bulk loads with rejected records)."""
+
+    @property
+    def rejected_count(self) -> int:
+        return len(self.rejected) if self.n_rejected is None else self.n_rejected
 
 
 class ReferenceStore:
@@ -251,7 +182,7 @@ class ReferenceStore:
         try:
             (root / FRAGMENTS).mkdir(mode=0o700, parents=True, exist_ok=True)
             root.chmod(0o700)  # genetic data: owner only
-            _write_manifest(root, Manifest())
+            write_manifest(root, Manifest())
         except OSError as exc:
             raise StoreError(f"{root}: cannot create a store ({exc.strerror})") from None
         return cls(root, Manifest())
@@ -341,30 +272,31 @@ class ReferenceStore:
         *,
         skip_invalid: bool = False,
         ignore_unknown_loci: bool = False,
+        rejects: str | Path | None = None,
+        chunk_bytes: int | None = None,
+        progress: Progress | None = None,
     ) -> IngestReport:
         """Validate every record of ``paths``, then append them as one atomic batch.
 
         Any bad record (or a sample already in the store or repeated across files) refuses the
-        whole batch with :class:`IngestError` listing every one, unless ``skip_invalid``: then
-        the good samples are added and the bad records are reported in full.
+        whole batch with :class:`IngestError`, unless ``skip_invalid``: then the good samples
+        are added. Either way every bad record is written to the ``rejects`` CSV (default:
+        ``rejects/`` in the store). Read in chunks of about ``chunk_bytes`` by
+        :class:`~kinmatch.bulk.BulkLoader`, so memory stays bounded; see :mod:`kinmatch.bulk`.
         """
-        errors: list[InputError] = []
-        profiles: list[Profile] = []
-        files: list[tuple[int, str, Mapping[str, int]]] = []  # first profile, file, lines
-        for path in paths:
-            table = read_profiles(
-                path, ignore_unknown_loci=ignore_unknown_loci, collect_errors=True
-            )
-            errors.extend(table.errors)
-            files.append((len(profiles), str(path), table.lines))
-            profiles.extend(table.values())
-        starts = [start for start, _, _ in files]
-
-        def origin(index: int) -> tuple[str | None, int | None]:
-            _, source, lines = files[bisect.bisect_right(starts, index) - 1]
-            return source, lines.get(profiles[index].sample_id)
-
-        return self._ingest(profiles, errors, skip_invalid, origin)
+        with self._lock():
+            self.refresh()
+            loader = BulkLoader(self.path, self.manifest, [f.sample_ids for f in self.fragments],
+                                rejects=None if rejects is None else Path(rejects),
+                                chunk_bytes=chunk_bytes, progress=progress)  # fmt: skip
+            with loader:
+                result = loader.load([Path(p) for p in paths], skip_invalid=skip_invalid,
+                                     ignore_unknown_loci=ignore_unknown_loci)  # fmt: skip
+                if result.fragments:
+                    self._commit(result.fragments, result.manifest)
+            self._remove_orphans()
+            return IngestReport(result.added, result.loci_seen, result.rejected, self.generation,
+                                result.n_rejected, result.rejects)  # fmt: skip
 
     def ingest(self, profiles: Iterable[Profile], *, skip_invalid: bool = False) -> IngestReport:
         """Append validated profiles as one atomic batch (duplicates as in :meth:`ingest_csv`)."""
@@ -506,16 +438,13 @@ class ReferenceStore:
                 remap[code] = genotype_code(position[batch.alleles[locus][first]],
                                             position[batch.alleles[locus][second]])  # fmt: skip
             codes[:, loci.index(locus)] = remap[batch.codes[:, column]]
-        table = _fragment_table(batch, codes, loci)
+        table = fragment_table(batch, codes, loci)
 
         generation = old.generation + 1
         name = f"frag-{generation:06d}-{uuid.uuid4().hex[:8]}.arrow"
         fragments = self.path / FRAGMENTS
         temporary = fragments / f".tmp-{name}"
-        with pa.OSFile(str(temporary), "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
-            w.write_table(table)
-        temporary.chmod(0o600)
-        fsync_path(temporary)
+        write_fragment(temporary, table)
         os.rename(temporary, fragments / name)
         fsync_path(fragments)
         info = FragmentInfo(name, len(batch.sample_ids), tuple(loci))
@@ -525,7 +454,17 @@ class ReferenceStore:
             {locus: tuple(codes_) for locus, codes_ in alleles.items()},
             (*old.fragments, info),
         )
-        _write_manifest(self.path, manifest)
+        write_manifest(self.path, manifest)
+        self.manifest = manifest
+        self._fragments = None
+
+    def _commit(self, spilled: Sequence[SpilledFragment], manifest: Manifest) -> None:
+        """Rename the batch's fragments into place, then replace the manifest (the commit)."""
+        fragments = self.path / FRAGMENTS
+        for fragment in spilled:
+            os.rename(fragment.temporary, fragments / fragment.info.file)
+        fsync_path(fragments)
+        write_manifest(self.path, manifest)
         self.manifest = manifest
         self._fragments = None
 
@@ -537,58 +476,3 @@ class ReferenceStore:
                 path.unlink(missing_ok=True)
         for path in self.path.glob(f".{MANIFEST}.*.tmp"):
             path.unlink(missing_ok=True)
-
-
-@dataclass(frozen=True)
-class EncodedBatch:
-    """Profiles already encoded: genotype codes over ``loci`` against ``alleles``."""
-
-    sample_ids: Sequence[str]
-    roles: NDArray[np.uint8]
-    sexes: NDArray[np.uint8]
-    case_ids: Sequence[str | None]
-    agencies: Sequence[str | None]
-    loci: tuple[str, ...]
-    alleles: dict[str, tuple[Allele, ...]]
-    codes: NDArray[np.uint16]
-
-
-def _signature_table() -> NDArray[np.uint8]:
-    """Allele signature of every genotype code: bit (allele code mod 8) of each allele.
-
-    Missing (code 0) is all bits, so an untyped locus never looks inconsistent.
-    """
-    lo, hi = split_codes(np.arange(1, 65536))
-    table = np.full(65536, 0xFF, dtype=np.uint8)
-    table[1:] = (1 << (lo % 8)) | (1 << (hi % 8))
-    return table
-
-
-SIGNATURES = _signature_table()
-
-
-def _fragment_table(batch: EncodedBatch, codes: NDArray[np.uint16], loci: list[str]) -> Any:
-    now = datetime.now(UTC)
-    n = len(batch.sample_ids)
-    sample_ids = pa.array(batch.sample_ids, type=pa.string())
-    columns = {
-        "sample_id": sample_ids,
-        "id_order": pc.sort_indices(sample_ids).cast(pa.uint32()),
-        "role": pa.array(batch.roles, type=pa.uint8()),
-        "sex": pa.array(batch.sexes, type=pa.uint8()),
-        "case_id": pa.array(batch.case_ids, type=pa.string()),
-        "agency": pa.array(batch.agencies, type=pa.string()),
-        "ingest_time": pa.array(np.full(n, np.datetime64(now.replace(tzinfo=None), "us")),
-                                type=pa.timestamp("us", tz="UTC")),
-        "genotypes": pa.FixedSizeListArray.from_arrays(pa.array(codes.reshape(-1)), len(loci)),
-        "signatures": pa.FixedSizeListArray.from_arrays(
-            pa.array(SIGNATURES[codes].reshape(-1)), len(loci)
-        ),
-    }  # fmt: skip
-    schema_metadata = {b"kinmatch.loci": json.dumps(loci).encode()}
-    return pa.table(columns).replace_schema_metadata(schema_metadata)
-
-
-def _write_manifest(root: Path, manifest: Manifest) -> None:
-    with atomic_writer(root / MANIFEST) as handle:
-        handle.write(manifest.to_json())

@@ -1,0 +1,206 @@
+"""Fragment files of the reference store: genotype codes, the manifest, the Arrow table.
+
+The pieces the store (:mod:`kinmatch.store`) and the bulk loader (:mod:`kinmatch.bulk`) share:
+codes of unordered allele pairs, the manifest and its JSON form, the Arrow table of one
+fragment and the atomic writes of a fragment file and of the manifest.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from numpy.typing import NDArray
+
+from kinmatch.alleles import Allele
+from kinmatch.atomic import atomic_writer, fsync_path
+from kinmatch.errors import InputError, KinmatchError
+from kinmatch.profiles import ROLES
+
+FORMAT = 1
+MANIFEST = "manifest.json"
+FRAGMENTS = "fragments"
+MISSING = 0
+NO_ROLE = 255
+SEXES = ("M", "F")
+NO_SEX = 2
+ROLE_CODES = {role: code for code, role in enumerate(ROLES)}
+
+
+class StoreError(KinmatchError):
+    """The directory is not a readable store, or a write could not be completed."""
+
+
+class IngestError(KinmatchError):
+    """A batch was refused; nothing was written. ``errors`` lists the bad records (the first
+    :data:`SHOWN` of a bulk load: ``total`` counts them all and ``rejects`` lists them)."""
+
+    def __init__(
+        self, errors: Sequence[InputError], total: int | None = None, rejects: Path | None = None
+    ) -> None:
+        self.errors = tuple(errors)
+        self.total = len(self.errors) if total is None else total
+        self.rejects = rejects
+        lines = "\n".join(f"  {error}" for error in self.errors)
+        more = self.total - len(self.errors)
+        if more:
+            lines += f"\n  ... and {more} more"
+        if rejects is not None:
+            lines += f"\nevery bad record is listed in {rejects}"
+        super().__init__(f"{self.total} bad records; nothing was written:\n{lines}")
+
+
+SHOWN = 20
+"""Bad records a bulk load keeps in memory (and shows) besides counting them."""
+
+
+def genotype_codes(first: NDArray[np.integer], second: NDArray[np.integer]) -> NDArray[np.int64]:
+    """Codes of unordered pairs of allele codes: ``hi (hi + 1) / 2 + lo + 1``; 0 is missing."""
+    lo = np.minimum(first, second).astype(np.int64)
+    hi = np.maximum(first, second).astype(np.int64)
+    codes: NDArray[np.int64] = hi * (hi + 1) // 2 + lo + 1
+    return codes
+
+
+def split_codes(codes: NDArray[np.integer]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Inverse of :func:`genotype_codes` for codes above 0: the (lo, hi) allele codes."""
+    index = np.asarray(codes, dtype=np.int64) - 1
+    hi = ((np.sqrt(8 * index + 1) - 1) // 2).astype(np.int64)
+    hi -= hi * (hi + 1) // 2 > index  # guard against rounding of the square root
+    hi += (hi + 1) * (hi + 2) // 2 <= index
+    return index - hi * (hi + 1) // 2, hi
+
+
+def genotype_code(first: int, second: int) -> int:
+    """:func:`genotype_codes` of one pair."""
+    return int(genotype_codes(np.array(first), np.array(second)))
+
+
+def genotype_alleles(code: int) -> tuple[int, int]:
+    """:func:`split_codes` of one code."""
+    lo, hi = split_codes(np.array(code))
+    return int(lo), int(hi)
+
+
+def n_genotype_codes(n_alleles: int) -> int:
+    """Number of codes of a locus with ``n_alleles`` dictionary alleles, missing included."""
+    return n_alleles * (n_alleles + 1) // 2 + 1
+
+
+@dataclass(frozen=True)
+class FragmentInfo:
+    file: str
+    rows: int
+    loci: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Manifest:
+    generation: int = 0
+    loci: tuple[str, ...] = ()
+    alleles: dict[str, tuple[Allele, ...]] = field(default_factory=dict)
+    fragments: tuple[FragmentInfo, ...] = ()
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "format": FORMAT,
+                "generation": self.generation,
+                "loci": list(self.loci),
+                "alleles": {locus: list(alleles) for locus, alleles in self.alleles.items()},
+                "fragments": [
+                    {"file": f.file, "rows": f.rows, "loci": list(f.loci)} for f in self.fragments
+                ],
+            },
+            indent=1,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Manifest:
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise StoreError("not a manifest: the JSON text is not an object")
+        if data.get("format") != FORMAT:
+            raise StoreError(f"unsupported store format {data.get('format')!r}")
+        try:
+            return cls(
+                generation=int(data["generation"]),
+                loci=tuple(data["loci"]),
+                alleles={locus: tuple(alleles) for locus, alleles in data["alleles"].items()},
+                fragments=tuple(
+                    FragmentInfo(f["file"], int(f["rows"]), tuple(f["loci"]))
+                    for f in data["fragments"]
+                ),
+            )
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise StoreError(f"malformed manifest ({type(exc).__name__}: {exc})") from None
+
+
+@dataclass(frozen=True)
+class EncodedBatch:
+    """Profiles already encoded: genotype codes over ``loci`` against ``alleles``."""
+
+    sample_ids: Sequence[str]
+    roles: NDArray[np.uint8]
+    sexes: NDArray[np.uint8]
+    case_ids: Sequence[str | None]
+    agencies: Sequence[str | None]
+    loci: tuple[str, ...]
+    alleles: dict[str, tuple[Allele, ...]]
+    codes: NDArray[np.uint16]
+
+
+def _signature_table() -> NDArray[np.uint8]:
+    """Allele signature of every genotype code: bit (allele code mod 8) of each allele.
+
+    Missing (code 0) is all bits, so an untyped locus never looks inconsistent.
+    """
+    lo, hi = split_codes(np.arange(1, 65536))
+    table = np.full(65536, 0xFF, dtype=np.uint8)
+    table[1:] = (1 << (lo % 8)) | (1 << (hi % 8))
+    return table
+
+
+SIGNATURES = _signature_table()
+
+
+def fragment_table(batch: EncodedBatch, codes: NDArray[np.uint16], loci: list[str]) -> Any:
+    now = datetime.now(UTC)
+    n = len(batch.sample_ids)
+    sample_ids = pa.array(batch.sample_ids, type=pa.string())
+    columns = {
+        "sample_id": sample_ids,
+        "id_order": pc.sort_indices(sample_ids).cast(pa.uint32()),
+        "role": pa.array(batch.roles, type=pa.uint8()),
+        "sex": pa.array(batch.sexes, type=pa.uint8()),
+        "case_id": pa.array(batch.case_ids, type=pa.string()),
+        "agency": pa.array(batch.agencies, type=pa.string()),
+        "ingest_time": pa.array(np.full(n, np.datetime64(now.replace(tzinfo=None), "us")),
+                                type=pa.timestamp("us", tz="UTC")),
+        "genotypes": pa.FixedSizeListArray.from_arrays(pa.array(codes.reshape(-1)), len(loci)),
+        "signatures": pa.FixedSizeListArray.from_arrays(
+            pa.array(SIGNATURES[codes].reshape(-1)), len(loci)
+        ),
+    }  # fmt: skip
+    schema_metadata = {b"kinmatch.loci": json.dumps(loci).encode()}
+    return pa.table(columns).replace_schema_metadata(schema_metadata)
+
+
+def write_manifest(root: Path, manifest: Manifest) -> None:
+    with atomic_writer(root / MANIFEST) as handle:
+        handle.write(manifest.to_json())
+
+
+def write_fragment(path: Path, table: Any) -> None:
+    """Write ``table`` as an uncompressed Arrow IPC file at ``path`` (owner only), fsynced."""
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    path.chmod(0o600)
+    fsync_path(path)
