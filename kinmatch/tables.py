@@ -305,8 +305,8 @@ class TableBuilder:
         for k in np.flatnonzero(~known).tolist():  # an allele the comparison's set lacks
             genotype = make_genotype(dictionary[first[k]], dictionary[second[k]])
             row[k + 1] = self.entry(relationship, locus, {**query, free_role: genotype}, sex)
-        if query and self.one_sided:  # code 0, the reference untyped: one-sided
-            row[0] = self.entry(relationship, locus, query, sex)
+        if query and self.one_sided and relationship != "parent-child":  # a duo's: _duo_row
+            row[0] = self.entry(relationship, locus, query, sex)  # code 0: one-sided
         row.flags.writeable = False
         with self._lock:
             if key not in self._rows:
@@ -336,8 +336,37 @@ class TableBuilder:
         zeros = duo_row(p, self.theta, own, mate, p_mate, x, y, free_parent, lo, hi, row)
         if zeros:
             raise CaseError("the genotypes are impossible under H2", locus=locus)
+        if free_parent and self.one_sided:  # code 0: the parent untyped, the child alone
+            row[0] = math.log10(child_alone(p, self.theta, paternal, maternal, x, y))
         known: NDArray[np.bool_] = (lo >= 0) & (hi >= 0)
         return row, known
+
+
+def child_alone(
+    p: NDArray[np.float64],
+    theta: float,
+    paternal: NDArray[np.float64],
+    maternal: NDArray[np.float64],
+    a: int,
+    b: int,
+) -> float:
+    """One-sided LR of a child {a, b} whose parents are untyped founders (a duo's child with
+    its parent untyped, a couple's with neither typed): P(child | H1) / P(child | H2).
+
+    Under H1 the child's genes are one gene of its father and one of its mother, two
+    Balding-Nichols draws ``P(x, y) = p_x (theta [x = y] + (1 - theta) p_y)``, each through the
+    matrix of its parent's sex: ``P(g0 = a, g1 = b) = (1 - theta) (p M_pat)_a (p M_mat)_b +
+    theta sum_x p_x M_pat[x, a] M_mat[x, b]``, both orders for a heterozygote. Under H2 the
+    child is a founder, ``h p_a (theta [a = b] + (1 - theta) p_b)``. Tested equal to the core.
+    """
+
+    def ordered(first: int, second: int) -> float:
+        through = (1 - theta) * float(p @ paternal[:, first]) * float(p @ maternal[:, second])
+        return through + theta * float(np.sum(p * paternal[:, first] * maternal[:, second]))
+
+    h1 = ordered(a, b) + (ordered(b, a) if a != b else 0.0)
+    h2 = (2.0 if a != b else 1.0) * p[a] * (theta * (a == b) + (1 - theta) * p[b])
+    return h1 / float(h2)
 
 
 def _unordered(grid: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -388,8 +417,6 @@ def couple_tables(
         genotype = child.get(locus)
         if genotype is None or locus not in builder.frequencies:
             continue
-        if builder.one_sided:  # neither parent typed: the child's own LR
-            child_one_sided[li] = builder.entry("parents-child", locus, {"child": genotype}, "M")
         alleles = builder.frequencies.locus_alleles(locus, genotype, builder.min_frequency)
         try:
             matrices = builder.mutation.matrices(alleles)
@@ -400,6 +427,10 @@ def couple_tables(
         wanted = [alleles.index(a) for a in genotype]
         child_p[li] = alleles.frequencies[wanted]
         child_het[li] = int(genotype[0] != genotype[1])
+        if builder.one_sided:  # neither parent typed: the child's own LR
+            p = np.asarray(alleles.frequencies, dtype=np.float64)
+            lr = child_alone(p, builder.theta, sexes[0], sexes[1], wanted[0], wanted[1])
+            child_one_sided[li] = math.log10(lr)
         dictionary = tuple(dictionaries.get(locus, ()))
         first, second = code_alleles(len(dictionary))
         position = _positions(dictionary, alleles)

@@ -9,8 +9,9 @@ from hypothesis import strategies as st
 
 from kinmatch.duo import duo_grids
 from kinmatch.kernels.tables import couple_parent_rows, duo_row
-from kinmatch.pedigree import pedigree_likelihood_grid
+from kinmatch.pedigree import pedigree_likelihood, pedigree_likelihood_grid
 from kinmatch.relationships import get_relationship
+from kinmatch.tables import child_alone
 
 
 def core_grids(
@@ -120,3 +121,20 @@ def test_textbook_duo_without_theta() -> None:
     assert lr[0, 1][2, 3] == 0.0
     h1, h2 = duo_grids(p, theta=0.0, parent_matrix=None, mate_matrix=None, parent=(0, 2))
     assert np.isclose(h1[0, 1] / h2[0, 1], 1 / (4 * 0.1), rtol=1e-14)
+
+
+@settings(max_examples=150, deadline=None)
+@given(cases())
+def test_the_child_alone_equals_the_core(case: tuple[object, ...]) -> None:
+    """The one-sided LR of a child whose parents are untyped, in closed form, equals the
+    core's H1 / H2 likelihoods of the child alone (to 1e-12)."""
+    p, theta, matrices, sex, genotype = case
+    assert isinstance(p, np.ndarray) and isinstance(theta, float) and isinstance(sex, str)
+    n = len(p)
+    h1_ped, h2_ped = get_relationship("parent-child").pedigrees(sex)
+    typed = {"child": genotype}
+    h1, h2 = (pedigree_likelihood(ped, typed, p, theta=theta, matrices=matrices)  # type: ignore[arg-type]
+              for ped in (h1_ped, h2_ped))  # fmt: skip
+    paternal, maternal = matrices if matrices is not None else (np.eye(n), np.eye(n))  # type: ignore[misc]
+    got = child_alone(p, theta, paternal, maternal, *genotype)  # type: ignore[misc]
+    assert got == pytest.approx(h1 / h2, rel=1e-12)
