@@ -125,6 +125,7 @@ def labels(draw: st.DrawFn, n: int, integers_only: bool) -> list[str]:
     return sort_alleles(values)
 
 
+RATES = st.just(0.0) | st.floats(1e-6, 0.1)  # no subnormal rates: h1 and h2 underflow
 THETAS = st.one_of(st.just(0.0), st.sampled_from([0.02, 0.1]), st.floats(0.0, 0.3))
 
 
@@ -142,11 +143,11 @@ def loci(
     alleles = labels(draw, n, integers_only=kind == "onestep")
     weights = np.array(draw(st.lists(st.floats(1.0, 10.0), min_size=n, max_size=n)))
     p = weights / weights.sum()
-    paternal_rate = draw(st.floats(0.0, 0.1))
-    maternal_rate = draw(st.floats(0.0, 0.1))
+    paternal_rate = draw(RATES)
+    maternal_rate = draw(RATES)
     if kind != "none":
         assume(paternal_rate != maternal_rate)
-    rate2 = draw(st.floats(0.0, 0.05))
+    rate2 = draw(st.just(0.0) | st.floats(1e-6, 0.05))
     range_ = draw(st.floats(0.1, 1.0))
     return Locus(tuple(alleles), p, draw(thetas), kind, stationary, paternal_rate,
                  maternal_rate, rate2, range_)  # fmt: skip
@@ -245,6 +246,14 @@ def largest_alleles(persons: int) -> int:
     return max(2, min(4, int((4**10) ** (1 / (2 * (persons + 1))) + 1e-9)))
 
 
+def light(shape: Shape) -> bool:
+    """Whether theta > 0 is quick for this family: the core sums 2^meioses inheritance
+    vectors times the two orders of each typed heterozygote's alleles (seconds at 8 meioses
+    and 6 typed heterozygotes), so keep meioses + typed persons + the POI at most 11."""
+    meioses = 2 * sum(1 for _, _, father, _ in shape.persons if father is not None)
+    return meioses + len(shape.typed) + 1 <= 11
+
+
 def profiles_of(locus: Locus, typed: Mapping[str, tuple[int, int]]) -> dict[str, Profile]:
     return {name: Profile(f"S-{name}", {LOCUS: locus.genotype(g)}) for name, g in typed.items()}
 
@@ -271,7 +280,7 @@ def test_family_locus_lr_equals_the_brute_force_twin(data: st.DataObject) -> Non
     shape = data.draw(shapes(), label="shape")
     family = shape.family()
     n = data.draw(st.integers(2, largest_alleles(len(shape.persons))), label="n")
-    locus = data.draw(loci(n), label="locus")
+    locus = data.draw(loci(n, thetas=THETAS if light(shape) else st.just(0.0)), label="locus")
     typed = {name: data.draw(genotypes(n), label=name) for name in shape.typed}
     poi_g = data.draw(genotypes(n), label="poi")
     poi_sex = data.draw(st.sampled_from("MF"), label="poi sex")
@@ -562,10 +571,14 @@ def test_expected_lr_under_h2_is_one(data: st.DataObject) -> None:
     """sum_g P(g | family, H2) LR(g) = 1 over every genotype g of the POI, with
     P(g | family, H2) = P(family, POI = g | H2) / P(family | H2) (h2 of each g over their
     sum, which is checked against the core's likelihood of the family alone)."""
-    shape = data.draw(shapes(), label="shape")
+    subdivided = data.draw(st.booleans(), label="theta > 0")
+    # theta > 0 runs the core (2^meioses inheritance vectors) for each of the POI's genotypes
+    shape = data.draw(shapes(5 if subdivided else 6), label="shape")
     family = shape.family()
-    n = data.draw(st.integers(2, 4), label="n")
-    locus = data.draw(loci(n), label="locus")
+    n = data.draw(st.integers(2, 3 if subdivided else 4), label="n")
+    assume(light(shape) or not subdivided)
+    thetas = st.sampled_from([0.02, 0.1]) | st.floats(0.001, 0.3) if subdivided else st.just(0.0)
+    locus = data.draw(loci(n, thetas=thetas), label="locus")
     try:
         paternal, maternal = locus.matrices()
     except MutationModelError:
@@ -590,3 +603,267 @@ def test_expected_lr_under_h2_is_one(data: st.DataObject) -> None:
     expected = math.fsum(r.h2 / p_family * r.lr for r in results)
     event(f"model {locus.kind}; theta {'> 0' if locus.theta else '0'}")
     assert math.isclose(expected, 1.0, rel_tol=RELATIVE_TOLERANCE), (shape, locus, typed)
+
+
+# -- 4. textbook values ------------------------------------------------------------------
+
+P4 = {"10": 0.1, "11": 0.2, "12": 0.3, "13": 0.4}
+TABLE4 = AlleleFrequencies.from_dict({LOCUS: P4})
+
+
+def family_of(family_id: str, rows: list[tuple[str, str, str | None, str | None, bool]],
+              missing: str) -> Family:  # fmt: skip
+    """A family from ``(person, sex, father, mother, typed)`` rows."""
+    members = [Member(p, s, f, m, f"S-{p}" if typed else None) for p, s, f, m, typed in rows]
+    return make_family(family_id, members, missing)
+
+
+def one_locus(genotypes: Mapping[str, str]) -> dict[str, Profile]:
+    """Profiles ``S-<person>`` of one locus from ``{"person": "10/12"}``."""
+    return {
+        f"S-{person}": Profile(f"S-{person}", {LOCUS: make_genotype(*g.split("/"))})
+        for person, g in genotypes.items()
+    }
+
+
+def lr_of(family: Family, poi: str, relatives: Mapping[str, str], **options: object) -> LocusLR:
+    """``family_locus_lr`` of POI genotype ``poi`` against ``relatives`` (person: genotype)."""
+    profiles = one_locus(relatives)
+    members = {person: profiles[f"S-{person}"] for person in relatives}
+    poi_profile = Profile("S-poi", {LOCUS: make_genotype(*poi.split("/"))}, sex="M")
+    table = options.pop("table", TABLE4)
+    return family_locus_lr(poi_profile, family, members, LOCUS, table, **options)  # type: ignore[arg-type]
+
+
+MATERNITY = family_of(
+    "F-MO",
+    [("mother", "F", None, None, True), ("father", "M", None, None, False),
+     ("child", "M", "father", "mother", False)],
+    "child",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("child", "mother", "want"),
+    [
+        ("10/11", "10/12", 1 / (4 * 0.1)),
+        ("10/10", "10/12", 1 / (2 * 0.1)),
+        ("10/11", "10/11", (0.1 + 0.2) / (4 * 0.1 * 0.2)),
+        ("12/12", "12/12", 1 / 0.3),
+        ("11/13", "10/12", 0.0),
+    ],
+)
+def test_mother_only_family_is_the_maternity_index(child: str, mother: str, want: float) -> None:
+    """Mother typed, father untyped, child missing: the maternity index of the duo
+    (AABB *Standards for Relationship Testing Laboratories*; Evett & Weir 1998, ch. 7)."""
+    got = lr_of(MATERNITY, child, {"mother": mother})
+    assert isclose(got.lr, want)
+    assert got.consistent is (want > 0)
+
+
+def test_mother_only_family_is_the_female_duo_with_mutation() -> None:
+    """With sex-specific rates the family uses the maternal matrix: it equals
+    ``locus_lr("parent-child")`` with a female parent (and not with a male one)."""
+    model = MutationModel("stepwise", MutationRates.uniform(0.0, paternal=0.02, maternal=0.001),
+                          rate2=1e-4)  # fmt: skip
+    for theta in (0.0, 0.05):
+        got = lr_of(MATERNITY, "11/13", {"mother": "10/12"}, theta=theta, mutation=model)
+        roles = {"child": make_genotype("11", "13"), "parent": make_genotype("10", "12")}
+        female, male = (
+            locus_lr("parent-child", LOCUS, roles, TABLE4, theta=theta, mutation=model,
+                     transmitter_sex=sex)
+            for sex in "FM"
+        )  # fmt: skip
+        assert isclose(got.lr, female.lr)
+        assert got.consistent is False
+        assert male.lr > 10 * got.lr
+
+
+def sibling_lr(g1: tuple[str, str], g2: tuple[str, str], p: Mapping[str, float]) -> float:
+    """Full siblings: LR = k0 + k1 P(g2 | one allele IBD with g1) / P(g2) + k2 [g1 = g2] /
+    P(g2), (k0, k1, k2) = (1/4, 1/2, 1/4) (Thompson 1975; Evett & Weir 1998, ch. 7)."""
+    a, b = g2
+    hw = p[a] ** 2 if a == b else 2 * p[a] * p[b]
+
+    def one_ibd(shared: str) -> float:  # g2 = shared allele + one from the population
+        if a == b:
+            return p[a] if shared == a else 0.0
+        return (p[b] if shared == a else 0.0) + (p[a] if shared == b else 0.0)
+
+    r1 = (one_ibd(g1[0]) + one_ibd(g1[1])) / 2 / hw
+    r2 = (1.0 if sorted(g1) == sorted(g2) else 0.0) / hw
+    return 0.25 + 0.5 * r1 + 0.25 * r2
+
+
+GENOTYPES4 = [(a, b) for i, a in enumerate(P4) for b in list(P4)[i:]]
+
+
+FULL_SIBLINGS = family_of(
+    "F-SIB",
+    [("father", "M", None, None, False), ("mother", "F", None, None, False),
+     ("sib", "F", "father", "mother", True), ("child", "M", "father", "mother", False)],
+    "child",
+)  # fmt: skip
+
+
+def test_two_full_siblings_is_the_full_sibling_lr() -> None:
+    """Father and mother untyped, one sibling typed, the other missing: the kinship formula
+    for every pair of genotypes."""
+    for sib in GENOTYPES4:
+        for poi in GENOTYPES4:
+            got = lr_of(FULL_SIBLINGS, "/".join(poi), {"sib": "/".join(sib)})
+            assert isclose(got.lr, sibling_lr(sib, poi, P4)), (sib, poi, got)
+
+
+def grandparentage_index(
+    child: tuple[str, str], gf: tuple[str, str], gm: tuple[str, str], p: Mapping[str, float]
+) -> float:
+    """Both paternal grandparents typed, the father and mother untyped. The father got one
+    allele of each grandparent, so the child's paternal allele is a with probability
+    q(a) = (t_GF(a) + t_GM(a)) / 2, t_G(a) = (copies of a in G) / 2; the maternal allele is
+    drawn from the population: GPI = [q(c1) p(c2) + q(c2) p(c1)] / (2 p(c1) p(c2)) for a
+    heterozygous child, q(c) / p(c) for a homozygote (Evett & Weir 1998, ch. 7; AABB)."""
+
+    def q(a: str) -> float:
+        return (gf.count(a) / 2 + gm.count(a) / 2) / 2
+
+    c1, c2 = child
+    if c1 == c2:
+        return q(c1) / p[c1]
+    return (q(c1) * p[c2] + q(c2) * p[c1]) / (2 * p[c1] * p[c2])
+
+
+def test_paternal_grandparents_give_the_grandparentage_index() -> None:
+    """Grandfather and grandmother typed, father and mother untyped, grandchild missing:
+    the published grandparentage index for every genotype triple."""
+    family = family_of(
+        "F-GP",
+        [("gf", "M", None, None, True), ("gm", "F", None, None, True),
+         ("father", "M", "gf", "gm", False), ("mother", "F", None, None, False),
+         ("child", "F", "father", "mother", False)],
+        "child",
+    )  # fmt: skip
+    for gf in GENOTYPES4:
+        for gm in GENOTYPES4:
+            for child in GENOTYPES4:
+                got = lr_of(family, "/".join(child), {"gf": "/".join(gf), "gm": "/".join(gm)})
+                want = grandparentage_index(child, gf, gm, P4)
+                assert isclose(got.lr, want), (child, gf, gm, got)
+                assert got.consistent is (want > 0)
+
+
+UNTYPED_ANCESTORS = family_of(
+    "F-MO-GP",
+    [("gf", "M", None, None, False), ("gm", "F", None, None, False),
+     ("mother", "F", "gf", "gm", True), ("father", "M", None, None, False),
+     ("child", "M", "father", "mother", False)],
+    "child",
+)  # fmt: skip
+UNTYPED_LEAF = family_of(
+    "F-MO-HS",
+    [("mother", "F", None, None, True), ("father", "M", None, None, False),
+     ("man", "M", None, None, False), ("child", "M", "father", "mother", False),
+     ("halfsib", "U", "man", "mother", False)],
+    "child",
+)  # fmt: skip
+STEP4 = MutationModel("stepwise", MutationRates.uniform(0.0, paternal=0.03, maternal=0.01),
+                      rate2=0.0, range=0.5)  # fmt: skip
+STATIONARY4 = MutationModel("stepwise", STEP4.rates, range=0.5, stationary=True)
+
+
+@pytest.mark.parametrize(
+    ("theta", "model"),
+    [(0.0, MutationModel()), (0.0, STEP4), (0.0, STATIONARY4), (0.05, MutationModel())],
+    ids=["none", "step", "pm", "theta"],
+)
+def test_untyped_ancestors_of_a_typed_parent_change_nothing(
+    theta: float, model: MutationModel
+) -> None:
+    """The mother-only family with the mother's parents added untyped: the POI is linked to
+    them only through the typed mother, so P(mother) cancels from the LR under any model at
+    theta 0 (and without mutation at any theta), stationary or not."""
+    for mother in GENOTYPES4:
+        for poi in GENOTYPES4:
+            plain, above = (
+                lr_of(f, "/".join(poi), {"mother": "/".join(mother)}, theta=theta,
+                      mutation=model).lr
+                for f in (MATERNITY, UNTYPED_ANCESTORS)
+            )  # fmt: skip
+            assert isclose(above, plain), (mother, poi)
+
+
+def test_untyped_parents_of_a_sibling_change_nothing_under_a_stationary_model() -> None:
+    """The typed sibling's untyped parents are on the path to the POI, so they stay in H2:
+    P(sib | H2) = sum over the parents. With a stationary model at theta 0 (p M = p) that
+    is the sibling's Hardy-Weinberg probability, so the family LR is the full-sibling LR of
+    ``locus_lr`` (whose H2 has the sibling as a founder), for every genotype pair; with the
+    plain stepwise model (p M != p) it is not, so the statement has content. (The case of a
+    locus where only the POI is typed is not compared: LR 1.)"""
+    differs = 0.0
+    for sib in GENOTYPES4:
+        for poi in GENOTYPES4:
+            roles = {"person1": make_genotype(*sib), "person2": make_genotype(*poi)}
+            for model in (STATIONARY4, STEP4):
+                got = lr_of(FULL_SIBLINGS, "/".join(poi), {"sib": "/".join(sib)}, mutation=model)
+                want = locus_lr("full-siblings", LOCUS, roles, TABLE4, mutation=model)
+                if model is STATIONARY4:
+                    assert isclose(got.lr, want.lr), (sib, poi)
+                else:
+                    differs = max(differs, abs(got.lr / want.lr - 1))
+    assert differs > 1e-3
+
+
+@pytest.mark.parametrize("theta", [0.0, 0.05])
+@pytest.mark.parametrize("model", [MutationModel(), STEP4, STATIONARY4], ids=["none", "step", "pm"])
+def test_an_untyped_leaf_changes_nothing(theta: float, model: MutationModel) -> None:
+    """An untyped half-sibling of the missing child (the mother's child with another
+    untyped man) sums to 1 under any model and theta."""
+    for mother in GENOTYPES4:
+        for poi in GENOTYPES4:
+            relatives = {"mother": "/".join(mother)}
+            plain, leaf = (
+                lr_of(f, "/".join(poi), relatives, theta=theta, mutation=model)
+                for f in (MATERNITY, UNTYPED_LEAF)
+            )
+            assert isclose(leaf.lr, plain.lr), (mother, poi)
+
+
+# -- 5. a sample swap --------------------------------------------------------------------
+
+
+SWAP = family_of(
+    "F-SWAP",
+    [("father", "M", None, None, True), ("mother", "F", None, None, False),
+     ("sib", "M", "father", "mother", True), ("child", "F", "father", "mother", False)],
+    "child",
+)  # fmt: skip
+SWAP_TABLE = AlleleFrequencies.from_dict(
+    {"TH01": {"6": 0.3, "9.3": 0.3, "7": 0.4}, "FGA": {"21.2": 0.2, "24": 0.3, "31.2": 0.5}}
+)
+SWAP_PROFILES = {
+    "S-father": Profile("S-father", {"TH01": ("6", "9.3"), "FGA": ("21.2", "21.2")}),
+    "S-sib": Profile("S-sib", {"TH01": ("7", "9.3"), "FGA": ("24", "31.2")}),
+}
+SWAP_POI = Profile("S-poi", {"TH01": ("6", "7"), "FGA": ("21.2", "24")})
+
+
+@pytest.mark.parametrize("theta", [0.0, 0.05])
+def test_sample_swap_is_refused(theta: float) -> None:
+    """A typed father and a typed child of his that share no allele at FGA (no mutation):
+    CaseError naming the family and the locus, quoting no allele."""
+    with pytest.raises(CaseError) as caught:
+        family_lr(SWAP_POI, SWAP, SWAP_PROFILES, SWAP_TABLE, theta=theta)
+    message = str(caught.value)
+    assert caught.value.locus == "FGA"
+    assert "'F-SWAP'" in message and "'FGA'" in message
+    for allele in ("21.2", "24", "31.2", "9.3"):
+        assert allele not in message, message
+
+
+def test_sample_swap_with_mutation_is_computed() -> None:
+    """With a mutation model the same family is possible: FGA is compared (and, as in a
+    trio whose mother and child are inconsistent, flagged inconsistent)."""
+    model = MutationModel("stepwise", MutationRates.uniform(0.002), rate2=1e-4)
+    result = family_lr(SWAP_POI, SWAP, SWAP_PROFILES, SWAP_TABLE, mutation=model)
+    assert result.loci["FGA"].compared and result.loci["FGA"].lr > 0
+    assert set(result.loci_compared) == {"TH01", "FGA"}
