@@ -43,7 +43,7 @@ from kinmatch.alleles import Genotype, make_genotype, sort_alleles
 from kinmatch.families import Family, Member, make_family
 from kinmatch.family_lr import family_locus_lr, family_lr
 from kinmatch.likelihood import LocusLR
-from kinmatch.loci import CODIS_20
+from kinmatch.loci import CHINA_PATERNITY_19, CODIS_20
 from kinmatch.pedigree import pedigree_likelihood
 
 LOCUS = "D8S1179"
@@ -499,7 +499,7 @@ def simulate(form: Form, sim: Families) -> tuple[dict[str, Profile], Profile]:
 
 
 CAUC = FIXTURES / "freq_US-Cauc_NIST1036.csv"
-LOCI_23 = [*CODIS_20, "PENTA_D", "PENTA_E", "D6S1043"]
+LOCI_23 = list(dict.fromkeys(CODIS_20 + CHINA_PATERNITY_19))  # + Penta E, D6S1043, Penta D
 
 
 @pytest.fixture(scope="module")
@@ -542,7 +542,8 @@ def test_relationships_are_families_on_a_real_table(
     compared with LR 1 by ``family_lr``: LR 1 either way)."""
     theta, mutation = REAL_SETTINGS[setting]
     form = ALL_FORMS[name]
-    loci = [locus for locus in LOCI_23 if locus in cauc]
+    loci = LOCI_23
+    assert len(loci) == 23 and all(locus in cauc for locus in loci)
     sim = Families(cauc, loci, seed=hash(name) % 1000)
     members, poi = simulate(form, sim)
     dropped = {p: Profile(x.sample_id, dict(list(x.genotypes.items())[1:]), sex=x.sex)
