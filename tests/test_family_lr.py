@@ -680,6 +680,23 @@ def test_mother_only_family_is_the_female_duo_with_mutation() -> None:
         assert male.lr > 10 * got.lr
 
 
+@pytest.mark.parametrize("theta", [0.0, 0.05])
+def test_an_allele_missing_from_the_table_is_at_the_minimum_frequency(theta: float) -> None:
+    """A POI allele the table lacks joins the allele set at the minimum frequency (the
+    frequencies then sum to more than 1), as in ``locus_lr``; it is reported."""
+    model = MutationModel("stepwise", MutationRates.uniform(0.0, paternal=0.02, maternal=0.005))
+    roles = {"child": make_genotype("10", "14"), "parent": make_genotype("10", "12")}
+    for mutation in (MutationModel(), model):
+        got = lr_of(MATERNITY, "10/14", {"mother": "10/12"}, theta=theta, mutation=mutation,
+                    min_frequency=0.05)  # fmt: skip
+        want = locus_lr("parent-child", LOCUS, roles, TABLE4, theta=theta, mutation=mutation,
+                        min_frequency=0.05, transmitter_sex="F")  # fmt: skip
+        assert got.rare_alleles == ("14",) == want.rare_alleles
+        assert isclose(got.lr, want.lr)
+    plain = lr_of(MATERNITY, "10/14", {"mother": "10/12"}, theta=0.0, min_frequency=0.05)
+    assert isclose(plain.lr, 1 / (4 * 0.1))
+
+
 def sibling_lr(g1: tuple[str, str], g2: tuple[str, str], p: Mapping[str, float]) -> float:
     """Full siblings: LR = k0 + k1 P(g2 | one allele IBD with g1) / P(g2) + k2 [g1 = g2] /
     P(g2), (k0, k1, k2) = (1/4, 1/2, 1/4) (Thompson 1975; Evett & Weir 1998, ch. 7)."""
