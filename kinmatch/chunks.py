@@ -129,7 +129,10 @@ def _blocks(path: Path, header_line: int, block_bytes: int) -> Iterator[tuple[in
                 return
             data = carry + data
             cut = data.rfind(b"\n") + 1
-            if cut == 0:
+            # a cut inside a quoted field (an odd count of quotes before it: "" escapes one)
+            # waits for the field's end, up to a few blocks; a stray quote is then an error
+            inside = data.count(b'"', 0, cut) % 2 == 1 and len(data) < 4 * block_bytes
+            if cut == 0 or inside:
                 carry = data
                 continue
             block, carry = data[:cut], data[cut:]

@@ -241,3 +241,19 @@ def test_sigkill_at_chosen_points_of_a_chunked_ingest(tmp_path: Path) -> None:
     named = {info.file for info in store.manifest.fragments}
     assert {p.name for p in (store_path / "fragments").iterdir()} == named  # orphans removed
     assert len(store) == sizes[-1] + 50
+
+
+def test_a_quoted_newline_across_a_chunk_boundary(tmp_path: Path) -> None:
+    """A quoted case_id holding a newline, placed at every offset around a chunk's end: the
+    chunked ingest reads what the reader reads (the cut waits for the quote's end)."""
+    for pad in range(0, SMALL, 17):
+        rows = good_rows(3)
+        filler = f"F0,unknown-origin,{'x' * pad},M,10/11,20/22,6/9,14/17\n"
+        quoted = 'Q1,unknown-origin,"two\nlines",M,12/13,20/22,6/9,14/17\n'
+        path = tmp_path / f"q{pad}.csv"
+        path.write_text(HEADER + filler + rows + quoted + good_rows(2, "H"))
+        root = tmp_path / f"s{pad}"
+        ReferenceStore.create(root).ingest_csv([path], chunk_bytes=SMALL)
+        got = stored(root)
+        assert got["Q1"].case_id == "two\nlines" == read_profiles(path)["Q1"].case_id
+        assert set(got) == set(read_profiles(path))
