@@ -350,6 +350,8 @@ class Searcher:
             if self.tables.one_sided:  # one-sided: code 0 of the loci it lacks, and more
                 extra = stacked[:, :, absent, 0].sum(axis=2)  # (queries, sex classes)
                 extra += np.stack([t.outside_total()[: stacked.shape[1]] for t in tables])
+                if not np.any(extra):
+                    continue  # every locus there: nothing to add (a pass over every score)
                 by_row = extra[:, :1] if extra.shape[1] == 1 else \
                     np.where(fragment.sexes == 1, extra[:, 1:], extra[:, :1])  # fmt: skip
                 log10[:, offsets[f] : offsets[f + 1]] += by_row
