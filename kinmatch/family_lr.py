@@ -32,7 +32,7 @@ from collections.abc import Mapping
 from kinmatch.errors import CaseError, FamilyError, InputError
 from kinmatch.families import Family
 from kinmatch.frequencies import DEFAULT_MIN_FREQUENCY, AlleleFrequencies
-from kinmatch.likelihood import NO_MUTATION, KinshipResult, LocusLR, combine
+from kinmatch.likelihood import NO_MUTATION, KinshipResult, LocusLR, check_theta, combine
 from kinmatch.loci import locus_sort_key
 from kinmatch.mutation import MutationModel
 from kinmatch.pedigree import Pedigree, Person, pedigree_likelihood
@@ -61,8 +61,7 @@ def family_lr(
     typed members contradict each other there without mutation: a sample swap or a wrong
     pedigree) and :class:`FamilyError` when the POI's sample is a member's.
     """
-    if not 0.0 <= theta < 1.0:
-        raise InputError(f"theta {theta!r} must be in [0, 1)", field="theta")
+    check_theta(theta)
     members = _member_profiles(poi, family, profiles)
     rule = verdict_rule or VerdictRule()
     loci = sorted(

@@ -108,7 +108,8 @@ class KinshipResult:
         }
 
 
-def _check_theta(theta: float) -> None:
+def check_theta(theta: float) -> None:
+    """Theta must be finite and in [0, 1): an :class:`InputError` on its field otherwise."""
     if not (math.isfinite(theta) and 0.0 <= theta < 1.0):
         raise InputError(f"theta {theta!r} must be in [0, 1)", field="theta")
 
@@ -151,7 +152,7 @@ def locus_lr(
     microvariants, an impossible mother-child pair in a trio without mutation).
     """
     rel = get_relationship(relationship) if isinstance(relationship, str) else relationship
-    _check_theta(theta)
+    check_theta(theta)
     _check_roles(rel, genotypes)
     typed = {role: g for role, g in genotypes.items() if g is not None}
     if locus not in frequencies:

@@ -243,6 +243,22 @@ class TableBuilder:
                 tables.log10_lr[s, li, : len(row)] = row
         return tables
 
+    def alone(
+        self, relationship: str, locus: str, query: Mapping[str, Genotype], sex: str
+    ) -> float:
+        """log10 one-sided LR of the query's genotypes at ``locus`` with the other side
+        untyped: a child alone (of a duo or a couple) by :func:`child_alone`, anything else
+        by the core (:meth:`entry`). The one value the tables, the couples' tables and the
+        evidence's nulls all use."""
+        child = query.get("child")
+        if relationship in ("parent-child", "parents-child") and child is not None \
+                and len(query) == 1:  # fmt: skip
+            alleles, coded, matrices = self._comparison(locus, query)
+            p = np.asarray(alleles.frequencies, dtype=np.float64)
+            paternal, maternal = matrices if matrices is not None else (np.eye(len(p)),) * 2
+            return math.log10(child_alone(p, self.theta, paternal, maternal, *coded["child"]))
+        return self.entry(relationship, locus, query, sex)
+
     def outside(
         self,
         relationship: str,
@@ -260,7 +276,7 @@ class TableBuilder:
         for locus in sorted(names - inside, key=locus_sort_key):
             if locus in self.frequencies:
                 query = {role: typed[locus] for role, typed in fixed.items() if locus in typed}
-                found[locus] = np.array([self.entry(relationship, locus, query, sex)
+                found[locus] = np.array([self.alone(relationship, locus, query, sex)
                                          for sex in transmitter_sexes])  # fmt: skip
         return found
 
@@ -305,8 +321,8 @@ class TableBuilder:
         for k in np.flatnonzero(~known).tolist():  # an allele the comparison's set lacks
             genotype = make_genotype(dictionary[first[k]], dictionary[second[k]])
             row[k + 1] = self.entry(relationship, locus, {**query, free_role: genotype}, sex)
-        if query and self.one_sided and relationship != "parent-child":  # a duo's: _duo_row
-            row[0] = self.entry(relationship, locus, query, sex)  # code 0: one-sided
+        if query and self.one_sided:  # code 0, the reference untyped: one-sided
+            row[0] = self.alone(relationship, locus, query, sex)
         row.flags.writeable = False
         with self._lock:
             if key not in self._rows:
@@ -336,8 +352,6 @@ class TableBuilder:
         zeros = duo_row(p, self.theta, own, mate, p_mate, x, y, free_parent, lo, hi, row)
         if zeros:
             raise CaseError("the genotypes are impossible under H2", locus=locus)
-        if free_parent and self.one_sided:  # code 0: the parent untyped, the child alone
-            row[0] = math.log10(child_alone(p, self.theta, paternal, maternal, x, y))
         known: NDArray[np.bool_] = (lo >= 0) & (hi >= 0)
         return row, known
 
@@ -428,9 +442,7 @@ def couple_tables(
         child_p[li] = alleles.frequencies[wanted]
         child_het[li] = int(genotype[0] != genotype[1])
         if builder.one_sided:  # neither parent typed: the child's own LR
-            p = np.asarray(alleles.frequencies, dtype=np.float64)
-            lr = child_alone(p, builder.theta, sexes[0], sexes[1], wanted[0], wanted[1])
-            child_one_sided[li] = math.log10(lr)
+            child_one_sided[li] = builder.alone("parents-child", locus, {"child": genotype}, "M")
         dictionary = tuple(dictionaries.get(locus, ()))
         first, second = code_alleles(len(dictionary))
         position = _positions(dictionary, alleles)

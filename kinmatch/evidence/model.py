@@ -277,7 +277,7 @@ class NullModel:
                 continue
             query = {role: persons[role].genotypes[locus] for role in typed - references}
             if query:
-                value = self.tables.entry(rel.name, locus, query, sex)
+                value = self.tables.alone(rel.name, locus, query, sex)
                 nulls.append(LocusNull(locus, np.array([value]), np.array([1.0]), 0.0,
                                        10.0**value))  # fmt: skip
             elif not couple:
