@@ -94,7 +94,7 @@ Forest: TypeAlias = tuple[Tree, ...]
 
 
 @lru_cache(maxsize=256)
-def _forests(pedigree: Pedigree, typed: frozenset[str]) -> tuple[tuple[Forest, float], ...]:
+def gene_forests(pedigree: Pedigree, typed: frozenset[str]) -> tuple[tuple[Forest, float], ...]:
     """Distinct founder-rooted forests over all inheritance vectors, with their probability."""
     persons = {person.name: person for person in pedigree.persons}
     meioses = [
@@ -207,7 +207,7 @@ def _likelihood(
         for name, (a, b) in sorted(genotypes.items())
     ]
     total = np.zeros(shape)
-    for forest, probability in _forests(pedigree, typed):
+    for forest, probability in gene_forests(pedigree, typed):
         for assignment in itertools.product(*orderings):
             values = dict(free_values)
             for name, pair in assignment:

@@ -4,8 +4,9 @@ For one query and a relationship where the other side is a single stored profile
 a locus depends only on that profile's genotype there. So for every locus of the store and
 every genotype code of its dictionary the table holds log10 LR (0 where the locus is not
 compared): a parent-child duo's by the compiled closed form of
-:mod:`kinmatch.kernels.tables` (the core's fast twin, tested equal to it), every other
-relationship's from the core's likelihood grids. Every entry uses the
+:mod:`kinmatch.kernels.tables`, every other relationship's from the compiled likelihood grids
+of :mod:`kinmatch.descent` (both the core's fast twins, tested equal to it; the core itself
+for a pedigree they do not cover). Every entry uses the
 allele set the core would use for that pair (the frequency table's alleles plus the query's
 and that genotype's alleles the table lacks), never the rest of the store's dictionary, so a
 scan over the table gives exactly the core's LR. A locus' row of entries depends only on the
@@ -26,6 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from kinmatch.alleles import Allele, Genotype, make_genotype
+from kinmatch.descent import descent_likelihood, descent_likelihood_grid
 from kinmatch.duo import duo_grids
 from kinmatch.errors import CaseError, InputError
 from kinmatch.frequencies import DEFAULT_MIN_FREQUENCY, AlleleFrequencies, LocusAlleles
@@ -33,7 +35,7 @@ from kinmatch.kernels.tables import couple_parent_rows, duo_row
 from kinmatch.likelihood import NO_MUTATION, locus_lr, untyped_roles
 from kinmatch.loci import locus_sort_key
 from kinmatch.mutation import Matrix, MutationModel
-from kinmatch.pedigree import pedigree_likelihood_grid
+from kinmatch.pedigree import Pedigree, pedigree_likelihood, pedigree_likelihood_grid
 from kinmatch.relationships import get_relationship
 from kinmatch.store import n_genotype_codes, split_codes
 
@@ -75,7 +77,7 @@ class LocusGrids:
     ``alleles`` is the allele set of the query's comparison (the table's alleles plus the
     query's alleles it lacks). ``h1[i, j]`` and ``h2[i, j]`` (``i <= j``; the lower triangle
     mirrors it) are P(query genotypes, free person has unordered genotype {a_i, a_j}) under H1
-    and H2, from :func:`~kinmatch.pedigree.pedigree_likelihood_grid`. Read-only.
+    and H2, as :func:`~kinmatch.pedigree.pedigree_likelihood_grid` gives them. Read-only.
     """
 
     alleles: LocusAlleles
@@ -173,7 +175,7 @@ class TableBuilder:
         """H1 and H2 likelihoods of ``locus`` over every genotype of ``free_role``, memoised.
 
         ``query`` maps the other typed roles to their genotypes at the locus. One call of
-        :func:`~kinmatch.pedigree.pedigree_likelihood_grid` per hypothesis on the allele set of
+        :func:`~kinmatch.descent.descent_likelihood_grid` per hypothesis on the allele set of
         the query's comparison; the last :data:`GRID_CACHE_SIZE` results are kept, so a query's
         score tables and its null distribution (:mod:`kinmatch.evidence`) share them.
         """
@@ -193,11 +195,8 @@ class TableBuilder:
             h1, h2 = duo_grids(p, theta=theta, parent_matrix=own, mate_matrix=mate,
                                child=coded.get("child"), parent=coded.get("parent"))  # fmt: skip
         else:
-            h1_ped, h2_ped = rel.pedigrees(sex)
-            h1 = _unordered(pedigree_likelihood_grid(h1_ped, coded, free_role, p, theta=theta,
-                                                     matrices=matrices))  # fmt: skip
-            h2 = _unordered(pedigree_likelihood_grid(h2_ped, coded, free_role, p, theta=theta,
-                                                     matrices=matrices))  # fmt: skip
+            h1, h2 = (_unordered(_grid(ped, coded, free_role, p, theta, matrices))
+                      for ped in rel.pedigrees(sex))  # fmt: skip
         h1.flags.writeable = False
         h2.flags.writeable = False
         grids = LocusGrids(alleles, h1, h2)
@@ -248,16 +247,20 @@ class TableBuilder:
     ) -> float:
         """log10 one-sided LR of the query's genotypes at ``locus`` with the other side
         untyped: a child alone (of a duo or a couple) by :func:`child_alone`, anything else
-        by the core (:meth:`entry`). The one value the tables, the couples' tables and the
+        by the compiled likelihoods (:func:`~kinmatch.descent.descent_likelihood`, the core's
+        where they do not apply). The one value the tables, the couples' tables and the
         evidence's nulls all use."""
-        child = query.get("child")
-        if relationship in ("parent-child", "parents-child") and child is not None \
-                and len(query) == 1:  # fmt: skip
-            alleles, coded, matrices = self._comparison(locus, query)
-            p = np.asarray(alleles.frequencies, dtype=np.float64)
+        rel = get_relationship(relationship)
+        alleles, coded, matrices = self._comparison(locus, query)
+        p = np.ascontiguousarray(alleles.frequencies, dtype=np.float64)
+        if rel.name in ("parent-child", "parents-child") and list(coded) == ["child"]:
             paternal, maternal = matrices if matrices is not None else (np.eye(len(p)),) * 2
             return math.log10(child_alone(p, self.theta, paternal, maternal, *coded["child"]))
-        return self.entry(relationship, locus, query, sex)
+        sex = sex if rel.transmitter is not None else "M"
+        h1, h2 = (_likelihood(ped, coded, p, self.theta, matrices) for ped in rel.pedigrees(sex))
+        if h2 == 0.0:
+            raise CaseError("the typed genotypes are impossible under H2", locus=locus)
+        return math.log10(h1 / h2) if h1 > 0.0 else -math.inf
 
     def outside(
         self,
@@ -381,6 +384,38 @@ def child_alone(
     h1 = ordered(a, b) + (ordered(b, a) if a != b else 0.0)
     h2 = (2.0 if a != b else 1.0) * p[a] * (theta * (a == b) + (1 - theta) * p[b])
     return h1 / float(h2)
+
+
+def _grid(
+    pedigree: Pedigree,
+    coded: Mapping[str, tuple[int, int]],
+    free_role: str,
+    p: NDArray[np.float64],
+    theta: float,
+    matrices: tuple[Matrix, Matrix] | None,
+) -> NDArray[np.float64]:
+    """The likelihood grid by the compiled program (:mod:`kinmatch.descent`), or by the core
+    for a pedigree it does not cover."""
+    grid = descent_likelihood_grid(pedigree, coded, free_role, p, theta=theta,
+                                   matrices=matrices)  # fmt: skip
+    if grid is None:
+        grid = pedigree_likelihood_grid(pedigree, coded, free_role, p, theta=theta,
+                                        matrices=matrices)  # fmt: skip
+    return grid
+
+
+def _likelihood(
+    pedigree: Pedigree,
+    coded: Mapping[str, tuple[int, int]],
+    p: NDArray[np.float64],
+    theta: float,
+    matrices: tuple[Matrix, Matrix] | None,
+) -> float:
+    """The likelihood by the compiled program, or by the core where it does not apply."""
+    found = descent_likelihood(pedigree, coded, p, theta=theta, matrices=matrices)
+    if found is None:
+        found = pedigree_likelihood(pedigree, coded, p, theta=theta, matrices=matrices)
+    return found
 
 
 def _unordered(grid: NDArray[np.float64]) -> NDArray[np.float64]:
