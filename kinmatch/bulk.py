@@ -239,7 +239,7 @@ class BulkLoader:
         path = self._temporary(f"{number:06d}")
         write_fragment(path, fragment_table(batch, codes, list(loci)))
         name = f"frag-{self.generation:06d}-{self.tag}-{number:06d}.arrow"
-        return SpilledFragment(path, FragmentInfo(name, len(rows), loci))
+        return SpilledFragment(path, FragmentInfo(name, len(rows), loci, self.generation))
 
     def _rewrite(self, spilled: SpilledFragment, rows: list[int]) -> SpilledFragment:
         """The fragment without ``rows`` (rejected duplicates), rewritten when there are any."""
@@ -255,7 +255,8 @@ class BulkLoader:
         path = self._temporary(f"{spilled.temporary.stem}-kept")
         write_fragment(path, table)
         spilled.temporary.unlink()
-        info = FragmentInfo(spilled.info.file, table.num_rows, spilled.info.loci)
+        info = FragmentInfo(spilled.info.file, table.num_rows, spilled.info.loci,
+                            spilled.info.generation)  # fmt: skip
         return SpilledFragment(path, info)
 
 

@@ -99,6 +99,17 @@ class FragmentInfo:
     file: str
     rows: int
     loci: tuple[str, ...]
+    generation: int = 0
+    """The store version that committed the fragment (one per ingested batch)."""
+
+
+def _generation_of(file: str) -> int:
+    """The generation in a fragment's name (``frag-000012-...``), for manifests written before
+    fragments recorded it."""
+    try:
+        return int(file.split("-")[1])
+    except (IndexError, ValueError):
+        raise StoreError(f"malformed manifest: fragment {file!r} has no generation") from None
 
 
 @dataclass(frozen=True)
@@ -116,7 +127,13 @@ class Manifest:
                 "loci": list(self.loci),
                 "alleles": {locus: list(alleles) for locus, alleles in self.alleles.items()},
                 "fragments": [
-                    {"file": f.file, "rows": f.rows, "loci": list(f.loci)} for f in self.fragments
+                    {
+                        "file": f.file,
+                        "rows": f.rows,
+                        "loci": list(f.loci),
+                        "generation": f.generation,
+                    }
+                    for f in self.fragments
                 ],
             },
             indent=1,
@@ -135,7 +152,12 @@ class Manifest:
                 loci=tuple(data["loci"]),
                 alleles={locus: tuple(alleles) for locus, alleles in data["alleles"].items()},
                 fragments=tuple(
-                    FragmentInfo(f["file"], int(f["rows"]), tuple(f["loci"]))
+                    FragmentInfo(
+                        f["file"],
+                        int(f["rows"]),
+                        tuple(f["loci"]),
+                        int(f.get("generation", _generation_of(f["file"]))),
+                    )
                     for f in data["fragments"]
                 ),
             )

@@ -231,6 +231,17 @@ class ReferenceStore:
             ]
         return self._fragments
 
+    def as_of(self, generation: int) -> ReferenceStore:
+        """The store as it was when ``generation`` was committed: the fragments of that batch
+        and the earlier ones (read-only; the allele dictionaries of today, which only grew,
+        so every code keeps its meaning)."""
+        if not 0 <= generation <= self.generation:
+            raise StoreError(f"{self.path}: no store version {generation} (the newest is "
+                             f"{self.generation})")  # fmt: skip
+        fragments = tuple(f for f in self.manifest.fragments if f.generation <= generation)
+        return ReferenceStore(self.path, Manifest(generation, self.manifest.loci,
+                                                  self.manifest.alleles, fragments))  # fmt: skip
+
     def stored(self, sample_ids: Sequence[str]) -> set[str]:
         """Which of ``sample_ids`` the store holds already (a hash look-up per fragment in
         Arrow: never the whole store's IDs in Python)."""
@@ -447,7 +458,7 @@ class ReferenceStore:
         write_fragment(temporary, table)
         os.rename(temporary, fragments / name)
         fsync_path(fragments)
-        info = FragmentInfo(name, len(batch.sample_ids), tuple(loci))
+        info = FragmentInfo(name, len(batch.sample_ids), tuple(loci), generation)
         manifest = Manifest(
             generation,
             tuple(loci),

@@ -68,6 +68,28 @@ def test_codes_stay_valid_when_loci_and_alleles_grow(tmp_path: Path) -> None:
     assert store.fragments[1].codes[0, store.fragments[1].loci.index("TH01")] == MISSING
 
 
+def test_every_fragment_records_its_version_and_as_of_shows_the_store_then(
+    tmp_path: Path,
+) -> None:
+    store = ReferenceStore.create(tmp_path)
+    store.ingest([Profile("A", {"vWA": ("14", "17")})])
+    store.ingest_csv([EXAMPLES])
+    store.ingest([Profile("B", {"vWA": ("11", "14")})])
+    store = ReferenceStore.open(tmp_path)
+    assert [f.generation for f in store.manifest.fragments] == [1, 2, 3]
+    assert [len(store.as_of(g)) for g in (0, 1, 2, 3)] == [
+        0, 1, 1 + len(read_profiles(EXAMPLES)), len(store)]  # fmt: skip
+    then = store.as_of(1)
+    assert then.generation == 1 and [p.sample_id for p in then.profiles()] == ["A"]
+    assert then.alleles("vWA") == store.alleles("vWA")  # today's dictionaries: codes keep meaning
+    with pytest.raises(StoreError, match="no store version 4"):
+        store.as_of(4)
+    # manifests written before fragments recorded their version: read from the file name
+    manifest = (tmp_path / "manifest.json").read_text().replace('"generation": 2', '"x": 2')
+    (tmp_path / "manifest.json").write_text(manifest)
+    assert [f.generation for f in ReferenceStore.open(tmp_path).manifest.fragments] == [1, 2, 3]
+
+
 def test_bad_batch_writes_nothing_and_reports_every_record(tmp_path: Path) -> None:
     store = ReferenceStore.create(tmp_path / "s")
     store.ingest([Profile("OLD", {"vWA": ("14", "15")})])

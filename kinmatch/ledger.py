@@ -1,0 +1,216 @@
+"""The comparison ledger of a store: which store versions were compared, under which parameters.
+
+Every ingested batch is one store version (its generation, :meth:`ReferenceStore.as_of`), and
+commits are totally ordered by the store's lock. A pair of profiles of opposite kinds is
+compared in the unit of work of the newer one's version: version v compares its own profiles
+with those of every version up to v (the store as of v, new against new included), so that
+each pair is compared exactly once, whichever process commits or compares first, and a rerun
+does only the units the ledger does not show done.
+
+A unit's state: *compared* (its review items recorded, in one transaction with the state) and
+then *pushed* (sent to the review queue, which keeps one item per hit, so a push cut short is
+simply sent again). The parameters that define a comparison (:class:`Comparison`) key every
+unit: a change of any of them leaves every version pending under the new key, never mixed
+with the old.
+
+The ledger is ``ledger.sqlite`` in the store's directory, owner-only like the store: the
+recorded items carry the per-locus genotypes the review queue shows its authorised readers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from kinmatch.errors import KinmatchError
+
+LEDGER = "ledger.sqlite"
+COMPARING_LOCK = ".comparing.lock"
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS comparisons (key TEXT PRIMARY KEY, record TEXT NOT NULL, "
+    "created TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS units (key TEXT NOT NULL REFERENCES comparisons (key), "
+    "version INTEGER NOT NULL, compared TEXT NOT NULL, pushed TEXT, comparisons INTEGER NOT "
+    "NULL, hits INTEGER NOT NULL, errors TEXT NOT NULL, PRIMARY KEY (key, version))",
+    "CREATE TABLE IF NOT EXISTS items (key TEXT NOT NULL, version INTEGER NOT NULL, "
+    "seq INTEGER NOT NULL, item TEXT NOT NULL, PRIMARY KEY (key, version, seq))",
+)
+
+
+class LedgerError(KinmatchError):
+    """The ledger cannot be read or written."""
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """What a comparison's results depend on besides the profiles: the relationships, the
+    frequency table (SHA-256 of its file), the search parameters (theta, minimum frequency,
+    the mutation model with its rates, :attr:`kinmatch.search.Searcher.parameters`), the
+    candidate filter's ``max_inconsistent`` and the reporting threshold ``min_lr``."""
+
+    relationships: tuple[str, ...]
+    frequencies_sha256: str
+    parameters: Mapping[str, Any]
+    max_inconsistent: int
+    min_lr: float
+
+    def record(self) -> dict[str, Any]:
+        return {"relationships": sorted(self.relationships),
+                "frequencies_sha256": self.frequencies_sha256,
+                "parameters": dict(self.parameters), "max_inconsistent": self.max_inconsistent,
+                "min_lr": self.min_lr}  # fmt: skip
+
+    @property
+    def key(self) -> str:
+        """SHA-256 of the canonical JSON of :meth:`record`."""
+        text = json.dumps(self.record(), sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One version's comparisons under one set of parameters."""
+
+    version: int
+    compared: str
+    pushed: str | None
+    comparisons: int
+    hits: int
+    errors: tuple[tuple[str, str], ...]
+    """Profiles of the version that could not be compared: (sample, why)."""
+
+
+class Ledger:
+    """The ledger of the store at ``store_path`` (see the module docstring)."""
+
+    def __init__(self, store_path: str | Path) -> None:
+        self.root = Path(store_path)
+        path = self.root / LEDGER
+        try:
+            fresh = not path.exists()
+            self._db = sqlite3.connect(path, timeout=60.0, isolation_level=None)
+            if fresh:
+                path.chmod(0o600)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            for statement in _SCHEMA:
+                self._db.execute(statement)
+        except sqlite3.Error as exc:
+            raise LedgerError(f"{path}: cannot open the comparison ledger ({exc})") from None
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def comparing(self) -> Iterator[None]:
+        """Held while a process compares units, so two never compute the same one."""
+        with (self.root / COMPARING_LOCK).open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise LedgerError(f"{self.root / LEDGER}: {exc}") from None
+
+    def register(self, comparison: Comparison) -> str:
+        """Record the parameters (once) and return their key."""
+        with self._transaction() as db:
+            db.execute("INSERT INTO comparisons (key, record, created) VALUES (?, ?, ?) "
+                       "ON CONFLICT (key) DO NOTHING",
+                       (comparison.key, json.dumps(comparison.record(), sort_keys=True),
+                        _now()))  # fmt: skip
+        return comparison.key
+
+    def comparisons(self) -> dict[str, dict[str, Any]]:
+        """Every set of parameters recorded, by key."""
+        rows = self._db.execute("SELECT key, record FROM comparisons ORDER BY created, key")
+        return {key: json.loads(record) for key, record in rows}
+
+    def units(self, key: str) -> dict[int, Unit]:
+        rows = self._db.execute("SELECT version, compared, pushed, comparisons, hits, errors "
+                                "FROM units WHERE key = ? ORDER BY version", (key,))  # fmt: skip
+        return {version: Unit(version, compared, pushed, comparisons, hits,
+                              tuple((str(a), str(b)) for a, b in json.loads(errors)))
+                for version, compared, pushed, comparisons, hits, errors in rows}  # fmt: skip
+
+    def outstanding(self, key: str, newest: int) -> list[int]:
+        """Versions 1..``newest`` not yet compared under ``key``."""
+        done = self.units(key)
+        return [version for version in range(1, newest + 1) if version not in done]
+
+    def record_compared(
+        self,
+        key: str,
+        version: int,
+        items: Sequence[Mapping[str, Any]],
+        comparisons: int,
+        errors: Sequence[tuple[str, str]] = (),
+    ) -> bool:
+        """Record a unit's items and mark it compared, all or nothing; False when another
+        process recorded it first (its record stands)."""
+        with self._transaction() as db:
+            found = db.execute("SELECT 1 FROM units WHERE key = ? AND version = ?",
+                               (key, version)).fetchone()  # fmt: skip
+            if found is not None:
+                return False
+            db.executemany("INSERT INTO items (key, version, seq, item) VALUES (?, ?, ?, ?)",
+                           [(key, version, seq, json.dumps(item, sort_keys=True))
+                            for seq, item in enumerate(items)])  # fmt: skip
+            db.execute("INSERT INTO units (key, version, compared, pushed, comparisons, hits, "
+                       "errors) VALUES (?, ?, ?, NULL, ?, ?, ?)",
+                       (key, version, _now(), comparisons, len(items),
+                        json.dumps([list(e) for e in errors])))  # fmt: skip
+        return True
+
+    def items(self, key: str, version: int) -> list[dict[str, Any]]:
+        rows = self._db.execute("SELECT item FROM items WHERE key = ? AND version = ? "
+                                "ORDER BY seq", (key, version))  # fmt: skip
+        return [json.loads(item) for (item,) in rows]
+
+    def unpushed(self, key: str) -> list[int]:
+        """Versions compared under ``key`` whose items are not all pushed yet."""
+        return [v for v, unit in self.units(key).items() if unit.pushed is None]
+
+    def record_pushed(self, key: str, version: int) -> None:
+        with self._transaction() as db:
+            db.execute("UPDATE units SET pushed = ? WHERE key = ? AND version = ? AND pushed IS "
+                       "NULL", (_now(), key, version))  # fmt: skip
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")

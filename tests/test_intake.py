@@ -1,0 +1,110 @@
+"""Intake through the comparison ledger: every pair of opposite kinds compared exactly once,
+whatever the order of the batches, and the hits of the whole store's search."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kinmatch import load_frequencies
+from kinmatch.intake import IntakeSettings, compare_version, run_outstanding
+from kinmatch.ledger import Ledger
+from kinmatch.loci import CODIS_20
+from kinmatch.profiles import Profile
+from kinmatch.store import ReferenceStore
+from kinmatch.synth import Simulator, missing_children_database
+
+ROOT = Path(__file__).parent.parent
+CHINA_PATH = ROOT / "fixtures" / "freq_China_GBT37223.csv"
+CHINA = load_frequencies(CHINA_PATH)
+LOCI = list(CODIS_20[:12])
+SETTINGS = IntakeSettings(CHINA, "sha", relationships=("parent-child", "parents-child"),
+                          min_lr=1.0)  # fmt: skip
+PROFILES = missing_children_database(Simulator(CHINA, LOCI, seed=11), 40, 12).references
+ROLES = {p.sample_id: p.role for p in PROFILES}
+
+
+def pair(item: dict[str, Any]) -> tuple[str, tuple[str, ...], str]:
+    """A hit as the unordered pair it compares: (person of unknown origin, relatives, kind)."""
+    everyone = {item["query_id"], *item["reference_ids"], item["father_id"], item["mother_id"]}
+    (young,) = (i for i in everyone if ROLES.get(i) == "unknown-origin")
+    relatives = sorted(i for i in everyone if i in ROLES and i != young)
+    return young, tuple(relatives), item["relationship"]
+
+
+def whole_store_pairs(store: ReferenceStore) -> dict[tuple[str, tuple[str, ...], str], float]:
+    """Every unknown-origin profile searched against the final store (no top_k)."""
+    searcher = SETTINGS.searcher(store)
+    young = [p for p in store.profiles() if p.role in (None, "unknown-origin")]
+    found = {}
+    for relationship in SETTINGS.relationships:
+        for result in searcher.search_batch(young, relationship, top_k=None, min_lr=1.0):
+            for hit in result.hits:
+                refs = tuple(sorted(i for i in (hit.father_id, hit.mother_id) if i)) or (
+                    hit.reference_id,)  # fmt: skip
+                found[(hit.query_id, refs, relationship)] = hit.lr
+    return found
+
+
+def ingest_in_batches(path: Path, profiles: list[Profile], cuts: list[int]) -> ReferenceStore:
+    store = ReferenceStore.create(path)
+    bounds = [0, *sorted(set(cuts)), len(profiles)]
+    for start, end in itertools.pairwise(bounds):
+        if end > start:
+            store.ingest(profiles[start:end])
+    return store
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.permutations(range(len(PROFILES))), st.lists(st.integers(1, len(PROFILES) - 1),
+                                                      max_size=5))  # fmt: skip
+def test_every_pair_once_whatever_the_batches(
+    tmp_path_factory: pytest.TempPathFactory, order: list[int], cuts: list[int]
+) -> None:
+    """Profiles entered in random order and batches: the ledger's units together find each
+    pair of the whole store's search exactly once, with its LR (1e-9)."""
+    path = tmp_path_factory.mktemp("store")
+    store = ingest_in_batches(path, [PROFILES[i] for i in order], cuts)
+    summary = run_outstanding(store, SETTINGS)
+    items = [item for result in summary.compared for item in result.items]
+    pairs = [pair(item) for item in items]
+    assert len(pairs) == len(set(pairs))  # exactly once
+    expected = whole_store_pairs(store)
+    assert set(pairs) == set(expected)
+    for item in items:
+        assert item["lr"] == pytest.approx(expected[pair(item)], rel=1e-9)
+    again = run_outstanding(store, SETTINGS)  # nothing outstanding: nothing compared again
+    assert again.compared == ()
+
+
+def test_a_couple_completed_by_a_later_batch_is_a_new_couple(tmp_path: Path) -> None:
+    """The father in version 1 with the child, the mother in version 2: the couple forms in
+    version 2 and meets the child there, besides the father's duo of version 1."""
+    by_id = {p.sample_id: p for p in PROFILES}
+    store = ReferenceStore.create(tmp_path)
+    store.ingest([by_id["C0"], by_id["F0"]])
+    store.ingest([by_id["M0"]])
+    first = compare_version(store, 1, SETTINGS)
+    second = compare_version(store, 2, SETTINGS)
+    assert {pair(i) for i in first.items} == {("C0", ("F0",), "parent-child")}
+    assert {pair(i) for i in second.items} == {("C0", ("M0",), "parent-child"),
+                                               ("C0", ("F0", "M0"), "parents-child")}  # fmt: skip
+    assert all(i["store_version"] == "2" for i in second.items)
+
+
+def test_new_parameters_leave_every_version_pending(tmp_path: Path) -> None:
+    store = ingest_in_batches(tmp_path, PROFILES, [10, 20])
+    run_outstanding(store, SETTINGS)
+    other = IntakeSettings(CHINA, "sha", relationships=SETTINGS.relationships, min_lr=2.0)
+    with Ledger(tmp_path) as ledger:
+        keys = {SETTINGS.comparison(SETTINGS.searcher(store).parameters).key,
+                other.comparison(other.searcher(store).parameters).key}  # fmt: skip
+        assert len(keys) == 2
+        pending = {key: ledger.outstanding(key, store.generation) for key in keys}
+    assert sorted(len(v) for v in pending.values()) == [0, 3]
+    assert len(run_outstanding(store, other).compared) == 3
