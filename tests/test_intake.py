@@ -4,6 +4,9 @@ whatever the order of the batches, and the hits of the whole store's search."""
 from __future__ import annotations
 
 import itertools
+import multiprocessing
+import random
+import time
 from pathlib import Path
 from typing import Any
 
@@ -108,3 +111,35 @@ def test_new_parameters_leave_every_version_pending(tmp_path: Path) -> None:
         pending = {key: ledger.outstanding(key, store.generation) for key in keys}
     assert sorted(len(v) for v in pending.values()) == [0, 3]
     assert len(run_outstanding(store, other).compared) == 3
+
+
+def _enter(path: str, sample_ids: list[str], seed: int) -> None:
+    """One laboratory's intake: a batch entered, then everything outstanding compared."""
+    rng = random.Random(seed)
+    time.sleep(rng.uniform(0, 0.05))
+    store = ReferenceStore.open_or_create(path)
+    by_id = {p.sample_id: p for p in PROFILES}
+    store.ingest([by_id[i] for i in sample_ids])
+    time.sleep(rng.uniform(0, 0.05))
+    run_outstanding(store, SETTINGS)
+
+
+def test_two_concurrent_intakes_compare_their_cross_pair_exactly_once(tmp_path: Path) -> None:
+    """A child entered by one process and its mother by another at the same time (separate
+    processes, random timing, 20 times): the pair is found exactly once."""
+    context = multiprocessing.get_context("forkserver")  # not fork: the kernels' OpenMP
+    context.set_forkserver_preload(["kinmatch.intake", "test_intake"])
+    for repetition in range(20):
+        path = tmp_path / f"store{repetition}"
+        ReferenceStore.create(path)
+        workers = [context.Process(target=_enter, args=(str(path), ids, repetition * 2 + k))
+                   for k, ids in enumerate((["C0", "U6"], ["M0", "U8"]))]  # fmt: skip
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(timeout=120)
+            assert worker.exitcode == 0
+        with Ledger(path) as ledger:
+            (key,) = ledger.comparisons()
+            items = [item for version in (1, 2) for item in ledger.items(key, version)]
+        assert [pair(item) for item in items].count(("C0", ("M0",), "parent-child")) == 1

@@ -13,6 +13,7 @@ import click
 from kinmatch.cli.demo import demo_command
 from kinmatch.cli.evidence import evidence_command
 from kinmatch.cli.ingest import ingest_command
+from kinmatch.cli.intake import intake_command
 from kinmatch.cli.keys import keys_group
 from kinmatch.cli.lr import lr_command
 from kinmatch.cli.match import match_command
@@ -28,6 +29,7 @@ def main() -> None:
     other relationships, with real population allele frequencies."""
 
 
-for _command in (lr_command, synth_command, ingest_command, match_command, evidence_command,
-                 demo_command, keys_group, queue_group, serve_command):  # fmt: skip
+for _command in (lr_command, synth_command, ingest_command, intake_command, match_command,
+                 evidence_command, demo_command, keys_group, queue_group,
+                 serve_command):  # fmt: skip
     main.add_command(_command)

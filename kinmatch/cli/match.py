@@ -55,10 +55,8 @@ if TYPE_CHECKING:
 @click.option("--push-to-queue", "queue_target", default=None,
               help="Also push the hits to a review queue: a database URL (with --trust) or "
                    "the http(s):// address of a kinmatch serve.")  # fmt: skip
-@click.option("--trust", "trust_dir", default=None, type=options.TRUST,
-              help="Trust file (or directory) of the queue database pushed into.")  # fmt: skip
-@click.option("--token", "token_path", default=None, type=options.EXISTING_FILE,
-              help="File holding the analyst's token, for --push-to-queue.")  # fmt: skip
+@options.PUSH_TRUST
+@options.PUSH_TOKEN
 @options.QUEUE_KEY
 def match_command(
     store_dir: Path,

@@ -37,6 +37,14 @@ TRUST_HELP = (
 )
 
 
+PUSH_TRUST = click.option(
+    "--trust", "trust_dir", default=None, type=TRUST,
+    help="Trust file (or directory) of the queue database pushed into.",
+)  # fmt: skip
+PUSH_TOKEN = click.option(
+    "--token", "token_path", default=None, type=EXISTING_FILE,
+    help="File holding the analyst's token, to push to the queue.",
+)  # fmt: skip
 QUEUE_KEY = click.option(
     "--queue-key", "queue_key", type=NEW_FILE, default=None,
     help="The queue's own key (created with the queue, owner-only; it signs checkpoints of "
