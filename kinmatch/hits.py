@@ -17,6 +17,7 @@ from functools import cached_property
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from kinmatch.likelihood import KinshipResult
 from kinmatch.profiles import Profile
@@ -163,6 +164,28 @@ def results_to_arrow(results: Sequence[SearchResult]) -> pa.Table:
         for hit in result.hits
     ]
     return pa.Table.from_pylist(rows, schema=HIT_SCHEMA)
+
+
+def hits_table(
+    results: Sequence[SearchResult], evidence: Sequence[Sequence[HitEvidence | None]]
+) -> pa.Table:
+    """:func:`results_to_arrow` with ``inconsistent_loci`` joined by ``;``, the verdict
+    qualified by each hit's database-size-aware evidence and its ``p_unrelated`` and
+    ``expected_unrelated`` (null, and the plain verdict, without evidence): what ``kinmatch
+    match`` and ``kinmatch campaign`` write."""
+    table = results_to_arrow(results)
+    joined = pc.binary_join(table.column("inconsistent_loci"), ";")
+    column = table.schema.get_field_index("inconsistent_loci")
+    table = table.set_column(column, "inconsistent_loci", joined)
+    flat = [e for per_query in evidence for e in per_query]
+    verdict = table.schema.get_field_index("verdict")
+    plain = table.column("verdict").to_pylist()
+    verdicts = [h if e is None else e.verdict for h, e in zip(plain, flat, strict=True)]
+    table = table.set_column(verdict, "verdict", pa.array(verdicts, pa.string()))
+    for name in ("p_unrelated", "expected_unrelated"):
+        values = [None if e is None else getattr(e, name) for e in flat]
+        table = table.append_column(name, pa.array(values, pa.float64()))
+    return table
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import csv
 import json
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from killing import killed_after
 from test_queue_cli import kinmatch
 
 ROOT = Path(__file__).parent.parent
@@ -111,20 +109,10 @@ def test_sigkill_at_many_points_then_resume_gives_the_uninterrupted_hits(
     for k in range(3):
         for delay in (0.2, 0.7, 1.2, 1.6, 2.0, 2.5, 3.0, 4.0, 6.0, 60.0):
             committed = _version(store) > k
-            tail = ["--resume"] if committed else [str(setup[f"batch{k}"])]
-            process = subprocess.Popen([sys.executable, "-m", "kinmatch",
-                                        *map(str, intake_args(setup, store, db)), *tail],
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                       text=True)  # fmt: skip
-            try:
-                _, stderr = process.communicate(timeout=delay)
-            except subprocess.TimeoutExpired:
-                process.send_signal(signal.SIGKILL)
-                process.communicate()
+            tail = ["--resume"] if committed else [setup[f"batch{k}"]]
+            if killed_after([*intake_args(setup, store, db), *tail], delay):
                 kills += 1
-                continue
-            assert process.returncode == 0 and "Traceback" not in stderr, stderr
-            if committed:
+            elif committed:
                 break
         assert _version(store) == k + 1
     assert kills >= 10

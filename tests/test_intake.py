@@ -3,6 +3,7 @@ whatever the order of the batches, and the hits of the whole store's search."""
 
 from __future__ import annotations
 
+import fcntl
 import itertools
 import multiprocessing
 import random
@@ -15,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kinmatch import load_frequencies
+from kinmatch.campaign import CampaignError, read_campaign, run_campaign
 from kinmatch.intake import IntakeSettings, compare_version, run_outstanding
 from kinmatch.ledger import Ledger
 from kinmatch.loci import CODIS_20
@@ -143,3 +145,41 @@ def test_two_concurrent_intakes_compare_their_cross_pair_exactly_once(tmp_path: 
             (key,) = ledger.comparisons()
             items = [item for version in (1, 2) for item in ledger.items(key, version)]
         assert [pair(item) for item in items].count(("C0", ("M0",), "parent-child")) == 1
+
+
+def test_a_campaign_is_the_search_of_every_person_of_unknown_origin(tmp_path: Path) -> None:
+    """Its parts hold exactly the hits of searching every person of unknown origin against
+    the whole store (no top_k), LRs bit for bit; run again it computes nothing; with other
+    parameters in the same directory it refuses; and it records the versions it covered."""
+    store = ingest_in_batches(tmp_path / "store", PROFILES, [13, 29])
+    summary = run_campaign(store, SETTINGS, tmp_path / "out", part_size=4)
+    table = read_campaign(tmp_path / "out")
+    columns = ("query_id", "reference_id", "relationship", "lr")
+    got = sorted(zip(*(table[c].to_pylist() for c in columns), strict=True))
+    searcher = SETTINGS.searcher(store)
+    young = [p for p in store.profiles() if p.role == "unknown-origin"]
+    expected = sorted((hit.query_id, hit.reference_id, rel, hit.lr)
+                      for rel in SETTINGS.relationships
+                      for result in searcher.search_batch(young, rel, top_k=None, min_lr=1.0)
+                      for hit in result.hits)  # fmt: skip
+    assert got == expected and summary.hits == len(expected) > 0
+    assert summary.parts == -(-len(young) // 4) and summary.version == 3
+    again = run_campaign(store, SETTINGS, tmp_path / "out", part_size=4)
+    assert (again.pairs, again.parts_done_before, again.hits) == (0, summary.parts, len(expected))
+    other = IntakeSettings(CHINA, "sha", relationships=SETTINGS.relationships, min_lr=5.0)
+    with pytest.raises(CampaignError, match="other parameters"):
+        run_campaign(store, other, tmp_path / "out")
+    with Ledger(store.path) as ledger:
+        key = SETTINGS.comparison(searcher.parameters).key
+        assert ledger.outstanding(key, store.generation) == []
+    store.ingest([Profile("late", {"vWA": ("14", "17")}, role="unknown-origin")])
+    assert run_outstanding(store, SETTINGS).compared[0].version == 4  # later versions: intake's
+
+
+def test_a_second_campaign_on_one_directory_refuses(tmp_path: Path) -> None:
+    store = ingest_in_batches(tmp_path / "store", PROFILES, [])
+    (tmp_path / "out").mkdir()
+    with (tmp_path / "out" / ".campaign.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # as a running campaign holds it
+        with pytest.raises(CampaignError, match="another campaign is running"):
+            run_campaign(store, SETTINGS, tmp_path / "out")

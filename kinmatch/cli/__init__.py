@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import click
 
+from kinmatch.cli.campaign import campaign_command
 from kinmatch.cli.demo import demo_command
 from kinmatch.cli.evidence import evidence_command
 from kinmatch.cli.ingest import ingest_command
@@ -30,6 +31,6 @@ def main() -> None:
 
 
 for _command in (lr_command, synth_command, ingest_command, intake_command, match_command,
-                 evidence_command, demo_command, keys_group, queue_group,
+                 campaign_command, evidence_command, demo_command, keys_group, queue_group,
                  serve_command):  # fmt: skip
     main.add_command(_command)

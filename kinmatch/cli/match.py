@@ -10,8 +10,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from tqdm import tqdm
@@ -20,7 +18,7 @@ from kinmatch.atomic import atomic_path
 from kinmatch.cli import options
 from kinmatch.errors import InputError, KinmatchError
 from kinmatch.frequencies import load_frequencies
-from kinmatch.hits import HitEvidence, SearchResult, results_to_arrow
+from kinmatch.hits import HitEvidence, SearchResult, hits_table
 from kinmatch.profiles import read_profiles
 from kinmatch.store import ReferenceStore
 from kinmatch.verdict import DEFAULT_CAUTION_BOUND, SUPPORT_DATABASE_CAUTION
@@ -182,18 +180,7 @@ def _write_hits(
     """The hits with their database-size-aware evidence: ``p_unrelated``,
     ``expected_unrelated``, and the verdict qualified by them (null, and the plain verdict,
     without evidence)."""
-    table = results_to_arrow(results)
-    joined = pc.binary_join(table.column("inconsistent_loci"), ";")
-    column = table.schema.get_field_index("inconsistent_loci")
-    table = table.set_column(column, "inconsistent_loci", joined)
-    flat = [e for per_query in evidence for e in per_query]
-    verdict = table.schema.get_field_index("verdict")
-    plain = table.column("verdict").to_pylist()
-    verdicts = [h if e is None else e.verdict for h, e in zip(plain, flat, strict=True)]
-    table = table.set_column(verdict, "verdict", pa.array(verdicts, pa.string()))
-    for name in ("p_unrelated", "expected_unrelated"):
-        values = [None if e is None else getattr(e, name) for e in flat]
-        table = table.append_column(name, pa.array(values, pa.float64()))
+    table = hits_table(results, evidence)
     try:
         with atomic_path(out_path) as temporary:
             if out_path.suffix == ".jsonl":
