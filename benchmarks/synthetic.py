@@ -88,3 +88,63 @@ def build_store(
                 child = Profile(f"CHILD{len(children)}", genotype, role="unknown-origin")
                 children.append(Planted(child, f"S{father}", f"S{father + 1}", f"K{father // 2}"))
     return store, children
+
+
+def build_campaign_store(
+    path: Path,
+    table: AlleleFrequencies,
+    loci: list[str],
+    registered: int,
+    unknown: int,
+    *,
+    planted: int = 1000,
+    seed: int = 1,
+) -> ReferenceStore:
+    """A store of ``registered`` relatives (in every block of 6 rows two couples sharing a
+    case_id and two single parents) and ``unknown`` persons of unknown origin, the first
+    ``planted`` of them children of the first couples, the rest unrelated."""
+    rng = np.random.default_rng(seed)
+    store = ReferenceStore.create(path)
+    dictionaries = {locus: table[locus].alleles for locus in loci}
+    probabilities = {locus: np.array(table[locus].frequencies) for locus in loci}
+    first: dict[str, np.ndarray] = {}
+    for start in range(0, registered, CHUNK):
+        size = min(CHUNK, registered - start)
+        index = np.arange(start, start + size)
+        slot = index % 6
+        alleles = {locus: _draw_alleles(rng, probabilities[locus], (size, 2)) for locus in loci}
+        if start == 0:
+            first = alleles
+        roles = np.select([slot < 4, True], [np.where(slot % 2 == 0, ROLE_CODES["father"],
+                                                      ROLE_CODES["mother"]),
+                                             ROLE_CODES["parent"]]).astype(np.uint8)  # fmt: skip
+        store.append_encoded(_batch([f"R{i}" for i in index.tolist()], roles,
+                                    np.where(roles == ROLE_CODES["mother"], 1, 0),
+                                    [f"K{i // 2}" if i % 6 < 4 else None for i in index.tolist()],
+                                    loci, dictionaries, alleles))  # fmt: skip
+    couples = [r for r in range(min(registered, CHUNK)) if r % 6 in (0, 2)][:planted]
+    alleles = {locus: _draw_alleles(rng, probabilities[locus], (unknown, 2)) for locus in loci}
+    for row, father in enumerate(couples[:unknown]):
+        for locus in loci:
+            alleles[locus][row] = (first[locus][father, rng.integers(2)],
+                                   first[locus][father + 1, rng.integers(2)])  # fmt: skip
+    roles = np.full(unknown, ROLE_CODES["unknown-origin"], dtype=np.uint8)
+    store.append_encoded(_batch([f"U{i}" for i in range(unknown)], roles, np.zeros(unknown),
+                                [None] * unknown, loci, dictionaries, alleles))  # fmt: skip
+    return store
+
+
+def _batch(
+    ids: list[str],
+    roles: np.ndarray,
+    sexes: np.ndarray,
+    case_ids: list[str | None],
+    loci: list[str],
+    dictionaries: dict[str, tuple[str, ...]],
+    alleles: dict[str, np.ndarray],
+) -> EncodedBatch:
+    codes = np.stack([genotype_codes(alleles[locus][:, 0], alleles[locus][:, 1])
+                      for locus in loci], axis=1).astype(np.uint16)  # fmt: skip
+    return EncodedBatch(sample_ids=ids, roles=roles, sexes=sexes.astype(np.uint8),
+                        case_ids=case_ids, agencies=[None] * len(ids), loci=tuple(loci),
+                        alleles=dictionaries, codes=codes)  # fmt: skip

@@ -18,6 +18,7 @@ evidence, as a review item (:class:`~kinmatch.queue.models.NewItem`).
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -154,6 +155,8 @@ class IntakeSummary:
     pushed_versions: tuple[int, ...]
     added: int
     already_queued: int
+    compare_seconds: float
+    push_seconds: float
 
 
 Pusher = Callable[[list[NewItem]], tuple[int, int]]
@@ -172,6 +175,7 @@ def run_outstanding(
 
     store.refresh()
     compared = []
+    started = time.monotonic()
     with Ledger(store.path) as ledger:
         parameters = settings.searcher(store).parameters
         key = ledger.register(settings.comparison(parameters))
@@ -184,6 +188,7 @@ def run_outstanding(
                 if progress is not None:
                     progress(version)
         pushed, added, known = [], 0, 0
+        compared_at = time.monotonic()
         if push is not None:
             for version in ledger.unpushed(key):
                 items = [NewItemIn.model_validate(item).new_item()
@@ -193,4 +198,6 @@ def run_outstanding(
                     added, known = added + new, known + old
                 ledger.record_pushed(key, version)
                 pushed.append(version)
-    return IntakeSummary(tuple(compared), tuple(pushed), added, known)
+    done = time.monotonic()
+    return IntakeSummary(tuple(compared), tuple(pushed), added, known, compared_at - started,
+                         done - compared_at)  # fmt: skip

@@ -50,7 +50,7 @@ def intake_command(
         if files:
             report = store.ingest_csv(files)
             click.echo(f"added {report.added} profiles (store version {report.generation}, "
-                       f"{len(store)} profiles)")  # fmt: skip
+                       f"{len(store)} profiles) in {time.monotonic() - started:.1f} s")  # fmt: skip
         with tqdm(desc="compare", unit="versions", disable=None) as bar:
             summary = run_outstanding(store, settings, push, progress=lambda _: bar.update())
     except IngestError as exc:
@@ -62,11 +62,12 @@ def intake_command(
     hits = sum(len(r.items) for r in summary.compared)
     versions = ", ".join(str(r.version) for r in summary.compared) or "none"
     click.echo(f"compared versions {versions}: {comparisons:,} comparisons, {hits} hits at LR "
-               f">= {settings.min_lr:g}, in {time.monotonic() - started:.1f} s")  # fmt: skip
+               f">= {settings.min_lr:g}, in {summary.compare_seconds:.1f} s")  # fmt: skip
     if push is not None:
         click.echo(
             f"review queue: {summary.added} new items, {summary.already_queued} already "
-            f"queued (versions {', '.join(map(str, summary.pushed_versions)) or 'none'})"
+            f"queued (versions {', '.join(map(str, summary.pushed_versions)) or 'none'}) in "
+            f"{summary.push_seconds:.1f} s"
         )
     else:
         click.echo("no --queue: the hits wait in the ledger for an intake with a queue")
