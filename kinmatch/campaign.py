@@ -140,7 +140,8 @@ def run_campaign(
             evidence = [searcher.evidence(r, bound=settings.caution_bound) if not r.error
                         else () for r in results]  # fmt: skip
             if push is not None:
-                items = [NewItem.from_hit(hit, searcher.parameters, str(version), evidence=e)
+                items = [NewItem.from_hit(hit, searcher.parameters, str(version), evidence=e,
+                                          unknown_agency=settings.unknown_agency)
                          for r, per in zip(results, evidence, strict=True)
                          for hit, e in zip(r.hits, per, strict=True)]  # fmt: skip
                 if items:

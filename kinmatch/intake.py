@@ -60,6 +60,8 @@ class IntakeSettings:
     min_lr: float = 10_000.0
     one_sided_exact: bool = True
     caution_bound: float = DEFAULT_CAUTION_BOUND
+    unknown_agency: str | None = None
+    """The agency a review item gives a profile stored without one (the pusher's)."""
 
     def searcher(self, store: ReferenceStore) -> Searcher:
         return Searcher(store, self.frequencies, theta=self.theta, mutation=self.mutation,
@@ -124,7 +126,8 @@ def compare_version(store: ReferenceStore, version: int, settings: IntakeSetting
             continue
         evidence = searcher.evidence(result, bound=settings.caution_bound)
         for hit, e in zip(result.hits, evidence, strict=True):
-            item = NewItem.from_hit(hit, searcher.parameters, str(version), evidence=e)
+            item = NewItem.from_hit(hit, searcher.parameters, str(version), evidence=e,
+                                    unknown_agency=settings.unknown_agency)  # fmt: skip
             if couple is not None:  # the couple searched: name its parents, as a child's hit
                 item = dataclasses.replace(item, father_id=couple[0].sample_id,
                                            mother_id=couple[1].sample_id)  # fmt: skip
@@ -171,8 +174,6 @@ def run_outstanding(
 ) -> IntakeSummary:
     """Compare every version the ledger shows outstanding under ``settings``, recording each
     as it finishes, then push every compared version's items not yet pushed (with ``push``)."""
-    from kinmatch.queue.schemas import NewItemIn
-
     store.refresh()
     compared = []
     started = time.monotonic()
@@ -191,8 +192,7 @@ def run_outstanding(
         compared_at = time.monotonic()
         if push is not None:
             for version in ledger.unpushed(key):
-                items = [NewItemIn.model_validate(item).new_item()
-                         for item in ledger.items(key, version)]  # fmt: skip
+                items = [NewItem.from_dict(item) for item in ledger.items(key, version)]
                 if items:
                     new, old = push(items)
                     added, known = added + new, known + old

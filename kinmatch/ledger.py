@@ -34,6 +34,7 @@ from kinmatch.errors import KinmatchError
 
 LEDGER = "ledger.sqlite"
 COMPARING_LOCK = ".comparing.lock"
+OPENING_LOCK = ".ledger.lock"
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS comparisons (key TEXT PRIMARY KEY, record TEXT NOT NULL, "
@@ -103,17 +104,23 @@ class Ledger:
     def __init__(self, store_path: str | Path) -> None:
         self.root = Path(store_path)
         path = self.root / LEDGER
-        try:
-            fresh = not path.exists()
-            self._db = sqlite3.connect(path, timeout=60.0, isolation_level=None)
-            if fresh:
-                path.chmod(0o600)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            for statement in _SCHEMA:
-                self._db.execute(statement)
-        except sqlite3.Error as exc:
-            raise LedgerError(f"{path}: cannot open the comparison ledger ({exc})") from None
+        # one opener at a time: switching to WAL and creating the tables do not wait for
+        # another process doing the same
+        with (self.root / OPENING_LOCK).open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                fresh = not path.exists()
+                self._db = sqlite3.connect(path, timeout=60.0, isolation_level=None)
+                if fresh:
+                    path.chmod(0o600)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=FULL")
+                for statement in _SCHEMA:
+                    self._db.execute(statement)
+            except sqlite3.Error as exc:
+                raise LedgerError(f"{path}: cannot open the comparison ledger ({exc})") from None
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def close(self) -> None:
         self._db.close()

@@ -20,9 +20,9 @@ _KEYS: dict[str, Path] = {}
 
 @dataclass
 class Agencies:
-    """Key pairs of agencies A1 and A2, of the national agency NAT (and of X9, whose key the
-    server does not trust). The trust file grants A1 and A2 their own jurisdiction and NAT
-    ``national``; the trust directory holds the public keys of A1, A2 and NAT."""
+    """Key pairs of agencies A1, A2 and A3, of the national agency NAT (and of X9, whose key
+    the server does not trust). The trust file grants A1, A2 and A3 their own jurisdiction and
+    NAT ``national``; the trust directory holds the public keys of A1, A2, A3 and NAT."""
 
     keys: Path
     trust_dir: Path
@@ -32,12 +32,13 @@ class Agencies:
     def create(cls, root: Path) -> Agencies:
         keys, trust = root / "agency-keys", root / "trust"
         trust.mkdir()
-        for agency in ("A1", "A2", "NAT", "X9"):
+        for agency in ("A1", "A2", "A3", "NAT", "X9"):
             _, public = new_key_pair(agency, keys)
             if agency != "X9":
                 (trust / public.name).write_bytes(public.read_bytes())
         trust_file = root / "trust.toml"
-        write_trust_file(trust_file, {"A1": ["A1"], "A2": ["A2"], "NAT": ["national"]}, trust)
+        write_trust_file(trust_file, {"A1": ["A1"], "A2": ["A2"], "A3": ["A3"],
+                                      "NAT": ["national"]}, trust)  # fmt: skip
         return cls(keys, trust, trust_file)
 
     @property
@@ -110,7 +111,7 @@ def key_setting(url: str) -> str | None:
 
 
 def new_item(query: str = "C1", reference: str = "F1", *, agency: str | None = None,
-             lr: float = 1e6) -> NewItem:  # fmt: skip
+             lr: float = 1e6, agencies: tuple[str, ...] = ()) -> NewItem:  # fmt: skip
     """A parent-child hit with a per-locus breakdown holding genotypes."""
     return NewItem(
         query_id=query,
@@ -127,6 +128,7 @@ def new_item(query: str = "C1", reference: str = "F1", *, agency: str | None = N
         },
         store_version="3",
         agency=agency,
+        agencies=agencies,
     )
 
 

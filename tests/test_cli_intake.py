@@ -70,8 +70,13 @@ def queued(setup: dict[str, Path], db: Path) -> list[tuple[str, tuple[str, ...],
                   for r in rows)  # fmt: skip
 
 
-def uninterrupted(setup: dict[str, Path], tmp_path: Path) -> list[tuple[str, tuple[str, ...], str]]:
-    store, db = tmp_path / "clean", tmp_path / "clean.db"
+Queued = list[tuple[str, tuple[str, ...], str]]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(setup: dict[str, Path]) -> Queued:
+    """The three batches entered one after the other into ``clean``: the queue's items."""
+    store, db = setup["root"] / "clean", setup["root"] / "clean.db"
     for k in range(3):
         out = kinmatch(*intake_args(setup, store, db), setup[f"batch{k}"]).stdout
         assert f"store version {k + 1}" in out and f"compared versions {k + 1}:" in out
@@ -79,9 +84,9 @@ def uninterrupted(setup: dict[str, Path], tmp_path: Path) -> list[tuple[str, tup
 
 
 def test_intake_compares_each_batch_on_entry_and_queues_each_hit_once(
-    setup: dict[str, Path], tmp_path: Path
+    setup: dict[str, Path], uninterrupted: Queued
 ) -> None:
-    items = uninterrupted(setup, tmp_path)
+    items = uninterrupted
     assert items and len(items) == len(set(items))
     truth = {(row["query_id"], row["relative_id"])
              for row in csv.DictReader((setup["root"] / "synth" / "truth.csv").open())
@@ -89,25 +94,26 @@ def test_intake_compares_each_batch_on_entry_and_queues_each_hit_once(
     found = {(q, r[0]) if q.startswith("C") else (r[0], q) for q, r, rel in items
              if rel == "parent-child"}  # fmt: skip
     assert truth <= found  # every registered parent met its child, whichever came first
-    again = kinmatch(*intake_args(setup, tmp_path / "clean", tmp_path / "clean.db"), "--resume")
+    again = kinmatch(*intake_args(setup, setup["root"] / "clean", setup["root"] / "clean.db"),
+                     "--resume")  # fmt: skip
     assert "compared versions none" in again.stdout
-    status = kinmatch("intake", "--store", tmp_path / "clean", "--frequencies", CHINA,
+    status = kinmatch("intake", "--store", setup["root"] / "clean", "--frequencies", CHINA,
                       "--min-lr", "100", "--status").stdout  # fmt: skip
     assert "3 versions committed" in status and "compared 3, not pushed 0, pending 0" in status
 
 
 def test_sigkill_at_many_points_then_resume_gives_the_uninterrupted_hits(
-    setup: dict[str, Path], tmp_path: Path
+    setup: dict[str, Path], uninterrupted: Queued, tmp_path: Path
 ) -> None:
     """Every intake killed after growing delays (during start-up, the ingest, the
     comparisons or the push) and run again until one finishes: by entering the batch again
     while it is not committed, by `--resume` once it is. The queue ends with the hits of the
     uninterrupted run, each once."""
-    expected = uninterrupted(setup, tmp_path)
+    expected = uninterrupted
     store, db = tmp_path / "killed", tmp_path / "killed.db"
     kills = 0
     for k in range(3):
-        for delay in (0.2, 0.7, 1.2, 1.6, 2.0, 2.5, 3.0, 4.0, 6.0, 60.0):
+        for delay in (0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6, 1.9, 2.2, 2.6, 3.0, 4.0, 6.0, 60.0):
             committed = _version(store) > k
             tail = ["--resume"] if committed else [setup[f"batch{k}"]]
             if killed_after([*intake_args(setup, store, db), *tail], delay):

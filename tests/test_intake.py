@@ -3,6 +3,7 @@ whatever the order of the batches, and the hits of the whole store's search."""
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import itertools
 import multiprocessing
@@ -183,3 +184,14 @@ def test_a_second_campaign_on_one_directory_refuses(tmp_path: Path) -> None:
         fcntl.flock(handle, fcntl.LOCK_EX)  # as a running campaign holds it
         with pytest.raises(CampaignError, match="another campaign is running"):
             run_campaign(store, SETTINGS, tmp_path / "out")
+
+
+def test_a_hit_across_agencies_is_an_item_of_both(tmp_path: Path) -> None:
+    """A child entered by A1 and its father registered by A2: the review item belongs to
+    both agencies (the queue then shows it to each, tests/test_queue_cross_agency.py)."""
+    by_id = {p.sample_id: p for p in PROFILES}
+    store = ReferenceStore.create(tmp_path)
+    store.ingest([dataclasses.replace(by_id["C0"], agency="A1")])
+    store.ingest([dataclasses.replace(by_id["F0"], agency="A2")])
+    (item,) = compare_version(store, 2, SETTINGS).items
+    assert pair(item) == ("C0", ("F0",), "parent-child") and list(item["agencies"]) == ["A1", "A2"]

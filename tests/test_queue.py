@@ -32,19 +32,37 @@ from kinmatch.errors import (
 )
 from kinmatch.queue import NewItem, ReviewQueue, State
 from kinmatch.queue import database as queue_database
+from kinmatch.queue import rows as queue_rows
 from kinmatch.queue import service as queue_service
 from kinmatch.queue.database import SCHEMA_VERSION, Database
 
 ALL_VERSIONS = [(version,) for version in range(1, SCHEMA_VERSION + 1)]
 REVOCATIONS_VERSION = queue_database.MIGRATIONS["sqlite"].index(queue_database._REVOCATIONS) + 1
+ITEM_AGENCIES_VERSION = queue_database.MIGRATIONS["sqlite"].index(queue_database._ITEM_AGENCIES) + 1
 
 
 def older_schema(monkeypatch: pytest.MonkeyPatch, version: int) -> None:
     """Queues opened from here on are as the code of schema ``version`` made them: migrated up
-    to it only, and without revocations before their version."""
+    to it only, without revocations before their version, and with items of one agency, in
+    their ``agency`` column only, before cross-agency items."""
     monkeypatch.setattr(queue_database, "SCHEMA_VERSION", version)
     if version < REVOCATIONS_VERSION:
         monkeypatch.setattr(queue_service, "revoked", lambda tx, caller: False)
+    if version < ITEM_AGENCIES_VERSION:
+
+        def queue_item(tx: Any, new: NewItem, owners: Any, pushed_by: str, now: str) -> Any:
+            (agency,) = owners
+            key = f"{agency}/{new.key}"
+            row = tx.one(queue_rows.INSERT_ITEM,
+                         queue_rows.item_values(new, key, agency, pushed_by, now))  # fmt: skip
+            if row is None:
+                return int(tx.one("SELECT id FROM items WHERE key = ?", (key,))[0]), False
+            return int(row[0]), True
+
+        monkeypatch.setattr(queue_service, "queue_item", queue_item)
+        monkeypatch.setattr(queue_service, "ITEMS_OF_AGENCY",
+                            "SELECT id FROM items WHERE agency = ?")  # fmt: skip
+        monkeypatch.setattr(queue_rows, "ITEMS_OF_AGENCY", "SELECT id FROM items WHERE agency = ?")
 
 
 @pytest.fixture
@@ -767,7 +785,7 @@ def test_trust_files_are_checked(agencies: Agencies, tmp_path: Path) -> None:
     assert loaded.jurisdictions("NAT") == {"national", "NAT"}
     directory = TrustStore.load(agencies.trust_dir)
     assert {a: directory.jurisdictions(a) for a in directory.agencies} == {
-        "A1": {"A1"}, "A2": {"A2"}, "NAT": {"NAT"}}  # fmt: skip
+        "A1": {"A1"}, "A2": {"A2"}, "A3": {"A3"}, "NAT": {"NAT"}}  # fmt: skip
     key_file = f'public_key_file = "{agencies.trust_dir / "A1.pub"}"'
     bad = {
         "not toml": "[agencies.A1\n",

@@ -201,7 +201,11 @@ EDITS = {
         "relationship, lr, inconsistent_loci, loci, parameters, store_version, "
         "created_at, pushed_by, updated_at FROM items WHERE id = 1"
     ],
-    "deleted": ["DELETE FROM item_handlers WHERE item_id = 4", "DELETE FROM items WHERE id = 4"],
+    "deleted": [
+        "DELETE FROM item_handlers WHERE item_id = 4",
+        "DELETE FROM item_agencies WHERE item_id = 4",
+        "DELETE FROM items WHERE id = 4",
+    ],
 }
 
 

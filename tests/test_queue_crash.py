@@ -118,7 +118,7 @@ def test_sigkill_at_many_points_leaves_the_queue_whole(url: str, agencies: Agenc
         # the schema: none of it after a kill mid-migration (runs 0 and 1), else all of it
         tables_now = {"schema_version", "items", "audit", "audit_head", "item_handlers",
                       "queue_key", "audit_checkpoints", "revoked_tokens",
-                      "revoked_officers"}  # fmt: skip
+                      "revoked_officers", "item_agencies"}  # fmt: skip
         schema = tables_now if run >= 2 else set()
         assert tables(url) == schema, kill
         if run == 0:

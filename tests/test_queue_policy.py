@@ -1,5 +1,7 @@
 """The access policy of the issue, cell by cell: every role x operation x jurisdiction (own
-agency, another agency, national), on both engines. Written from the issue's table, not from
+agency, another agency, national), on both engines, for an item of one agency (A1) and for a
+cross-agency item (A1 and A2: a child entered by one, its mother registered by the other),
+which A2 reaches as its partner and A3 not. Written from the issues' tables, not from
 kinmatch.security.policy, so that a wrong policy fails here."""
 
 from __future__ import annotations
@@ -36,7 +38,10 @@ TABLE: dict[str, set[str]] = {
 }
 ITEM_OPERATIONS = {"show", "claim", "release", "review", "escalate", "confirm", "reject",
                    "return"}  # fmt: skip
-JURISDICTIONS = ("own", "other", "national")
+# (the item's agencies, the caller): "other" is outside the item, "partner" its second agency
+CELLS = [("A1", "own"), ("A1", "other"), ("A1", "national"), ("A1+A2", "own"),
+         ("A1+A2", "partner"), ("A1+A2", "other"), ("A1+A2", "national")]  # fmt: skip
+CALLER_AGENCY = {"own": "A1", "partner": "A2", "national": "NAT"}
 _cases = itertools.count()
 
 
@@ -57,28 +62,35 @@ def setup_queue(
 ) -> Iterator[ReviewQueue]:
     """The same queue for preparing items, with a trust file that lets every agency's
     officers act nationally (so that a caller of any agency can hold an item of A1)."""
-    everywhere = {"A1": ["A1", "national"], "A2": ["A2", "national"], "NAT": ["national"]}
+    everywhere = {"A1": ["A1", "national"], "A2": ["A2", "national"],
+                  "A3": ["A3", "national"], "NAT": ["national"]}  # fmt: skip
     trust = agencies.trust_granting(tmp_path_factory.mktemp("t") / "all.toml", everywhere)
     setup = ReviewQueue(queue.db.url, trust, key=queue.key.path if queue.key else None)
     yield setup
     setup.close()
 
 
-def caller(agencies: Agencies, role: str, jurisdiction: str, officer: str) -> str:
-    """A token of ``role``; items are agency A1's."""
-    if jurisdiction == "own":
-        return agencies.token(officer, [role], agency="A1")
-    if jurisdiction == "other":
-        return agencies.token(officer, [role], agency="A2")
-    return agencies.token(officer, [role], agency="NAT", jurisdiction="national")
+def caller_agency(kind: str, jurisdiction: str) -> str:
+    if jurisdiction == "other":  # outside the item: A2 for an item of A1 alone, else A3
+        return "A2" if kind == "A1" else "A3"
+    return CALLER_AGENCY[jurisdiction]
+
+
+def caller(agencies: Agencies, role: str, agency: str, officer: str) -> str:
+    """A token of ``role`` of ``agency`` (NAT: national)."""
+    if agency == "NAT":
+        return agencies.token(officer, [role], agency="NAT", jurisdiction="national")
+    return agencies.token(officer, [role], agency=agency)
 
 
 def prepare(queue: ReviewQueue, agencies: Agencies, operation: str, officer: str,
-            agency: str) -> int:  # fmt: skip
-    """An item of A1 in the state the operation applies to; claims are held by the caller
-    (the same officer of the same agency), reviews and escalations by someone else."""
+            agency: str, kind: str) -> int:  # fmt: skip
+    """An item of the agencies ``kind`` in the state the operation applies to; claims are
+    held by the caller (the same officer of the same agency), reviews and escalations by
+    someone else."""
     analyst = agencies.token("setup-analyst", ["analyst"], agency="A1")
-    [(item_id, _)] = queue.push(analyst, [new_item(f"Q{next(_cases)}")])
+    [(item_id, _)] = queue.push(analyst, [new_item(f"Q{next(_cases)}",
+                                                   agencies=tuple(kind.split("+")))])  # fmt: skip
     holder = agencies.token(officer, ["reviewer"], agency=agency,
                             jurisdiction="national" if agency != "A1" else "A1")  # fmt: skip
     other = agencies.token("setup-reviewer", ["reviewer"], agency="A1")
@@ -93,9 +105,11 @@ def prepare(queue: ReviewQueue, agencies: Agencies, operation: str, officer: str
     return item_id
 
 
-def act(queue: ReviewQueue, operation: str, token: str, item_id: int) -> Callable[[], object]:
+def act(queue: ReviewQueue, operation: str, token: str, item_id: int,
+        kind: str) -> Callable[[], object]:  # fmt: skip
+    owners = tuple(kind.split("+"))
     calls: dict[str, Callable[[], object]] = {
-        "push": lambda: queue.push(token, [new_item(f"P{next(_cases)}", agency="A1")]),
+        "push": lambda: queue.push(token, [new_item(f"P{next(_cases)}", agencies=owners)]),
         "list": lambda: queue.list_items(token),
         "show": lambda: queue.show(token, item_id),
         "claim": lambda: queue.claim(token, item_id),
@@ -114,25 +128,29 @@ def act(queue: ReviewQueue, operation: str, token: str, item_id: int) -> Callabl
     return calls[operation]
 
 
-@pytest.mark.parametrize("jurisdiction", JURISDICTIONS)
 @pytest.mark.parametrize("role", ROLES)
-@pytest.mark.parametrize("operation", list(TABLE))
+@pytest.mark.parametrize(("operation", "kind", "jurisdiction"), [
+    (operation, kind, jurisdiction) for operation in TABLE for kind, jurisdiction in CELLS
+    # the other operations do not read an item's agencies: one kind of item is enough
+    if kind == "A1" or operation in {*ITEM_OPERATIONS, "push", "list", "audit"}
+])  # fmt: skip
 def test_policy_cell(
     queue: ReviewQueue,
     setup_queue: ReviewQueue,
     agencies: Agencies,
     operation: str,
     role: str,
+    kind: str,
     jurisdiction: str,
 ) -> None:
-    officer = f"{role}-{operation}-{jurisdiction}"
-    agency = {"own": "A1", "other": "A2", "national": "NAT"}[jurisdiction]
-    item_id = prepare(setup_queue, agencies, operation, officer, agency)
+    officer = f"{role}-{operation}-{kind}-{jurisdiction}"
+    agency = caller_agency(kind, jurisdiction)
+    item_id = prepare(setup_queue, agencies, operation, officer, agency, kind)
     supervisor = agencies.token("watcher", ["supervisor"], jurisdiction="national")
     before = queue.show(supervisor, item_id).state
-    token = caller(agencies, role, jurisdiction, officer)
+    token = caller(agencies, role, agency, officer)
     covered = jurisdiction != "other"
-    call = act(queue, operation, token, item_id)
+    call = act(queue, operation, token, item_id, kind)
     if role not in TABLE[operation]:
         with pytest.raises(AccessDeniedError):
             call()

@@ -3,6 +3,7 @@ on (the ledger's parameters) and the review queue its hits go to."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -68,8 +69,11 @@ def settings_and_pusher(args: dict[str, Any]) -> tuple[IntakeSettings, Pusher | 
         return settings, None
     from kinmatch.queue.client import push_hits
     from kinmatch.queue.models import NewItem
+    from kinmatch.security.tokens import TokenVerifier
 
     token = options.read_token(token_path)
+    # profiles stored without an agency count as the pusher's (the server checks the token)
+    settings = dataclasses.replace(settings, unknown_agency=TokenVerifier.claimed_issuer(token))
 
     def push(items: list[NewItem]) -> tuple[int, int]:
         return push_hits(queue_target, trust, token, items, key)

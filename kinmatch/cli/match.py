@@ -154,21 +154,24 @@ def _push(
     searcher: Searcher,
     store: ReferenceStore,
 ) -> None:
-    """Queue every written hit for review, with its evidence (the analyst's agency owns the
-    items); ``database``: the trust file and the queue's key of a queue database."""
+    """Queue every written hit for review, with its evidence (the items belong to the agencies
+    of their profiles, the analyst's standing for profiles that record none); ``database``:
+    the trust file and the queue's key of a queue database."""
     from kinmatch.queue.client import push_hits
     from kinmatch.queue.models import NewItem
+    from kinmatch.security.tokens import TokenVerifier
 
-    items = [NewItem.from_hit(hit, searcher.parameters, str(store.generation), evidence=e)
+    token = options.read_token(token_path)
+    pusher = TokenVerifier.claimed_issuer(token)  # the queries' agency (the server checks it)
+    items = [NewItem.from_hit(hit, searcher.parameters, str(store.generation), evidence=e,
+                              unknown_agency=pusher)
              for result, per_query in zip(results, evidence, strict=True)
              for hit, e in zip(result.hits, per_query, strict=True)]  # fmt: skip
     if not items:
         click.echo("no hits to queue")
         return
     try:
-        added, known = push_hits(
-            target, database[0], options.read_token(token_path), items, database[1]
-        )
+        added, known = push_hits(target, database[0], token, items, database[1])
     except KinmatchError as exc:
         options.fail(f"--push-to-queue: {exc}")
     click.echo(f"queued for review: {added} new items, {known} already queued")

@@ -116,6 +116,12 @@ _ANCHOR = [  # version 5: the queue key's public half, signed checkpoints, item 
     "ALTER TABLE audit ADD COLUMN item_digest TEXT",
     "CREATE INDEX audit_item ON audit (item_id, seq)",
 ]
+_ITEM_AGENCIES = [  # version 7: the agencies an item belongs to (a cross-agency hit: several)
+    "CREATE TABLE item_agencies (item_id BIGINT NOT NULL REFERENCES items (id), "
+    "agency TEXT NOT NULL, PRIMARY KEY (item_id, agency))",
+    "CREATE INDEX item_agencies_agency ON item_agencies (agency, item_id)",
+    "INSERT INTO item_agencies (item_id, agency) SELECT id, agency FROM items",
+]
 _REVOCATIONS = [  # version 6: revoked tokens (by jti) and officers (tokens issued before a time)
     "CREATE TABLE revoked_tokens (jti TEXT NOT NULL, agency TEXT, revoked_by TEXT NOT NULL, "
     "reason TEXT NOT NULL, revoked_at TEXT NOT NULL)",
@@ -139,6 +145,7 @@ MIGRATIONS: dict[str, list[list[str]]] = {
         _AGENCY_KEYS,
         _ANCHOR,
         _REVOCATIONS,
+        _ITEM_AGENCIES,
     ],
     "postgresql": [
         [
@@ -156,6 +163,7 @@ MIGRATIONS: dict[str, list[list[str]]] = {
         _AGENCY_KEYS,
         _ANCHOR,
         _REVOCATIONS,
+        _ITEM_AGENCIES,
     ],
 }
 """Per engine, the statements of each schema version (version n = index n - 1), applied in
@@ -171,7 +179,10 @@ half of the queue's own key (``queue_key``, recorded on first open), the checkpo
 of the audit head (``audit_checkpoints``) and each record's keyed digest of the item it changed
 (``audit.item_digest``; null in older records, whose hashes do not cover it); version 6:
 revocations (``revoked_tokens`` by ``jti``, scoped to an issuing agency or, null, to any;
-``revoked_officers``: an officer's tokens issued before a time), new tables only."""
+``revoked_officers``: an officer's tokens issued before a time), new tables only; version 7:
+the agencies each item belongs to (``item_agencies``, one row per agency; its ``agency`` column
+holds them joined by ``+``, as the item's digest covers it), items of version 6 their one
+agency."""
 
 SCHEMA_VERSION = len(MIGRATIONS["sqlite"])
 ANCHOR_VERSION = MIGRATIONS["sqlite"].index(_ANCHOR) + 1

@@ -27,6 +27,7 @@ from kinmatch.errors import QueueError
 from kinmatch.hits import Hit, HitEvidence
 from kinmatch.queue import values
 from kinmatch.queue.values import MAX_LOCI, MAX_NAME, MAX_REFERENCES, MAX_TEXT
+from kinmatch.security.tokens import AGENCIES_JOIN
 from kinmatch.verdict import SUPPORT_DATABASE_CAUTION
 
 
@@ -118,7 +119,9 @@ class NewItem:
 
     ``loci`` is the per-locus breakdown (locus, LR, genotypes of the persons compared):
     genetic data, shown only to callers allowed to see it. ``parameters`` names the
-    frequency table, theta and mutation model; ``agency`` defaults to the pusher's.
+    frequency table, theta and mutation model. The item belongs to ``agencies``, those of the
+    hit's profiles (a child entered by one agency, its mother registered by another: both),
+    and to ``agency`` when given; with neither, to the pusher's agency (:meth:`owners`).
     """
 
     query_id: str
@@ -134,6 +137,7 @@ class NewItem:
     mother_id: str | None = None
     case_id: str | None = None
     agency: str | None = None
+    agencies: tuple[str, ...] = ()
     p_unrelated: float | None = None
     expected_unrelated: float | None = None
     n_searched: int | None = None
@@ -155,6 +159,7 @@ class NewItem:
             ("log10_lr", lambda: self.log10_lr is None or values.number(self.log10_lr)),
             ("store_version", lambda: values.text(self.store_version, empty=True)),
             ("agency", lambda: self.agency is None or values.agency(self.agency)),
+            ("agencies", self._check_agencies),
             ("reference_ids", self._check_references),
             ("inconsistent_loci", self._check_inconsistent),
             ("loci", self._check_loci),
@@ -176,6 +181,18 @@ class NewItem:
             raise ValueError(f"1-{MAX_REFERENCES} reference IDs")
         for reference in self.reference_ids:
             values.text(reference)
+
+    def _check_agencies(self) -> None:
+        if not isinstance(self.agencies, tuple) or len(self.agencies) > MAX_REFERENCES + 1:
+            raise ValueError(f"at most {MAX_REFERENCES + 1} agency codes")
+        for code in self.agencies:
+            values.agency(code)
+
+    def owners(self, pusher: str) -> tuple[str, ...]:
+        """The agencies the item belongs to, sorted: ``agencies`` and ``agency``, or the
+        ``pusher``'s agency when neither is given."""
+        given = {*self.agencies, *([self.agency] if self.agency else [])}
+        return tuple(sorted(given)) if given else (pusher,)
 
     def _check_inconsistent(self) -> None:
         if not isinstance(self.inconsistent_loci, tuple) or len(self.inconsistent_loci) > MAX_LOCI:
@@ -233,11 +250,14 @@ class NewItem:
     def from_hit(
         cls, hit: Hit, parameters: Mapping[str, Any], store_version: str,
         agency: str | None = None, evidence: HitEvidence | None = None,
+        unknown_agency: str | None = None,
     ) -> NewItem:  # fmt: skip
         """The review item of a search hit, with its per-locus details (the search's tables'
         LRs and consistency, :attr:`~kinmatch.hits.Hit.details`) and the
         genotypes of the compared persons (by their role in the relationship), and the hit's
-        database-size-aware ``evidence`` (:func:`kinmatch.evidence.assess`) when given."""
+        database-size-aware ``evidence`` (:func:`kinmatch.evidence.assess`) when given. Its
+        ``agencies`` are those of the compared profiles, ``unknown_agency`` standing for a
+        profile that records none (the pushing analyst's, for their own queries)."""
         if evidence is not None:
             theirs = (evidence.query_id, evidence.reference_id, evidence.relationship)
             if theirs != (hit.query_id, hit.reference_id, hit.relationship):
@@ -257,12 +277,15 @@ class NewItem:
             for name, locus in details.loci.items()
         )
         references = tuple(i for i in (hit.father_id, hit.mother_id) if i) or (hit.reference_id,)
+        found = {p.agency or unknown_agency for p in hit.persons.values()}
+        owners = tuple(sorted(a for a in found if a))
         return cls(
             query_id=hit.query_id, reference_ids=references, relationship=hit.relationship,
             lr=hit.lr, log10_lr=hit.log10_lr, inconsistent_loci=details.inconsistent_loci,
             loci=loci, parameters=dict(parameters), store_version=store_version,
             father_id=hit.father_id, mother_id=hit.mother_id, case_id=hit.case_id,
             agency=agency,
+            agencies=owners,
             # the tail estimate is a bracket's midpoint: rounding may put it a hair above 1
             p_unrelated=None if evidence is None else min(max(evidence.p_unrelated, 0.0), 1.0),
             expected_unrelated=None if evidence is None else evidence.expected_unrelated,
@@ -300,6 +323,7 @@ class NewItem:
                 mother_id=data.get("mother_id"),
                 case_id=data.get("case_id"),
                 agency=data.get("agency"),
+                agencies=tuple(_list(data, "agencies")),
                 p_unrelated=_optional_float(data, "p_unrelated"),
                 expected_unrelated=_optional_float(data, "expected_unrelated"),
                 n_searched=_optional_int(data, "n_searched"),
@@ -329,6 +353,11 @@ class ItemSummary:
     p_unrelated: float | None = None
     expected_unrelated: float | None = None
     database_verdict: str | None = None
+
+    @property
+    def agencies(self) -> tuple[str, ...]:
+        """The agencies the item belongs to (``agency``: them joined by ``+``)."""
+        return tuple(self.agency.split(AGENCIES_JOIN))
 
     @property
     def cautioned(self) -> bool:
@@ -375,6 +404,10 @@ class Item:
     @property
     def state(self) -> State:
         return self.summary.state
+
+    @property
+    def agencies(self) -> tuple[str, ...]:
+        return self.summary.agencies
 
     @property
     def caution(self) -> str | None:

@@ -6,9 +6,10 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from kinmatch.queue.database import Transaction
 from kinmatch.queue.models import Item, ItemSummary, NewItem, State
 from kinmatch.security.audit import AuditRecord
-from kinmatch.security.tokens import Caller
+from kinmatch.security.tokens import AGENCIES_JOIN, Caller
 from kinmatch.security.trust import NATIONAL
 
 T = TypeVar("T")
@@ -51,11 +52,33 @@ def item_values(new: NewItem, key: str, agency: str, pushed_by: str, now: str) -
             new.database_verdict)  # fmt: skip
 
 
+def queue_item(
+    tx: Transaction, new: NewItem, owners: Sequence[str], pushed_by: str, now: str
+) -> tuple[int, bool]:
+    """``new`` as an item of the agencies ``owners`` (its ``agency`` column: them joined by
+    ``+``), under the key ``<agencies>/<hit key>`` (duplicates are per set of agencies):
+    ``(id, True)`` when added, ``(id of the item queued already, False)`` otherwise."""
+    agency = AGENCIES_JOIN.join(owners)
+    key = f"{agency}/{new.key}"
+    row = tx.one(INSERT_ITEM, item_values(new, key, agency, pushed_by, now))
+    if row is None:
+        found = tx.one("SELECT id FROM items WHERE key = ?", (key,))
+        assert found is not None  # of these agencies, which the caller sees
+        return int(found[0]), False
+    for owner in owners:
+        tx.execute("INSERT INTO item_agencies (item_id, agency) VALUES (?, ?)", (row[0], owner))
+    return int(row[0]), True
+
+
+ITEMS_OF_AGENCY = "SELECT item_id FROM item_agencies WHERE agency = ?"
+"""The items one agency's jurisdiction covers (by :data:`item_agencies`)."""
+
+
 def jurisdiction_sql(caller: Caller) -> tuple[str, list[Any]]:
     """The SQL condition (and its parameters) for items in the caller's jurisdiction."""
     if caller.jurisdiction == NATIONAL:
         return "1 = 1", []
-    return "agency = ?", [caller.jurisdiction]
+    return f"id IN ({ITEMS_OF_AGENCY})", [caller.jurisdiction]
 
 
 def optional(kind: Callable[[Any], T], value: Any) -> T | None:

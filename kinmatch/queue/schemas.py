@@ -166,6 +166,9 @@ class NewItemIn(_Body):
     mother_id: Text | None = None
     case_id: Text | None = None
     agency: Agency | None = Field(None, description="Defaults to the caller's agency.")
+    agencies: Annotated[list[Agency], Field(max_length=MAX_REFERENCES + 1)] = Field(
+        [], description="The agencies of the hit's profiles: the item belongs to all of them."
+    )
     p_unrelated: Probability | None = Field(
         None, description="P(an unrelated reference scores at least this LR)."
     )
@@ -190,6 +193,7 @@ class NewItemIn(_Body):
             mother_id=self.mother_id,
             case_id=self.case_id,
             agency=self.agency,
+            agencies=tuple(self.agencies),
             p_unrelated=self.p_unrelated,
             expected_unrelated=self.expected_unrelated,
             n_searched=self.n_searched,
@@ -260,7 +264,8 @@ class ItemSummaryOut(BaseModel):
 
     id: int
     state: State
-    agency: str
+    agency: str = Field(description="The item's agencies joined by '+'.")
+    agencies: list[str] = Field(description="The agencies the item belongs to.")
     query_id: str
     reference_ids: list[str]
     case_id: str | None
@@ -285,7 +290,8 @@ class ItemSummaryOut(BaseModel):
 
     @classmethod
     def of(cls, summary: ItemSummary) -> ItemSummaryOut:
-        return cls.model_validate({**asdict(summary), "caution": summary.caution()})
+        return cls.model_validate({**asdict(summary), "agencies": list(summary.agencies),
+                                   "caution": summary.caution()})  # fmt: skip
 
 
 class ListOut(BaseModel):
@@ -318,7 +324,8 @@ class ItemOut(ItemSummaryOut):
     @classmethod
     def of_item(cls, item: Item) -> ItemOut:
         fields = asdict(item)
-        return cls.model_validate({**fields.pop("summary"), **fields, "caution": item.caution})
+        return cls.model_validate({**fields.pop("summary"), **fields, "caution": item.caution,
+                                   "agencies": list(item.agencies)})  # fmt: skip
 
 
 class ClaimOut(BaseModel):

@@ -47,18 +47,18 @@ from kinmatch.queue.rows import (
     AUDIT,
     AUDIT_BEFORE_DIGESTS,
     DETAIL,
-    INSERT_ITEM,
+    ITEMS_OF_AGENCY,
     SUMMARY,
     item_of,
-    item_values,
     jurisdiction_sql,
+    queue_item,
     record_of,
     summary_of,
 )
 from kinmatch.security.audit import AuditRecord, AuditVerification, record_hash, verify_chain
 from kinmatch.security.checkpoints import Checkpoint, QueueKey
 from kinmatch.security.policy import Operation, require, role_names
-from kinmatch.security.tokens import MAX_LIFETIME, Caller, TokenVerifier
+from kinmatch.security.tokens import AGENCIES_JOIN, MAX_LIFETIME, Caller, TokenVerifier
 from kinmatch.security.trust import NATIONAL, TrustStore, WatchedTrust
 
 T = TypeVar("T")
@@ -114,31 +114,26 @@ class ReviewQueue:
 
     def push(self, token: str, items: Sequence[NewItem]) -> list[tuple[int, bool]]:
         """Add candidate matches; returns ``(item id, created)`` per item: pushing the same
-        hit again for the same agency (same idempotency key) returns the existing item with
-        ``created`` False (unchanged: it keeps the evidence it was first pushed with).
-        Duplicates are per agency: the answer never depends on another agency's items."""
+        hit again for the same agencies (same idempotency key) returns the existing item with
+        ``created`` False (unchanged: it keeps the evidence it was first pushed with), to any
+        pusher within the item's jurisdiction (an agency of a cross-agency item's included).
+        A pusher outside all of the item's agencies is refused, whether it exists or not."""
         caller = self._authorize(token, Operation.PUSH)
         ids: list[tuple[int, bool]] = []
 
         def run(tx: Transaction, now: str) -> None:
             for new in items:
-                agency = new.agency or caller.agency
+                owners = new.owners(caller.agency)
+                agency = AGENCIES_JOIN.join(owners)
                 if not caller.sees(agency):
                     raise _RefusedError(AccessDeniedError(f"push: agency {agency!r} is outside "
                                         "the caller's jurisdiction"), None,
                                         "outside jurisdiction")  # fmt: skip
-                key = f"{agency}/{new.key}"  # duplicates are per agency
-                row = tx.one(INSERT_ITEM, item_values(new, key, agency, caller.name, now))
-                if row is not None:
-                    ids.append((int(row[0]), True))
-                    self._audit(tx, now, caller, Operation.PUSH, int(row[0]), "allowed",
-                                changed=True)  # fmt: skip
-                else:
-                    found = tx.one("SELECT id FROM items WHERE key = ?", (key,))
-                    assert found is not None  # of this agency, which the caller sees
-                    ids.append((int(found[0]), False))
-                    self._audit(tx, now, caller, Operation.PUSH, int(found[0]),
-                                "allowed: already queued")  # fmt: skip
+                item_id, created = queue_item(tx, new, owners, caller.name, now)
+                ids.append((item_id, created))
+                self._audit(tx, now, caller, Operation.PUSH, item_id,
+                            "allowed" if created else "allowed: already queued",
+                            changed=created)  # fmt: skip
 
         self._run(caller, Operation.PUSH, None, run)
         return ids
@@ -166,7 +161,8 @@ class ReviewQueue:
                 sql += " AND state = ?"
                 parameters.append(str(state))
             rows = tx.all(sql + " ORDER BY id LIMIT ?", [*parameters, limit])
-            out.extend(summary_of(row) for row in rows)
+            # the item's own (digested) agencies decide, not only the table listing them
+            out.extend(s for s in map(summary_of, rows) if caller.sees(s.agency))
             self._audit(tx, now, caller, Operation.LIST, None, f"allowed: {len(rows)} items")
 
         self._run(caller, Operation.LIST, None, run)
@@ -277,7 +273,7 @@ class ReviewQueue:
                 # the actor ends in "@<agency>", compared exactly (SQLite's LIKE ignores case)
                 suffix = f"@{caller.jurisdiction}"
                 sql += (" AND ((length(actor) >= ? AND substr(actor, length(actor) - ? + 1) = ?)"
-                        " OR item_id IN (SELECT id FROM items WHERE agency = ?))")  # fmt: skip
+                        f" OR item_id IN ({ITEMS_OF_AGENCY}))")  # fmt: skip
                 parameters += [len(suffix), len(suffix), suffix, caller.jurisdiction]
             rows = tx.all(sql + " ORDER BY seq LIMIT ?", [*parameters, limit])
             out.extend(record_of(row) for row in rows)

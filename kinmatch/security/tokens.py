@@ -46,6 +46,8 @@ MAX_OFFICER = 128
 """Longest officer name (``sub``)."""
 TOKEN_ID = re.compile(r"^[!-~]{1,128}$")
 """A token's id (``jti``): 1-128 visible ASCII characters (no space)."""
+AGENCIES_JOIN = "+"
+"""Joins the agencies of a cross-agency review item."""
 MAX_LIFETIME = 12 * 3600.0
 """Longest token lifetime ``exp - iat`` accepted by default, in seconds (configurable)."""
 
@@ -64,8 +66,10 @@ class Caller:
     """The token's ``iat``, in seconds since the epoch."""
 
     def sees(self, agency: str) -> bool:
-        """Whether an item of ``agency`` is in this caller's jurisdiction."""
-        return self.jurisdiction in (NATIONAL, agency)
+        """Whether an item of ``agency`` is in this caller's jurisdiction: one agency code, or
+        the agencies of a cross-agency item joined by ``+`` (codes hold no ``+``), any of
+        which the jurisdiction may be."""
+        return self.jurisdiction == NATIONAL or self.jurisdiction in agency.split(AGENCIES_JOIN)
 
     @property
     def name(self) -> str:
