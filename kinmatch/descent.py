@@ -3,10 +3,11 @@
 The core sums, for every inheritance forest of the pedigree (founder genes and the observed
 gene copies that descend from them, with their probability), the Balding-Nichols urn's joint
 law of the founder genes against the mutation matrices along every branch. When each branch
-below a founder gene is a simple path of untyped copies ending at one observed copy (every
-relationship the search engine scans), the forest's value is a sum over set partitions of
-its founder genes (the Chinese-restaurant form of the urn: founder genes seated at one table
-carry one allele; NRC II 1996, eq. 4.10; Balding & Nichols 1994):
+below a founder gene is a simple path of untyped copies ending at an observed copy (every
+relationship the search engine scans; an observed copy with observed copies below it makes
+them a pinned factor on its allele, outside the urn), the forest's value is a sum over set
+partitions of its founder genes (the Chinese-restaurant form of the urn: founder genes seated
+at one table carry one allele; NRC II 1996, eq. 4.10; Balding & Nichols 1994):
 
     E[prod_r v_r(A_r)] = sum_pi w(pi) prod_{blocks B of pi} sum_a p_a prod_{r in B} v_r(a),
     w(pi) = prod_B (1 - theta) theta^(|B| - 1) (|B| - 1)! / prod_{m < K} (1 + (m - 1) theta),
@@ -31,6 +32,8 @@ from numpy.typing import NDArray
 from kinmatch.kernels.descent import descent_grid as _descent_grid
 from kinmatch.pedigree import Forest, IndexGenotype, Matrix, Pedigree, Tree, Vector, gene_forests
 
+MAX_TERMS = 200_000
+"""Programs longer than this are left to the core (many founder genes at theta > 0)."""
 Member = tuple[int, tuple[str, ...]]
 """An observed gene copy below a founder gene: (gene index, sexes of the path's meioses)."""
 
@@ -49,6 +52,7 @@ class DescentProgram:
     member_path: NDArray[np.int64]
     block_start: NDArray[np.int64]
     block_kind: NDArray[np.int64]
+    block_prior: NDArray[np.bool_]
     block_slot: NDArray[np.int64]
     term_coef: NDArray[np.float64]
     term_start: NDArray[np.int64]
@@ -69,8 +73,10 @@ def _set_partitions(items: list[int]) -> Iterator[list[list[int]]]:
             yield [*partition[:k], [first, *partition[k]], *partition[k + 1 :]]
 
 
-def _founder_members(tree: Tree, genes: Mapping[str, int]) -> list[Member]:
-    """The observed copies of one founder gene's tree, each with its path."""
+def _copies(tree: Tree, genes: Mapping[str, int], pinned: list[list[Member]]) -> list[Member]:
+    """The observed copies below a gene (and the gene itself when observed), each with its
+    path. An observed copy with observed copies below it starts a pinned block in
+    ``pinned``: them, on its allele."""
     label, subtrees = tree
     members: list[Member] = [(genes[label], ())] if label else []
     for sex, node in subtrees:
@@ -78,9 +84,9 @@ def _founder_members(tree: Tree, genes: Mapping[str, int]) -> list[Member]:
         while True:
             node_label, below = node
             if node_label:
-                if below:
-                    raise _BranchError
                 members.append((genes[node_label], path))
+                if below:
+                    pinned.append(_copies(node, genes, pinned))
                 break
             if len(below) != 1:
                 raise _BranchError
@@ -111,27 +117,34 @@ def descent_program(
         genes |= {f"{free}/0": 2 * len(query), f"{free}/1": 2 * len(query) + 1}
     y1, y2 = 2 * len(query), 2 * len(query) + 1
     paths: dict[tuple[str, ...], int] = {}
-    blocks: dict[tuple[tuple[int, int], ...], int] = {}
+    blocks: dict[tuple[bool, tuple[tuple[int, int], ...]], int] = {}
     pairs: dict[tuple[int, int], int] = {}
     terms: dict[tuple[tuple[int, ...], int], float] = {}
     forest: Forest
     typed = frozenset(query) | ({free} if free is not None else frozenset())
     for forest, probability in gene_forests(pedigree, typed):
+        pinned: list[list[Member]] = []
         try:
-            roots = [_founder_members(tree, genes) for tree in forest]
+            roots = [_copies(tree, genes, pinned) for tree in forest]
         except _BranchError:
             return None
         coded = [[(gene, paths.setdefault(path, len(paths))) for gene, path in members]
-                 for members in roots]  # fmt: skip
+                 for members in (*roots, *pinned)]  # fmt: skip
+        free_copies = [gene for members in coded for gene, _ in members if gene in (y1, y2)]
+        if len(free_copies) != len(set(free_copies)):  # a free copy with copies below it
+            return None
+        fixed = [(False, [len(roots) + k]) for k in range(len(pinned))]
         for partition in _set_partitions(list(range(len(roots)))):
             weight = probability * _urn_weight(partition, theta)
             if weight == 0.0:
                 continue
+            if len(terms) > MAX_TERMS:
+                return None
             scalars, free_blocks = [], {}
-            for block in partition:
-                signature = tuple(sorted(m for r in block for m in coded[r]))
+            for prior, block in [*((True, b) for b in partition), *fixed]:
+                signature = (prior, tuple(sorted(m for r in block for m in coded[r])))
                 index = blocks.setdefault(signature, len(blocks))
-                held = {gene for gene, _ in signature} & {y1, y2}
+                held = {gene for gene, _ in signature[1]} & {y1, y2}
                 if not held:
                     scalars.append(index)
                 for gene in held:
@@ -140,11 +153,11 @@ def descent_program(
             pair = pairs.setdefault((first, -1 if first == second else second), len(pairs))
             key = (tuple(sorted(scalars)), pair)
             terms[key] = terms.get(key, 0.0) + weight
-    members = [(gene, path) for signature in blocks for gene, path in signature]
-    starts = np.cumsum([0, *(len(signature) for signature in blocks)])
+    members = [(gene, path) for _, copies in blocks for gene, path in copies]
+    starts = np.cumsum([0, *(len(copies) for _, copies in blocks)])
     kinds, slots, n_matrices = [], [], 0
-    for signature in blocks:
-        held = {gene for gene, _ in signature}
+    for _, copies in blocks:
+        held = {gene for gene, _ in copies}
         kind = (y1 in held) + 2 * (y2 in held)
         kinds.append(kind)
         slots.append(n_matrices if kind == 3 else -1)
@@ -154,6 +167,7 @@ def descent_program(
         np.array([gene for gene, _ in members], dtype=np.int64).reshape(-1),
         np.array([path for _, path in members], dtype=np.int64).reshape(-1),
         starts.astype(np.int64), np.array(kinds, dtype=np.int64),
+        np.array([prior for prior, _ in blocks], dtype=np.bool_),
         np.array(slots, dtype=np.int64), np.array(list(terms.values()), dtype=np.float64),
         term_starts.astype(np.int64),
         np.array([s for scalars, _ in terms for s in scalars], dtype=np.int64).reshape(-1),
@@ -225,7 +239,8 @@ def _evaluate(
     alleles = np.array(orderings, dtype=np.int64).reshape(len(orderings), 2 * len(program.query))
     out = np.zeros((size, size))
     _descent_grid(p, paths, alleles, program.member_gene, program.member_path,
-                  program.block_start, program.block_kind, program.block_slot, program.term_coef,
+                  program.block_start, program.block_kind, program.block_prior,
+                  program.block_slot, program.term_coef,
                   program.term_start, program.term_scalar, program.term_pair, program.pair_first,
                   program.pair_second, out)  # fmt: skip
     return out

@@ -12,7 +12,9 @@ alleles after the family's gives the same law). This is forrel's ``missingPerson
 ``kinshipLR`` and Familias' pedigree LR (Egeland, Kling & Mostad, *Relationship Inference with
 Familias and R*, 2016, ch. 3 and 4). At theta 0 both pedigrees are peeled
 (:mod:`kinmatch.peeling`: cost in the family's width); with theta > 0 the core's exact sum of
-:mod:`kinmatch.pedigree` is used (its cost grows as 2^meioses, hence
+:mod:`kinmatch.pedigree` over inheritance patterns, evaluated by its compiled twin
+(:mod:`kinmatch.descent`: the patterns listed once per family shape, each locus a compiled
+sum) where that applies, else by the core itself (its cost grows as 2^meioses, hence
 :data:`kinmatch.families.MAX_MEIOSES`).
 
 A locus is compared when it is in the frequency table, the POI is typed there and at least one
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from kinmatch.descent import descent_likelihood
 from kinmatch.errors import CaseError, FamilyError, InputError
 from kinmatch.families import Family
 from kinmatch.frequencies import DEFAULT_MIN_FREQUENCY, AlleleFrequencies
@@ -118,7 +121,10 @@ def family_locus_lr(
         chosen = matrices if with_mutation else None
         if theta == 0.0:
             return peeled_likelihood(pedigree, coded, p, matrices=chosen)
-        return pedigree_likelihood(pedigree, coded, p, theta=theta, matrices=chosen)
+        found = descent_likelihood(pedigree, coded, p, theta=theta, matrices=chosen)
+        if found is None:
+            found = pedigree_likelihood(pedigree, coded, p, theta=theta, matrices=chosen)
+        return found
 
     h1, h2 = likelihood(h1_pedigree), likelihood(h2_pedigree)
     if not typed:

@@ -46,7 +46,7 @@ def genotype(n: int) -> st.SearchStrategy[tuple[int, int]]:
     ("relationship", "free"),
     [(name, role) for name, rel in RELATIONSHIPS.items() for role in rel.roles],
 )
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(data=st.data())
 def test_relationship_grids_equal_the_core(
     relationship: str, free: str, data: st.DataObject
@@ -76,7 +76,7 @@ def test_every_searched_relationship_is_covered(relationship: str) -> None:
                 assert descent_program(pedigree, query, None, theta) is not None
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(pedigrees(max_persons=6), st.data())
 def test_random_pedigrees_equal_the_core_or_are_left_to_it(
     persons: list[tuple[str, str, str | None, str | None]], data: st.DataObject

@@ -28,6 +28,7 @@ def descent_grid(
     member_path: np.ndarray,  # (M,) int64: its path matrix
     block_start: np.ndarray,  # (B + 1,) int64: members of block b at [start[b], start[b + 1])
     block_kind: np.ndarray,  # (B,) int64: 0 number, 1 vector over y1, 2 over y2, 3 matrix
+    block_prior: np.ndarray,  # (B,) bool: an urn's table (u starts at p), else pinned (at 1)
     block_slot: np.ndarray,  # (B,) int64: a matrix block's index into the matrix stack
     term_coef: np.ndarray,  # (T,) float64: c_t
     term_start: np.ndarray,  # (T + 1,) int64: number blocks of term t at [start[t], ...)
@@ -53,7 +54,10 @@ def descent_grid(
     u = np.empty(n)
     for r in range(alleles.shape[0]):
         for b in range(n_blocks):
-            u[:] = p
+            if block_prior[b]:
+                u[:] = p
+            else:
+                u[:] = 1.0
             y1_path, y2_path = -1, -1
             for m in range(block_start[b], block_start[b + 1]):
                 gene, path = member_gene[m], member_path[m]
