@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -34,9 +35,10 @@ from kinmatch.errors import KinmatchError
 from kinmatch.hits import hits_table
 from kinmatch.intake import IntakeSettings, Pusher
 from kinmatch.ledger import Ledger
+from kinmatch.profiles import Profile
 from kinmatch.queue.models import NewItem
 from kinmatch.search.roles import UNKNOWN_ORIGIN
-from kinmatch.store import ReferenceStore
+from kinmatch.store import NO_ROLE, ROLE_CODES, ReferenceStore
 
 CAMPAIGN = "campaign.json"
 LOCK = ".campaign.lock"
@@ -124,7 +126,7 @@ def run_campaign(
         version, part_size = int(pinned["store_version"]), int(pinned["part_size"])
         view = store.as_of(version)
         searcher = settings.searcher(view)
-        persons = [p for p in view.profiles() if p.role in (None, UNKNOWN_ORIGIN)]
+        persons = _unknown_origin(view)
         parts = [persons[i : i + part_size] for i in range(0, len(persons), part_size)]
         metadata = {METADATA: json.dumps({**pinned, "frequencies_sha256":
                                           settings.frequencies_sha256}).encode()}  # fmt: skip
@@ -165,6 +167,13 @@ def run_campaign(
     hits = sum(pq.read_metadata(out / _part(i)).num_rows for i in range(len(parts)))
     return CampaignSummary(version, len(persons), len(parts), done_before, pairs, hits,
                            time.monotonic() - started, added, known, failed)  # fmt: skip
+
+
+def _unknown_origin(store: ReferenceStore) -> list[Profile]:
+    """The persons of unknown origin (or of no role), in store order; only they are decoded."""
+    young = np.array([ROLE_CODES[UNKNOWN_ORIGIN], NO_ROLE], dtype=np.uint8)
+    return [store.decode(fragment, row) for fragment in store.fragments
+            for row in np.flatnonzero(np.isin(fragment.roles, young)).tolist()]  # fmt: skip
 
 
 def _errors(path: Path) -> list[tuple[str, str]]:
