@@ -16,18 +16,17 @@ import argparse
 import platform
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
-import kinmatch.tables
+import kinmatch.descent
 from kinmatch import load_frequencies
 from kinmatch.alleles import Genotype, make_genotype
 from kinmatch.loci import CHINA_PATERNITY_19, CODIS_20
 from kinmatch.mutation import MutationModel, load_mutation_rates
-from kinmatch.pedigree import pedigree_likelihood, pedigree_likelihood_grid
 from kinmatch.relationships import SEARCHABLE, get_relationship
 from kinmatch.tables import TableBuilder
 
@@ -46,24 +45,14 @@ def settings() -> dict[str, tuple[float, MutationModel]]:
 
 @contextmanager
 def core_likelihoods() -> Iterator[None]:
-    """Score tables from the core's grids and likelihoods instead of the compiled programs."""
-    compiled: tuple[Callable[..., object], ...] = (
-        kinmatch.tables._grid,
-        kinmatch.tables._likelihood,
-    )
-
-    def grid(pedigree, coded, free_role, p, theta, matrices):  # type: ignore[no-untyped-def]
-        return pedigree_likelihood_grid(pedigree, coded, free_role, p, theta=theta,
-                                        matrices=matrices)  # fmt: skip
-
-    def likelihood(pedigree, coded, p, theta, matrices):  # type: ignore[no-untyped-def]
-        return pedigree_likelihood(pedigree, coded, p, theta=theta, matrices=matrices)
-
-    kinmatch.tables._grid, kinmatch.tables._likelihood = grid, likelihood  # type: ignore[assignment]
+    """Score tables from the core's grids and likelihoods: the compiled programs decline every
+    pedigree, so :mod:`kinmatch.descent` hands each to the core."""
+    compiled = kinmatch.descent.descent_program
+    kinmatch.descent.descent_program = lambda *args: None  # type: ignore[assignment]
     try:
         yield
     finally:
-        kinmatch.tables._grid, kinmatch.tables._likelihood = compiled  # type: ignore[assignment]
+        kinmatch.descent.descent_program = compiled  # type: ignore[assignment]
 
 
 def queries(n: int, seed: int) -> list[dict[str, Genotype]]:

@@ -30,7 +30,17 @@ import numpy as np
 from numpy.typing import NDArray
 
 from kinmatch.kernels.descent import descent_grid as _descent_grid
-from kinmatch.pedigree import Forest, IndexGenotype, Matrix, Pedigree, Tree, Vector, gene_forests
+from kinmatch.pedigree import (
+    Forest,
+    IndexGenotype,
+    Matrix,
+    Pedigree,
+    Tree,
+    Vector,
+    gene_forests,
+    pedigree_likelihood,
+    pedigree_likelihood_grid,
+)
 
 MAX_TERMS = 200_000
 """Programs longer than this are left to the core (many founder genes at theta > 0)."""
@@ -219,6 +229,42 @@ def descent_likelihood_grid(
     if program is None:
         return None
     return _evaluate(program, genotypes, frequencies, matrices, len(frequencies))
+
+
+def likelihood(
+    pedigree: Pedigree,
+    genotypes: Mapping[str, IndexGenotype],
+    frequencies: Vector,
+    *,
+    theta: float = 0.0,
+    matrices: tuple[Matrix, Matrix] | None = None,
+) -> float:
+    """:func:`~kinmatch.pedigree.pedigree_likelihood` by the compiled program where it
+    applies, else by the core."""
+    found = descent_likelihood(pedigree, genotypes, frequencies, theta=theta, matrices=matrices)
+    if found is None:
+        found = pedigree_likelihood(pedigree, genotypes, frequencies, theta=theta,
+                                    matrices=matrices)  # fmt: skip
+    return found
+
+
+def likelihood_grid(
+    pedigree: Pedigree,
+    genotypes: Mapping[str, IndexGenotype],
+    free: str,
+    frequencies: Vector,
+    *,
+    theta: float = 0.0,
+    matrices: tuple[Matrix, Matrix] | None = None,
+) -> NDArray[np.float64]:
+    """:func:`~kinmatch.pedigree.pedigree_likelihood_grid` by the compiled program where it
+    applies, else by the core."""
+    grid = descent_likelihood_grid(pedigree, genotypes, free, frequencies, theta=theta,
+                                   matrices=matrices)  # fmt: skip
+    if grid is None:
+        grid = pedigree_likelihood_grid(pedigree, genotypes, free, frequencies, theta=theta,
+                                        matrices=matrices)  # fmt: skip
+    return grid
 
 
 def _evaluate(

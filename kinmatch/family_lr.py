@@ -31,14 +31,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from kinmatch.descent import descent_likelihood
+from kinmatch import descent
 from kinmatch.errors import CaseError, FamilyError, InputError
 from kinmatch.families import Family
 from kinmatch.frequencies import DEFAULT_MIN_FREQUENCY, AlleleFrequencies
 from kinmatch.likelihood import NO_MUTATION, KinshipResult, LocusLR, check_theta, combine
 from kinmatch.loci import locus_sort_key
 from kinmatch.mutation import MutationModel
-from kinmatch.pedigree import Pedigree, Person, pedigree_likelihood
+from kinmatch.pedigree import Pedigree, Person
 from kinmatch.peeling import peeled_likelihood
 from kinmatch.profiles import Profile
 from kinmatch.relationships import Relationship
@@ -121,10 +121,7 @@ def family_locus_lr(
         chosen = matrices if with_mutation else None
         if theta == 0.0:
             return peeled_likelihood(pedigree, coded, p, matrices=chosen)
-        found = descent_likelihood(pedigree, coded, p, theta=theta, matrices=chosen)
-        if found is None:
-            found = pedigree_likelihood(pedigree, coded, p, theta=theta, matrices=chosen)
-        return found
+        return descent.likelihood(pedigree, coded, p, theta=theta, matrices=chosen)
 
     h1, h2 = likelihood(h1_pedigree), likelihood(h2_pedigree)
     if not typed:

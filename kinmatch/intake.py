@@ -23,7 +23,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kinmatch.errors import KinmatchError
 from kinmatch.frequencies import DEFAULT_MIN_FREQUENCY, AlleleFrequencies
 from kinmatch.hits import SearchResult
 from kinmatch.ledger import Comparison, Ledger
@@ -39,10 +38,6 @@ from kinmatch.store import ReferenceStore
 from kinmatch.verdict import DEFAULT_CAUTION_BOUND
 
 DEFAULT_RELATIONSHIPS = ("parent-child", "parents-child")
-
-
-class IntakeError(KinmatchError):
-    """A version could not be compared (it stays outstanding in the ledger)."""
 
 
 @dataclass(frozen=True)
@@ -99,41 +94,46 @@ def compare_version(store: ReferenceStore, version: int, settings: IntakeSetting
     now, before = store.as_of(version), store.as_of(version - 1)
     new = version_profiles(store, version)
     young = [p for p in new if _young(p)]
-    searchers = {"now": settings.searcher(now), "before": settings.searcher(before)}
+    current, earlier = settings.searcher(now), settings.searcher(before)
     found: list[tuple[Searcher, SearchResult, tuple[Profile, Profile] | None]] = []
     min_lr = settings.min_lr
     for relationship in settings.relationships:
-        searcher = searchers["now"]
-        results = searcher.search_batch(young, relationship, top_k=None, min_lr=min_lr)
-        found += [(searcher, r, None) for r in results]
+        results = current.search_batch(young, relationship, top_k=None, min_lr=min_lr)
+        found += [(current, r, None) for r in results]
         if len(before) == 0:
             continue
-        searcher = searchers["before"]
         if relationship == "parents-child":
             for father, mother in _new_couples(now, {p.sample_id for p in new}):
-                result = searcher.search_couple(father, mother, top_k=None, min_lr=min_lr)
-                found.append((searcher, result, (father, mother)))
+                result = earlier.search_couple(father, mother, top_k=None, min_lr=min_lr)
+                found.append((earlier, result, (father, mother)))
             continue
         roles = PARENT_ROLES if relationship == "parent-child" else RELATIVE_ROLES
         relatives = [p for p in new if p.role in roles]
-        results = searcher.search_batch(relatives, relationship, top_k=None, min_lr=min_lr)
-        found += [(searcher, r, None) for r in results]
+        results = earlier.search_batch(relatives, relationship, top_k=None, min_lr=min_lr)
+        found += [(earlier, r, None) for r in results]
     items: list[dict[str, Any]] = []
     errors: list[tuple[str, str]] = []
     for searcher, result, couple in found:
         if result.error:
             errors.append((result.query_id, str(result.error)))
             continue
-        evidence = searcher.evidence(result, bound=settings.caution_bound)
-        for hit, e in zip(result.hits, evidence, strict=True):
-            item = NewItem.from_hit(hit, searcher.parameters, str(version), evidence=e,
-                                    unknown_agency=settings.unknown_agency)  # fmt: skip
+        for item in review_items(searcher, result, version, settings):
             if couple is not None:  # the couple searched: name its parents, as a child's hit
                 item = dataclasses.replace(item, father_id=couple[0].sample_id,
                                            mother_id=couple[1].sample_id)  # fmt: skip
             items.append(item_json(item))
     comparisons = sum(result.n_scored for _, result, _ in found)
     return VersionResult(version, tuple(items), comparisons, tuple(errors))
+
+
+def review_items(
+    searcher: Searcher, result: SearchResult, version: int, settings: IntakeSettings
+) -> list[NewItem]:
+    """The review items of ``result``'s hits, each with its database-size-aware evidence."""
+    evidence = searcher.evidence(result, bound=settings.caution_bound)
+    return [NewItem.from_hit(hit, searcher.parameters, str(version), evidence=e,
+                             unknown_agency=settings.unknown_agency)
+            for hit, e in zip(result.hits, evidence, strict=True)]  # fmt: skip
 
 
 def _new_couples(store: ReferenceStore, new_ids: set[str]) -> list[tuple[Profile, Profile]]:

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from kinmatch import descent
 from kinmatch.alleles import Allele, Genotype, make_genotype
-from kinmatch.descent import descent_likelihood, descent_likelihood_grid
 from kinmatch.duo import duo_grids
 from kinmatch.errors import CaseError, InputError
 from kinmatch.frequencies import DEFAULT_MIN_FREQUENCY, AlleleFrequencies, LocusAlleles
@@ -35,7 +35,6 @@ from kinmatch.kernels.tables import couple_parent_rows, duo_row
 from kinmatch.likelihood import NO_MUTATION, locus_lr, untyped_roles
 from kinmatch.loci import locus_sort_key
 from kinmatch.mutation import Matrix, MutationModel
-from kinmatch.pedigree import Pedigree, pedigree_likelihood, pedigree_likelihood_grid
 from kinmatch.relationships import get_relationship
 from kinmatch.store import n_genotype_codes, split_codes
 
@@ -195,7 +194,8 @@ class TableBuilder:
             h1, h2 = duo_grids(p, theta=theta, parent_matrix=own, mate_matrix=mate,
                                child=coded.get("child"), parent=coded.get("parent"))  # fmt: skip
         else:
-            h1, h2 = (_unordered(_grid(ped, coded, free_role, p, theta, matrices))
+            h1, h2 = (_unordered(descent.likelihood_grid(ped, coded, free_role, p, theta=theta,
+                                                         matrices=matrices))
                       for ped in rel.pedigrees(sex))  # fmt: skip
         h1.flags.writeable = False
         h2.flags.writeable = False
@@ -257,7 +257,8 @@ class TableBuilder:
             paternal, maternal = matrices if matrices is not None else (np.eye(len(p)),) * 2
             return math.log10(child_alone(p, self.theta, paternal, maternal, *coded["child"]))
         sex = sex if rel.transmitter is not None else "M"
-        h1, h2 = (_likelihood(ped, coded, p, self.theta, matrices) for ped in rel.pedigrees(sex))
+        h1, h2 = (descent.likelihood(ped, coded, p, theta=self.theta, matrices=matrices)
+                  for ped in rel.pedigrees(sex))  # fmt: skip
         if h2 == 0.0:
             raise CaseError("the typed genotypes are impossible under H2", locus=locus)
         return math.log10(h1 / h2) if h1 > 0.0 else -math.inf
@@ -384,38 +385,6 @@ def child_alone(
     h1 = ordered(a, b) + (ordered(b, a) if a != b else 0.0)
     h2 = (2.0 if a != b else 1.0) * p[a] * (theta * (a == b) + (1 - theta) * p[b])
     return h1 / float(h2)
-
-
-def _grid(
-    pedigree: Pedigree,
-    coded: Mapping[str, tuple[int, int]],
-    free_role: str,
-    p: NDArray[np.float64],
-    theta: float,
-    matrices: tuple[Matrix, Matrix] | None,
-) -> NDArray[np.float64]:
-    """The likelihood grid by the compiled program (:mod:`kinmatch.descent`), or by the core
-    for a pedigree it does not cover."""
-    grid = descent_likelihood_grid(pedigree, coded, free_role, p, theta=theta,
-                                   matrices=matrices)  # fmt: skip
-    if grid is None:
-        grid = pedigree_likelihood_grid(pedigree, coded, free_role, p, theta=theta,
-                                        matrices=matrices)  # fmt: skip
-    return grid
-
-
-def _likelihood(
-    pedigree: Pedigree,
-    coded: Mapping[str, tuple[int, int]],
-    p: NDArray[np.float64],
-    theta: float,
-    matrices: tuple[Matrix, Matrix] | None,
-) -> float:
-    """The likelihood by the compiled program, or by the core where it does not apply."""
-    found = descent_likelihood(pedigree, coded, p, theta=theta, matrices=matrices)
-    if found is None:
-        found = pedigree_likelihood(pedigree, coded, p, theta=theta, matrices=matrices)
-    return found
 
 
 def _unordered(grid: NDArray[np.float64]) -> NDArray[np.float64]:

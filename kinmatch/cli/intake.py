@@ -81,11 +81,12 @@ def intake_command(
 def _status(store: ReferenceStore, settings: Any) -> None:
     """Versions committed, and per set of parameters those compared, pushed and pending."""
     with Ledger(store.path) as ledger:
-        current = settings.comparison(settings.searcher(store).parameters).key
+        comparison = settings.comparison(settings.searcher(store).parameters)
+        current = comparison.key
         click.echo(f"store {store.path}: {store.generation} versions committed, "
                    f"{len(store)} profiles")  # fmt: skip
         keys = dict(ledger.comparisons())
-        keys.setdefault(current, settings.comparison(settings.searcher(store).parameters).record())
+        keys.setdefault(current, comparison.record())
         for key, record in keys.items():
             units = ledger.units(key)
             pending = ledger.outstanding(key, store.generation)
