@@ -8,6 +8,8 @@ other error message carries a genotype.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class KinmatchError(Exception):
     """Base class of every error kinmatch raises on purpose."""
@@ -117,6 +119,25 @@ class FamilyError(InputError):
     family was registered from, found when it is read, while a CaseError also stands for a
     comparison that cannot be computed, which the search reports per query and goes on.
     """
+
+
+class SubmissionError(KinmatchError):
+    """A batch of profiles submitted over HTTP was refused for its content; nothing was
+    committed. ``problems`` are the bad records (the first ones; ``total`` counts them all),
+    each named by record and field, their reasons without any genotype."""
+
+    def __init__(
+        self, problems: Sequence[InputError], total: int | None = None, *, by_line: bool = True
+    ) -> None:
+        self.problems = tuple(problems)
+        self.total = len(self.problems) if total is None else total
+        self.by_line = by_line
+        """Whether a problem's line is the body's (CSV); else line 1 + its record (JSON)."""
+        super().__init__(f"{self.total} bad records; nothing was committed")
+
+
+class SubmissionConflictError(KinmatchError):
+    """An idempotency key was used again with another body."""
 
 
 class QueueError(KinmatchError):

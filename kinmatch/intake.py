@@ -174,12 +174,23 @@ def run_outstanding(
 ) -> IntakeSummary:
     """Compare every version the ledger shows outstanding under ``settings``, recording each
     as it finishes, then push every compared version's items not yet pushed (with ``push``)."""
+    started = time.monotonic()
+    compared = compare_outstanding(store, settings, progress)
+    compared_at = time.monotonic()
+    pushed, added, known = push_compared(store, settings, lambda version: push)
+    return IntakeSummary(compared, pushed, added, known, compared_at - started,
+                         time.monotonic() - compared_at)  # fmt: skip
+
+
+def compare_outstanding(
+    store: ReferenceStore, settings: IntakeSettings, progress: Callable[[int], None] | None = None
+) -> tuple[VersionResult, ...]:
+    """Compare every version outstanding under ``settings`` (``progress(version)`` after
+    each), recording each in the ledger as it finishes; the versions this call compared."""
     store.refresh()
     compared = []
-    started = time.monotonic()
     with Ledger(store.path) as ledger:
-        parameters = settings.searcher(store).parameters
-        key = ledger.register(settings.comparison(parameters))
+        key = ledger.register(settings.comparison(settings.searcher(store).parameters))
         with ledger.comparing():
             for version in ledger.outstanding(key, store.generation):
                 result = compare_version(store, version, settings)
@@ -188,16 +199,26 @@ def run_outstanding(
                     compared.append(result)
                 if progress is not None:
                     progress(version)
-        pushed, added, known = [], 0, 0
-        compared_at = time.monotonic()
-        if push is not None:
-            for version in ledger.unpushed(key):
-                items = [NewItem.from_dict(item) for item in ledger.items(key, version)]
-                if items:
-                    new, old = push(items)
-                    added, known = added + new, known + old
-                ledger.record_pushed(key, version)
-                pushed.append(version)
-    done = time.monotonic()
-    return IntakeSummary(tuple(compared), tuple(pushed), added, known, compared_at - started,
-                         done - compared_at)  # fmt: skip
+    return tuple(compared)
+
+
+def push_compared(
+    store: ReferenceStore, settings: IntakeSettings, pusher_of: Callable[[int], Pusher | None]
+) -> tuple[tuple[int, ...], int, int]:
+    """Push the items of every version compared under ``settings`` and not yet pushed, each
+    with ``pusher_of(version)`` (None: leave it for another pusher), recording each version
+    once pushed; (the versions pushed, items added, items already queued)."""
+    pushed, added, known = [], 0, 0
+    with Ledger(store.path) as ledger:
+        key = ledger.register(settings.comparison(settings.searcher(store).parameters))
+        for version in ledger.unpushed(key):
+            push = pusher_of(version)
+            if push is None:
+                continue
+            items = [NewItem.from_dict(item) for item in ledger.items(key, version)]
+            if items:
+                new, old = push(items)
+                added, known = added + new, known + old
+            ledger.record_pushed(key, version)
+            pushed.append(version)
+    return tuple(pushed), added, known

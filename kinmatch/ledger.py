@@ -13,6 +13,9 @@ simply sent again). The parameters that define a comparison (:class:`Comparison`
 unit: a change of any of them leaves every version pending under the new key, never mixed
 with the old.
 
+It also records the batches submitted over HTTP (:mod:`kinmatch.submission`): each
+idempotency key with its body's digest, its analyst and the version that committed it.
+
 The ledger is ``ledger.sqlite`` in the store's directory, owner-only like the store: the
 recorded items carry the per-locus genotypes the review queue shows its authorised readers.
 """
@@ -44,6 +47,11 @@ _SCHEMA = (
     "NULL, hits INTEGER NOT NULL, errors TEXT NOT NULL, PRIMARY KEY (key, version))",
     "CREATE TABLE IF NOT EXISTS items (key TEXT NOT NULL, version INTEGER NOT NULL, "
     "seq INTEGER NOT NULL, item TEXT NOT NULL, PRIMARY KEY (key, version, seq))",
+    # batches submitted over HTTP (kinmatch.submission): version NULL until committed,
+    # audited NULL until the commit is in the review queue's audit
+    "CREATE TABLE IF NOT EXISTS submissions (agency TEXT NOT NULL, key TEXT NOT NULL, "
+    "digest TEXT NOT NULL, caller TEXT NOT NULL, samples TEXT NOT NULL, version INTEGER "
+    "UNIQUE, received TEXT NOT NULL, audited TEXT, PRIMARY KEY (agency, key))",
 )
 
 
@@ -96,6 +104,20 @@ class Unit:
     hits: int
     errors: tuple[tuple[str, str], ...]
     """Profiles of the version that could not be compared: (sample, why)."""
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A batch submitted over HTTP under an idempotency ``key`` of an ``agency``: the digest
+    of its body, the verified caller (:class:`~kinmatch.security.tokens.Caller` fields), its
+    sample IDs and the store version that committed it (None until then)."""
+
+    agency: str
+    key: str
+    digest: str
+    caller: Mapping[str, Any]
+    samples: tuple[str, ...]
+    version: int | None = None
 
 
 class Ledger:
@@ -217,6 +239,60 @@ class Ledger:
         with self._transaction() as db:
             db.execute("UPDATE units SET pushed = ? WHERE key = ? AND version = ? AND pushed IS "
                        "NULL", (_now(), key, version))  # fmt: skip
+
+    # -- submissions --------------------------------------------------------------------
+
+    def submission(self, agency: str, key: str) -> Submission | None:
+        row = self._db.execute(f"SELECT {_SUBMISSION} FROM submissions WHERE agency = ? AND "
+                               "key = ?", (agency, key)).fetchone()  # fmt: skip
+        return None if row is None else _submission(row)
+
+    def submitted(self, version: int) -> Submission | None:
+        """The submission that committed ``version`` (None: not one over HTTP)."""
+        row = self._db.execute(f"SELECT {_SUBMISSION} FROM submissions WHERE version = ?",
+                               (version,)).fetchone()  # fmt: skip
+        return None if row is None else _submission(row)
+
+    def unfinished(self) -> list[Submission]:
+        """Submissions received whose commit is not (known to be) done and audited."""
+        rows = self._db.execute(f"SELECT {_SUBMISSION} FROM submissions WHERE audited IS NULL "
+                                "ORDER BY received")  # fmt: skip
+        return [_submission(row) for row in rows]
+
+    def receive(self, submission: Submission) -> None:
+        """Record a submission about to be committed (before the store's commit, so that a
+        commit cut short before :meth:`committed` is found again)."""
+        with self._transaction() as db:
+            db.execute("INSERT INTO submissions (agency, key, digest, caller, samples, version, "
+                       "received) VALUES (?, ?, ?, ?, ?, NULL, ?)",
+                       (submission.agency, submission.key, submission.digest,
+                        json.dumps(dict(submission.caller), sort_keys=True),
+                        json.dumps(list(submission.samples)), _now()))  # fmt: skip
+
+    def committed(self, submission: Submission, version: int) -> None:
+        with self._transaction() as db:
+            db.execute("UPDATE submissions SET version = ? WHERE agency = ? AND key = ?",
+                       (version, submission.agency, submission.key))  # fmt: skip
+
+    def audited(self, submission: Submission) -> None:
+        with self._transaction() as db:
+            db.execute("UPDATE submissions SET audited = ? WHERE agency = ? AND key = ?",
+                       (_now(), submission.agency, submission.key))  # fmt: skip
+
+    def forget(self, submission: Submission) -> None:
+        """Remove an uncommitted submission (refused: its key may be used again)."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM submissions WHERE agency = ? AND key = ? AND version IS "
+                       "NULL", (submission.agency, submission.key))  # fmt: skip
+
+
+_SUBMISSION = "agency, key, digest, caller, samples, version"
+
+
+def _submission(row: Sequence[Any]) -> Submission:
+    agency, key, digest, caller, samples, version = row
+    return Submission(agency, key, digest, json.loads(caller), tuple(json.loads(samples)),
+                      None if version is None else int(version))  # fmt: skip
 
 
 def _now() -> str:

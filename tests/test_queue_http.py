@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,7 @@ from test_queue_stateful import call
 from kinmatch.errors import AuthenticationError, QueueError
 from kinmatch.queue import ReviewQueue
 from kinmatch.queue.database import ANCHOR_VERSION
-from kinmatch.queue.http import MAX_BODY, create_app
+from kinmatch.queue.http import MAX_BODY, Extension, create_app
 
 ENDPOINTS = [
     ("POST", "/items"),
@@ -115,11 +115,13 @@ class Client:
 
 
 @contextlib.contextmanager
-def running(queue: ReviewQueue) -> Iterator[Client]:
-    """uvicorn serving ``queue`` on a free port of 127.0.0.1, in a thread."""
+def running(queue: ReviewQueue, extensions: Sequence[Extension] = ()) -> Iterator[Client]:
+    """uvicorn serving ``queue`` (with ``extensions``) on a free port of 127.0.0.1, in a
+    thread."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(create_app(queue), log_level="warning", lifespan="off")
+    app = create_app(queue, extensions)
+    config = uvicorn.Config(app, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
     thread.start()

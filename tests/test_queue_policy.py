@@ -7,6 +7,7 @@ kinmatch.security.policy, so that a wrong policy fails here."""
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from queue_support import ENGINES, Agencies, new_item, open_queue, queue_url
 from kinmatch.errors import AccessDeniedError, ItemNotFoundError
 from kinmatch.queue import ReviewQueue, State
 from kinmatch.queue.revocations import Revocation
+from kinmatch.submission import Submissions
 
 ROLES = ("analyst", "reviewer", "supervisor", "auditor")
 # the issue's table: which role may do what (deny by default)
@@ -35,6 +37,7 @@ TABLE: dict[str, set[str]] = {
     "checkpoint": {"auditor"},  # sign the audit head (issue 13, item 6)
     "checkpoints": {"auditor"},  # export the signed checkpoints
     "revoke": {"supervisor"},  # a token of the caller's own agency (or any, if national)
+    "submit": {"analyst"},  # profiles of the caller's own agency (issue 16), never another's
 }
 ITEM_OPERATIONS = {"show", "claim", "release", "review", "escalate", "confirm", "reject",
                    "return"}  # fmt: skip
@@ -68,6 +71,20 @@ def setup_queue(
     setup = ReviewQueue(queue.db.url, trust, key=queue.key.path if queue.key else None)
     yield setup
     setup.close()
+
+
+@pytest.fixture(scope="module")
+def submissions(queue: ReviewQueue, tmp_path_factory: pytest.TempPathFactory) -> Submissions:
+    """Submissions of profiles into a store, authorised and audited by ``queue``."""
+    return Submissions(tmp_path_factory.mktemp("store"), queue)
+
+
+def submit(submissions: Submissions, token: str, agency: str) -> object:
+    """A batch of one profile for ``agency``."""
+    sample = f"S{next(_cases)}"
+    body = {"agency": agency, "profiles": [{"sample_id": sample,
+                                            "genotypes": {"D3S1358": "15/16"}}]}  # fmt: skip
+    return submissions.submit(token, sample, json.dumps(body).encode(), "application/json")
 
 
 def caller_agency(kind: str, jurisdiction: str) -> str:
@@ -106,7 +123,7 @@ def prepare(queue: ReviewQueue, agencies: Agencies, operation: str, officer: str
 
 
 def act(queue: ReviewQueue, operation: str, token: str, item_id: int,
-        kind: str) -> Callable[[], object]:  # fmt: skip
+        kind: str, submissions: Submissions) -> Callable[[], object]:  # fmt: skip
     owners = tuple(kind.split("+"))
     calls: dict[str, Callable[[], object]] = {
         "push": lambda: queue.push(token, [new_item(f"P{next(_cases)}", agencies=owners)]),
@@ -124,6 +141,7 @@ def act(queue: ReviewQueue, operation: str, token: str, item_id: int,
         "checkpoint": lambda: queue.checkpoint(token),
         "checkpoints": lambda: queue.checkpoints(token),
         "revoke": lambda: queue.revoke(token, Revocation("policy test", jti=f"J{next(_cases)}")),
+        "submit": lambda: submit(submissions, token, owners[0]),
     }
     return calls[operation]
 
@@ -137,6 +155,7 @@ def act(queue: ReviewQueue, operation: str, token: str, item_id: int,
 def test_policy_cell(
     queue: ReviewQueue,
     setup_queue: ReviewQueue,
+    submissions: Submissions,
     agencies: Agencies,
     operation: str,
     role: str,
@@ -150,7 +169,7 @@ def test_policy_cell(
     before = queue.show(supervisor, item_id).state
     token = caller(agencies, role, agency, officer)
     covered = jurisdiction != "other"
-    call = act(queue, operation, token, item_id, kind)
+    call = act(queue, operation, token, item_id, kind, submissions)
     if role not in TABLE[operation]:
         with pytest.raises(AccessDeniedError):
             call()
@@ -163,6 +182,10 @@ def test_policy_cell(
         with pytest.raises(AccessDeniedError):
             call()
         outcome = "refused: outside jurisdiction"
+    elif operation == "submit" and jurisdiction != "own":  # national too: not its profiles
+        with pytest.raises(AccessDeniedError):
+            call()
+        outcome = "refused: another agency"
     else:
         result = call()
         outcome = "allowed"

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
@@ -89,7 +89,7 @@ from kinmatch.security.policy import Operation
 from kinmatch.security.tokens import MAX_LIFETIME
 from kinmatch.security.trust import WatchedTrust
 
-__all__ = ["MAX_BODY", "create_app", "serve"]
+__all__ = ["MAX_BODY", "Endpoint", "Extension", "create_app", "serve"]
 
 
 # -- errors -----------------------------------------------------------------------------
@@ -301,8 +301,18 @@ def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-def create_app(queue: ReviewQueue) -> FastAPI:
-    """The HTTP API of ``queue`` (which it does not close)."""
+Endpoint = Callable[..., Callable[[Callable[..., Any]], Callable[..., Any]]]
+"""``endpoint(method, path, operation, *error codes, **FastAPI route options)``: the
+decorator that registers a route behind the token check of its operation (:func:`create_app`
+hands it to its extensions)."""
+Extension = Callable[[ReviewQueue, Endpoint], None]
+"""Registers further endpoints (a front outside the queue package, such as the submission
+of profiles, :mod:`kinmatch.submission.http`) with the queue's token check and errors."""
+
+
+def create_app(queue: ReviewQueue, extensions: Sequence[Extension] = ()) -> FastAPI:
+    """The HTTP API of ``queue`` (which it does not close), with the endpoints of
+    ``extensions``."""
     app = FastAPI(
         title="kinmatch review queue",
         version=__version__,
@@ -318,7 +328,7 @@ def create_app(queue: ReviewQueue) -> FastAPI:
     operations: dict[str, Operation] = {}
 
     def endpoint(
-        method: str, path: str, operation: Operation, *codes: int
+        method: str, path: str, operation: Operation, *codes: int, **route_options: Any
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         def register(function: Callable[..., Any]) -> Callable[..., Any]:
             operations[function.__name__] = operation
@@ -329,6 +339,7 @@ def create_app(queue: ReviewQueue) -> FastAPI:
                 name=function.__name__,
                 responses=_responses(*codes),
                 summary=summary,
+                **route_options,
             )
             return route(function)
 
@@ -438,6 +449,8 @@ def create_app(queue: ReviewQueue) -> FastAPI:
         found = queue.checkpoints(token, after=after, limit=limit)
         return CheckpointsOut(queue_public_key=queue.public_key, checkpoints=found)
 
+    for extend in extensions:
+        extend(queue, endpoint)
     unguarded = [r.path for r in app.routes if isinstance(r, APIRoute) and r.name not in operations]
     if unguarded:
         raise RuntimeError(f"endpoints without an operation: {unguarded}")
@@ -459,13 +472,15 @@ def serve(
     max_token_lifetime: float = MAX_LIFETIME,
     key: Path | None = None,
     checkpoint_every: float = 3600.0,
+    extensions: Sequence[Extension] = (),
 ) -> None:
     """Serve the queue at ``queue_url`` over HTTP until interrupted, accepting the tokens of
     the agencies of the trust file (or trust directory) ``trust``, each with the
     jurisdictions it grants them, that live at most ``max_token_lifetime`` seconds (no
     agency's private key is ever read; the trust file is read again when it changes,
     :class:`~kinmatch.security.trust.WatchedTrust`; the queue's own ``key`` signs a checkpoint
-    of the audit head every ``checkpoint_every`` seconds when it moved, 0: only on request)."""
+    of the audit head every ``checkpoint_every`` seconds when it moved, 0: only on request;
+    ``extensions``: further endpoints, :func:`create_app`)."""
     import uvicorn
 
     queue = ReviewQueue(queue_url, WatchedTrust(trust), max_token_lifetime=max_token_lifetime,
@@ -476,7 +491,7 @@ def serve(
                          name="checkpoints", daemon=True).start()  # fmt: skip
     try:
         uvicorn.run(
-            create_app(queue),
+            create_app(queue, extensions),
             host=host,
             port=port,
             server_header=False,

@@ -17,7 +17,7 @@ genotype.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -118,7 +118,12 @@ class ReviewQueue:
         ``created`` False (unchanged: it keeps the evidence it was first pushed with), to any
         pusher within the item's jurisdiction (an agency of a cross-agency item's included).
         A pusher outside all of the item's agencies is refused, whether it exists or not."""
-        caller = self._authorize(token, Operation.PUSH)
+        return self.push_as(self._authorize(token, Operation.PUSH), items)
+
+    def push_as(self, caller: Caller, items: Sequence[NewItem]) -> list[tuple[int, bool]]:
+        """:meth:`push` for a caller verified earlier by :meth:`authorize` (the analyst of a
+        batch the server compares after its submission); revocations are checked again."""
+        require(caller, Operation.PUSH)
         ids: list[tuple[int, bool]] = []
 
         def run(tx: Transaction, now: str) -> None:
@@ -375,6 +380,15 @@ class ReviewQueue:
         is a fixed phrase, never the request's text."""
         self._audit_refusal(caller.name, role_names(caller), operation, item_id, why)
 
+    def record(self, caller: Caller, operation: Operation, outcome: str) -> None:
+        """Audit an operation a front carried out for an authorised caller (a batch of
+        profiles submitted); ``outcome`` a fixed phrase and numbers, never a genotype."""
+
+        def run(tx: Transaction, now: str) -> None:
+            self._audit(tx, now, caller, operation, None, outcome)
+
+        self._run(caller, operation, None, run)
+
     def close(self) -> None:
         self.db.close()
 
@@ -584,13 +598,3 @@ class ReviewQueue:
             return result
         failed = anchor.verify_anchors(tx, self._key(), records, checkpoints, public_key)
         return result if failed is None else failed
-
-    def iter_audit(self, token: str, batch: int = 10_000) -> Iterator[AuditRecord]:
-        """Every audit record in order, fetched ``batch`` at a time (auditors)."""
-        after = 0
-        while True:
-            records = self.audit(token, after=after, limit=batch)
-            yield from records
-            if len(records) < batch:
-                return
-            after = records[-1].seq

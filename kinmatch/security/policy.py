@@ -32,6 +32,7 @@ class Operation(StrEnum):
     CHECKPOINT = "checkpoint"
     CHECKPOINTS = "checkpoints"
     REVOKE = "revoke"
+    SUBMIT = "submit"
 
 
 POLICY: dict[Operation, frozenset[str]] = {
@@ -50,6 +51,7 @@ POLICY: dict[Operation, frozenset[str]] = {
     Operation.CHECKPOINT: frozenset({"auditor"}),  # sign the audit head now
     Operation.CHECKPOINTS: frozenset({"auditor"}),  # export the signed checkpoints
     Operation.REVOKE: frozenset({"supervisor"}),  # tokens of their own agency, unless national
+    Operation.SUBMIT: frozenset({"analyst"}),  # a batch of profiles for their own agency
 }
 
 
