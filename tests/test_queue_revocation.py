@@ -308,7 +308,7 @@ def test_serve_watches_its_trust_file(
     from kinmatch.queue import http
 
     opened: list[ReviewQueue] = []
-    monkeypatch.setattr(http, "create_app", lambda queue: opened.append(queue))
+    monkeypatch.setattr(http, "create_app", lambda queue, extensions=(): opened.append(queue))
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: None)
     http.serve(f"sqlite:///{tmp_path / 'q.db'}", agencies.trust_file)
     assert isinstance(opened[0].verifier.trust, WatchedTrust)

@@ -19,7 +19,12 @@ from pathlib import Path
 
 from kinmatch.errors import QueueError
 from kinmatch.queue.database import Database, Transaction
-from kinmatch.security.audit import AuditRecord, AuditVerification, canonical_json
+from kinmatch.security.audit import (
+    AuditRecord,
+    AuditVerification,
+    canonical_json,
+    record_hash,
+)
 from kinmatch.security.checkpoints import (
     Checkpoint,
     QueueKey,
@@ -71,6 +76,35 @@ def open_key(
         elif row[0] != opened.public_pem:
             raise QueueError(f"{path} is not this queue's key")
     return opened
+
+
+def append_record(
+    tx: Transaction,
+    key: QueueKey | None,
+    columns: str,
+    now: str,
+    who: str,
+    roles: str,
+    operation: str,
+    item_id: int | None,
+    outcome: str,
+    changed: bool,
+) -> None:
+    """Append one record to the audit chain in ``tx`` (``changed``: a change to the item,
+    recorded with its digest; ``key`` None: a schema before digests, ``columns`` its)."""
+    head = tx.one("SELECT seq, hash, (SELECT max(seq) FROM audit) FROM audit_head WHERE id = 1")
+    assert head is not None
+    # after the head, and after any record smuggled in past it: a tampered log still takes
+    # new records (verify_audit names the damage)
+    seq, previous = max(int(head[0]), int(head[2] or 0)) + 1, str(head[1])
+    item = None
+    if key is not None and changed and item_id is not None:
+        item = item_digest(tx, key, item_id)
+    digest = record_hash(seq, now, who, roles, operation, item_id, outcome, previous, item)
+    values = [seq, now, who, roles, operation, item_id, outcome, previous, digest]
+    values += [item] if key is not None else []  # a schema with item digests
+    tx.execute(f"INSERT INTO audit ({columns}) VALUES ({', '.join('?' * len(values))})", values)
+    tx.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (seq, digest))
 
 
 def item_digest(tx: Transaction, key: QueueKey, item_id: int) -> str | None:

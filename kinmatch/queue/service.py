@@ -55,7 +55,7 @@ from kinmatch.queue.rows import (
     record_of,
     summary_of,
 )
-from kinmatch.security.audit import AuditRecord, AuditVerification, record_hash, verify_chain
+from kinmatch.security.audit import AuditRecord, AuditVerification, verify_chain
 from kinmatch.security.checkpoints import Checkpoint, QueueKey
 from kinmatch.security.policy import Operation, require, role_names
 from kinmatch.security.tokens import AGENCIES_JOIN, MAX_LIFETIME, Caller, TokenVerifier
@@ -459,23 +459,10 @@ class ReviewQueue:
     ) -> None:
         """Append one record to the chain, in the caller's transaction (``changed``: the
         item's, with its digest)."""
-        head = tx.one("SELECT seq, hash, (SELECT max(seq) FROM audit) FROM audit_head "
-                      "WHERE id = 1")  # fmt: skip
-        assert head is not None
-        # after the head, and after any record smuggled in past it: a tampered log still
-        # takes new records (verify_audit names the damage)
-        seq, previous = max(int(head[0]), int(head[2] or 0)) + 1, str(head[1])
         who = actor if actor is not None else caller.name if caller else "system"
         shown = roles if roles is not None else role_names(caller, operation) if caller else ""
-        key = self.key if changed and item_id is not None else None
-        item = None if key is None or item_id is None else anchor.item_digest(tx, key, item_id)
-        digest = record_hash(seq, now, who, shown, str(operation), item_id, outcome,
-                             previous, item)  # fmt: skip
-        values = [seq, now, who, shown, str(operation), item_id, outcome, previous, digest]
-        values += [item] if self.key is not None else []  # a schema with item digests
-        tx.execute(f"INSERT INTO audit ({self._columns}) VALUES "
-                   f"({', '.join('?' * len(values))})", values)  # fmt: skip
-        tx.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (seq, digest))
+        anchor.append_record(tx, self.key, self._columns, now, who, shown, str(operation),
+                             item_id, outcome, changed)  # fmt: skip
 
     def _audit_refusal(
         self, actor: str, roles: str, operation: Operation, item_id: int | None, why: str
