@@ -39,6 +39,7 @@ from queue_support import new_item
 
 from kinmatch.queue import ReviewQueue
 from kinmatch.queue import database as queue_database
+from kinmatch.queue.withdrawals import Withdrawal
 from kinmatch.security.trust import TrustStore
 
 Record = tuple[str, int | None, str]
@@ -80,7 +81,7 @@ def crash_loop(
     report: Callable[[Sequence[Record]], None],
     max_calls: int,
 ) -> None:
-    """Pushes and every kind of decision, round after round, each call reported once it
+    """Pushes, every kind of decision and withdrawals, round after round, each call reported once it
     returns. Officers: analyst ``ana``, reviewers ``rob`` and ``rita``, supervisors ``sue``
     and ``sam`` (all of agency A1)."""
     calls = itertools.count(1)
@@ -116,6 +117,16 @@ def crash_loop(
         else:
             queue.confirm(tokens[sam], got.id, "consistent after all")
             done(("confirm", got.id, sam))
+        if i % 5 == 0:  # a third item, whose sample is withdrawn (erased every other time)
+            sample = f"R{run}-{i}-c"
+            [(c, _)] = queue.push(tokens[ana], [new_item(sample)])
+            done(("push", c, ana))
+            gone = queue.withdraw(
+                tokens[sue],
+                Withdrawal(f"W{run}-{i}", sample, "A1", "sampling-error", erase=i % 2 == 0),
+            )
+            done(*[("withdraw", c, sue)] * ((c in gone.closed) + (c in gone.erased)),
+                 ("withdraw", None, sue))  # fmt: skip
         if i % 4 == 1:
             held = queue.claim(tokens[rob])
             done(("claim", None if held is None else held.id, rob))

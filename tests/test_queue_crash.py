@@ -59,6 +59,9 @@ def schedule() -> list[Kill]:
         Kill("statement", 1, "INSERT INTO items"),
         Kill("statement", 2, "INSERT INTO items"),
         *(Kill("statement", k, "UPDATE items") for k in (1, 2, 3, 4, 5, 6, 9, 11, 13, 14)),
+        # inside a withdrawal of the first round: its item closed, erased, the withdrawal
+        *(Kill("statement", k, "UPDATE items") for k in (7, 8)),
+        Kill("statement", 1, "INSERT INTO withdrawals"),
         *(Kill("statement", k, "INSERT INTO audit") for k in (1, 2, 4, 6, 9, 12)),
         *(Kill("statement", k, "UPDATE audit_head") for k in (2, 3, 5, 7, 8, 11)),
         *(Kill("statement", k) for k in (1, 12, 25, 40)),  # any: the lock and the reads
@@ -118,7 +121,7 @@ def test_sigkill_at_many_points_leaves_the_queue_whole(url: str, agencies: Agenc
         # the schema: none of it after a kill mid-migration (runs 0 and 1), else all of it
         tables_now = {"schema_version", "items", "audit", "audit_head", "item_handlers",
                       "queue_key", "audit_checkpoints", "revoked_tokens",
-                      "revoked_officers", "item_agencies"}  # fmt: skip
+                      "revoked_officers", "item_agencies", "withdrawals"}  # fmt: skip
         schema = tables_now if run >= 2 else set()
         assert tables(url) == schema, kill
         if run == 0:
@@ -214,6 +217,10 @@ def check_items(url: str, records: list[AuditRecord]) -> Counter[str]:
             item.update(state="escalated", escalated_by=r.actor)
         elif r.operation in ("confirm", "reject"):
             item.update(state=f"{r.operation}ed", decided_by=r.actor)
+        elif r.operation == "withdraw" and r.outcome.startswith("allowed: withdrawn"):
+            item.update(state="withdrawn", decided_by=r.actor)
+        elif r.operation == "withdraw":  # its genotypes erased: the state stays
+            assert r.outcome == "allowed: genotypes erased", r
         else:
             raise AssertionError(f"unexpected record {r}")
     assert set(items) == set(replayed)  # no item without its push, no push without its item
@@ -232,6 +239,10 @@ def check_state_columns(row: dict[str, Any]) -> None:
     reviewed = row["reviewed_by"] is not None
     returned = row["decision_reason"] is not None and not decided  # escalated, sent back
     assert row["pushed_by"], row
+    if state == State.WITHDRAWN:  # from any open state, by the withdrawing supervisor
+        assert row["decided_by"] and row["decision_reason"].startswith("withdrawn: "), row
+        assert row["lease_expires"] is None, row
+        return
     assert reviewed == (row["finding"] is not None) == (row["review_reason"] is not None), row
     assert (row["escalated_by"] is None) == (row["escalation_reason"] is None), row
     assert (row["claimed_by"] is None) == (state == State.PENDING), row

@@ -17,6 +17,7 @@ from queue_support import ENGINES, Agencies, new_item, open_queue, queue_url
 from kinmatch.errors import AccessDeniedError, ItemNotFoundError
 from kinmatch.queue import ReviewQueue, State
 from kinmatch.queue.revocations import Revocation
+from kinmatch.queue.withdrawals import Withdrawal
 from kinmatch.submission import Submissions
 
 ROLES = ("analyst", "reviewer", "supervisor", "auditor")
@@ -38,6 +39,7 @@ TABLE: dict[str, set[str]] = {
     "checkpoints": {"auditor"},  # export the signed checkpoints
     "revoke": {"supervisor"},  # a token of the caller's own agency (or any, if national)
     "submit": {"analyst"},  # profiles of the caller's own agency (issue 16), never another's
+    "withdraw": {"supervisor"},  # a sample of the caller's agency, or any if national (17)
 }
 ITEM_OPERATIONS = {"show", "claim", "release", "review", "escalate", "confirm", "reject",
                    "return"}  # fmt: skip
@@ -123,7 +125,7 @@ def prepare(queue: ReviewQueue, agencies: Agencies, operation: str, officer: str
 
 
 def act(queue: ReviewQueue, operation: str, token: str, item_id: int,
-        kind: str, submissions: Submissions) -> Callable[[], object]:  # fmt: skip
+        kind: str, submissions: Submissions, watcher: str) -> Callable[[], object]:  # fmt: skip
     owners = tuple(kind.split("+"))
     calls: dict[str, Callable[[], object]] = {
         "push": lambda: queue.push(token, [new_item(f"P{next(_cases)}", agencies=owners)]),
@@ -142,6 +144,16 @@ def act(queue: ReviewQueue, operation: str, token: str, item_id: int,
         "checkpoints": lambda: queue.checkpoints(token),
         "revoke": lambda: queue.revoke(token, Revocation("policy test", jti=f"J{next(_cases)}")),
         "submit": lambda: submit(submissions, token, owners[0]),
+        # the item's query, a sample of its first agency (as the store would say)
+        "withdraw": lambda: queue.withdraw(
+            token,
+            Withdrawal(
+                f"W{next(_cases)}",
+                queue.show(watcher, item_id).summary.query_id,
+                owners[0],
+                "case-closed",
+            ),
+        ),
     }
     return calls[operation]
 
@@ -150,7 +162,7 @@ def act(queue: ReviewQueue, operation: str, token: str, item_id: int,
 @pytest.mark.parametrize(("operation", "kind", "jurisdiction"), [
     (operation, kind, jurisdiction) for operation in TABLE for kind, jurisdiction in CELLS
     # the other operations do not read an item's agencies: one kind of item is enough
-    if kind == "A1" or operation in {*ITEM_OPERATIONS, "push", "list", "audit"}
+    if kind == "A1" or operation in {*ITEM_OPERATIONS, "push", "list", "audit", "withdraw"}
 ])  # fmt: skip
 def test_policy_cell(
     queue: ReviewQueue,
@@ -169,7 +181,7 @@ def test_policy_cell(
     before = queue.show(supervisor, item_id).state
     token = caller(agencies, role, agency, officer)
     covered = jurisdiction != "other"
-    call = act(queue, operation, token, item_id, kind, submissions)
+    call = act(queue, operation, token, item_id, kind, submissions, supervisor)
     if role not in TABLE[operation]:
         with pytest.raises(AccessDeniedError):
             call()
@@ -182,6 +194,10 @@ def test_policy_cell(
         with pytest.raises(AccessDeniedError):
             call()
         outcome = "refused: outside jurisdiction"
+    elif operation == "withdraw" and jurisdiction not in ("own", "national"):  # A1's sample
+        with pytest.raises(ItemNotFoundError):
+            call()
+        outcome = "refused: no such sample"
     elif operation == "submit" and jurisdiction != "own":  # national too: not its profiles
         with pytest.raises(AccessDeniedError):
             call()
@@ -195,7 +211,8 @@ def test_policy_cell(
     after = queue.show(supervisor, item_id).state
     changes = {"claim": State.CLAIMED, "release": State.PENDING, "review": State.REVIEWED,
                "escalate": State.ESCALATED, "confirm": State.CONFIRMED,
-               "reject": State.REJECTED, "return": State.PENDING}  # fmt: skip
+               "reject": State.REJECTED, "return": State.PENDING,
+               "withdraw": State.WITHDRAWN}  # fmt: skip
     if outcome == "allowed" and operation in changes:
         assert after == changes[operation]
     else:

@@ -19,11 +19,13 @@ from pathlib import Path
 
 from kinmatch.errors import QueueError
 from kinmatch.queue.database import Database, Transaction
+from kinmatch.queue.rows import record_of
 from kinmatch.security.audit import (
     AuditRecord,
     AuditVerification,
     canonical_json,
     record_hash,
+    verify_chain,
 )
 from kinmatch.security.checkpoints import (
     Checkpoint,
@@ -201,3 +203,23 @@ def verify_anchors(
     if failed is not None:
         return AuditVerification(False, count, failed[0], failed[1])
     return _altered_item(tx, key, records)
+
+
+def verify(
+    tx: Transaction,
+    key: QueueKey | None,
+    columns: str,
+    checkpoints: Sequence[Checkpoint],
+    public_key: str | None,
+) -> AuditVerification:
+    """The whole chain recomputed (``columns``: the audit's), and with the queue's ``key``
+    every item's digest and every checkpoint given (signed by ``public_key`` when given)."""
+    head = tx.one("SELECT seq, hash FROM audit_head WHERE id = 1")
+    records = [record_of(row) for row in tx.all(f"SELECT {columns} FROM audit ORDER BY seq")]
+    result = verify_chain(records, None if head is None else (int(head[0]), str(head[1])))
+    if not result.ok or (key is None and not checkpoints and public_key is None):
+        return result
+    if key is None:
+        raise QueueError("the queue's database predates its key: reopen it to upgrade")
+    failed = verify_anchors(tx, key, records, checkpoints, public_key)
+    return result if failed is None else failed

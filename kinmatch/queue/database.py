@@ -131,6 +131,33 @@ _REVOCATIONS = [  # version 6: revoked tokens (by jti) and officers (tokens issu
     "revoked_at TEXT NOT NULL)",
     "CREATE INDEX revoked_officers_officer ON revoked_officers (agency, officer)",
 ]
+_WITHDRAWALS_TABLE = (  # version 8: withdrawals of samples (kinmatch.queue.withdrawals)
+    "CREATE TABLE withdrawals (id TEXT PRIMARY KEY, sample_id TEXT NOT NULL, agency TEXT NOT "
+    "NULL, reason TEXT NOT NULL, note TEXT, erased TEXT NOT NULL, closed TEXT NOT NULL, "
+    "withdrawn_by TEXT NOT NULL, withdrawn_at TEXT NOT NULL)"
+)
+BUMP_SCHEMA = "-- bump the schema cookie"
+"""A migration step, not SQL: SQLite's ``schema_version`` raised by one (after an edit of the
+schema's text, so that every connection reads it again)."""
+_WITHDRAWN = {  # version 8: the terminal state 'withdrawn'
+    # SQLite cannot alter a CHECK constraint; one that only admits one more value changes
+    # nothing stored, so its text is edited in place (SQLite's documented procedure for such
+    # changes, "Making Other Kinds Of Table Schema Changes")
+    "sqlite": [
+        "PRAGMA writable_schema = ON",
+        "UPDATE sqlite_master SET sql = replace(sql, '''rejected'')', "
+        "'''rejected'', ''withdrawn'')') WHERE type = 'table' AND name = 'items'",
+        BUMP_SCHEMA,
+        "PRAGMA writable_schema = OFF",
+        _WITHDRAWALS_TABLE,
+    ],
+    "postgresql": [
+        "ALTER TABLE items DROP CONSTRAINT items_state_check",
+        "ALTER TABLE items ADD CONSTRAINT items_state_check CHECK (state IN ('pending', "
+        "'claimed', 'reviewed', 'escalated', 'confirmed', 'rejected', 'withdrawn'))",
+        _WITHDRAWALS_TABLE,
+    ],
+}
 MIGRATIONS: dict[str, list[list[str]]] = {
     "sqlite": [
         [
@@ -146,6 +173,7 @@ MIGRATIONS: dict[str, list[list[str]]] = {
         _ANCHOR,
         _REVOCATIONS,
         _ITEM_AGENCIES,
+        _WITHDRAWN["sqlite"],
     ],
     "postgresql": [
         [
@@ -164,6 +192,7 @@ MIGRATIONS: dict[str, list[list[str]]] = {
         _ANCHOR,
         _REVOCATIONS,
         _ITEM_AGENCIES,
+        _WITHDRAWN["postgresql"],
     ],
 }
 """Per engine, the statements of each schema version (version n = index n - 1), applied in
@@ -316,6 +345,23 @@ class Database:
             # the engine's message may quote the statement's values: name the error only
             raise QueueDatabaseError(f"queue database error ({type(exc).__name__})") from None
 
+    def compact(self) -> None:
+        """Rewrite the database so that no page keeps a value an update replaced (after an
+        erasure): SQLite: checkpoint the write-ahead log into the file, ``VACUUM``, and
+        truncate the log; PostgreSQL: ``VACUUM FULL`` of the items (their table rewritten
+        into new files, the old ones removed)."""
+        errors = self._engine_errors()
+        try:
+            connection = self._connection()
+            if self.engine == "sqlite":
+                for statement in ("PRAGMA wal_checkpoint(TRUNCATE)", "VACUUM",
+                                  "PRAGMA wal_checkpoint(TRUNCATE)"):  # fmt: skip
+                    connection.execute(statement).fetchall()
+            else:
+                connection.execute("VACUUM FULL items")
+        except errors as exc:
+            raise QueueDatabaseError(f"queue database error ({type(exc).__name__})") from None
+
     def _engine_errors(self) -> tuple[type[Exception], ...]:
         if self.engine == "sqlite":
             return (sqlite3.Error,)
@@ -334,7 +380,12 @@ class Database:
                              f"knows up to {SCHEMA_VERSION}: upgrade kinmatch")  # fmt: skip
         for version in range(current + 1, SCHEMA_VERSION + 1):
             for statement in MIGRATIONS[self.engine][version - 1]:
-                tx.execute(statement)
+                if statement == BUMP_SCHEMA:
+                    row = tx.one("PRAGMA schema_version")
+                    assert row is not None
+                    tx.execute(f"PRAGMA schema_version = {int(row[0]) + 1}")
+                else:
+                    tx.execute(statement)
             tx.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
         self.version = SCHEMA_VERSION  # the schema the queue now has
 

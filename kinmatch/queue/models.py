@@ -38,6 +38,8 @@ class State(StrEnum):
     ESCALATED = "escalated"
     CONFIRMED = "confirmed"
     REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+    """Terminal: a sample of the item left the database (:mod:`kinmatch.queue.withdrawals`)."""
 
 
 class Finding(StrEnum):
@@ -55,6 +57,7 @@ TRANSITIONS: dict[str, tuple[tuple[State, ...], State]] = {
     "confirm": ((State.REVIEWED, State.ESCALATED), State.CONFIRMED),
     "reject": ((State.REVIEWED, State.ESCALATED), State.REJECTED),
     "return": ((State.ESCALATED,), State.PENDING),
+    "withdraw": ((State.PENDING, State.CLAIMED, State.REVIEWED, State.ESCALATED), State.WITHDRAWN),
 }
 """operation -> (states it applies to, state it leads to)."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from kinmatch.queue.database import Transaction
@@ -27,6 +28,11 @@ AUDIT = "seq, at, actor, roles, operation, item_id, outcome, prev_hash, hash, it
 """The columns of an audit record (:func:`record_of`); :data:`AUDIT_BEFORE_DIGESTS` before
 the schema had item digests."""
 AUDIT_BEFORE_DIGESTS = AUDIT.removesuffix(", item_digest")
+
+
+def timestamp(seconds: float) -> str:
+    """UTC, ISO 8601 with microseconds and a fixed width, so that text order is time order."""
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 INSERT_ITEM = (

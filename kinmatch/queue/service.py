@@ -19,7 +19,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -54,8 +53,10 @@ from kinmatch.queue.rows import (
     queue_item,
     record_of,
     summary_of,
+    timestamp,
 )
-from kinmatch.security.audit import AuditRecord, AuditVerification, verify_chain
+from kinmatch.queue.withdrawals import Withdrawal, Withdrawn, withdraw_items
+from kinmatch.security.audit import AuditRecord, AuditVerification
 from kinmatch.security.checkpoints import Checkpoint, QueueKey
 from kinmatch.security.policy import Operation, require, role_names
 from kinmatch.security.tokens import AGENCIES_JOIN, MAX_LIFETIME, Caller, TokenVerifier
@@ -68,11 +69,6 @@ DEFAULT_LEASE = 30 * 60.0
 
 INVALID = "invalid request"
 """The audited outcome (after ``refused: ``) of a request whose arguments do not validate."""
-
-
-def _timestamp(seconds: float) -> str:
-    """UTC, ISO 8601 with microseconds and a fixed width, so that text order is time order."""
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class _RefusedError(Exception):
@@ -210,7 +206,7 @@ class ReviewQueue:
                 target = int(row[0])
             item = self._item(tx, caller, target)
             self._check_state(tx, item, "claim")
-            expires = _timestamp(self.clock() + self.lease)
+            expires = timestamp(self.clock() + self.lease)
             tx.execute("UPDATE items SET state = 'claimed', claimed_by = ?, lease_expires = ?, "
                        "updated_at = ? WHERE id = ?",
                        (caller.name, expires, now, target))  # fmt: skip
@@ -300,7 +296,7 @@ class ReviewQueue:
         out: list[AuditVerification] = []
 
         def run(tx: Transaction, now: str) -> None:
-            out.append(self._verify(tx, checkpoints, public_key))
+            out.append(anchor.verify(tx, self.key, self._columns, checkpoints, public_key))
             outcome = "allowed: chain verifies" if out[0].ok else "allowed: chain BROKEN"
             self._audit(tx, now, caller, Operation.VERIFY_AUDIT, None, outcome)
 
@@ -327,7 +323,7 @@ class ReviewQueue:
         """The server's checkpoint of the head, not audited (None: it is signed already)."""
         key = self._key()
         with self.db.transaction() as tx:
-            return anchor.sign_head(tx, key, _timestamp(self.clock()), unless_signed=True)
+            return anchor.sign_head(tx, key, timestamp(self.clock()), unless_signed=True)
 
     def checkpoints(
         self, token: str, *, after: int = 0, limit: int = 1_000_000
@@ -364,6 +360,35 @@ class ReviewQueue:
 
         self._run(caller, Operation.REVOKE, None, run)
         return stored
+
+    def withdraw(self, token: str, withdrawal: Withdrawal) -> Withdrawn:
+        """A sample's items withdrawn (:mod:`~kinmatch.queue.withdrawals`): supervisors."""
+        return self.withdraw_as(self._authorize(token, Operation.WITHDRAW), withdrawal)
+
+    def withdraw_as(self, caller: Caller, withdrawal: Withdrawal) -> Withdrawn:
+        """:meth:`withdraw` for a caller verified earlier by :meth:`authorize`."""
+        require(caller, Operation.WITHDRAW)
+        checked = self._checked(caller, Operation.WITHDRAW, None, withdrawal.checked)
+        out: list[Withdrawn] = []
+
+        def run(tx: Transaction, now: str) -> None:
+            if checked.agency is None or not caller.sees(checked.agency):
+                raise _RefusedError(ItemNotFoundError(f"no sample {checked.sample_id!r}"), None,
+                                    "no such sample")  # fmt: skip
+
+            def audit(item_id: int | None, outcome: str) -> None:  # an item's: a change
+                self._audit(tx, now, caller, Operation.WITHDRAW, item_id, outcome,
+                            changed=item_id is not None)  # fmt: skip
+
+            try:
+                out.append(withdraw_items(tx, checked, caller.name, now, self.key, audit))
+            except InvalidTransitionError as exc:
+                raise _RefusedError(exc, None, "item altered outside the queue") from None
+
+        self._run(caller, Operation.WITHDRAW, None, run)
+        if checked.erase:
+            self.db.compact()
+        return out[0]
 
     def authorize(self, token: str, operation: Operation) -> Caller:
         """The caller, if ``token`` verifies and its roles allow ``operation``, which is not
@@ -432,7 +457,7 @@ class ReviewQueue:
     ) -> None:
         try:
             with self.db.transaction() if body is not None else self.db.snapshot() as tx:
-                now = _timestamp(self.clock())
+                now = timestamp(self.clock())
                 if revoked(tx, caller):  # in the transaction: no revocation committed before
                     raise _RefusedError(AuthenticationError(REVOKED), None, f"token: {REVOKED}")
                 if body is not None:  # None: the check of _authorize alone
@@ -468,7 +493,7 @@ class ReviewQueue:
         self, actor: str, roles: str, operation: Operation, item_id: int | None, why: str
     ) -> None:
         with self.db.transaction() as tx:
-            now = _timestamp(self.clock())
+            now = timestamp(self.clock())
             self._audit(tx, now, None, operation, item_id, f"refused: {why}", actor=actor,
                         roles=roles)  # fmt: skip
 
@@ -571,17 +596,5 @@ class ReviewQueue:
         """The key just recorded: a record, with its digest, of each item already there."""
         self.key = key
         for (item_id,) in tx.all("SELECT id FROM items ORDER BY id"):
-            self._audit(tx, _timestamp(self.clock()), None, "item-digest", int(item_id),
+            self._audit(tx, timestamp(self.clock()), None, "item-digest", int(item_id),
                         "allowed: on upgrade", changed=True)  # fmt: skip
-
-    def _verify(
-        self, tx: Transaction, checkpoints: Sequence[Checkpoint], public_key: str | None
-    ) -> AuditVerification:
-        head = tx.one("SELECT seq, hash FROM audit_head WHERE id = 1")
-        rows = tx.all(f"SELECT {self._columns} FROM audit ORDER BY seq")
-        records = [record_of(row) for row in rows]
-        result = verify_chain(records, None if head is None else (int(head[0]), str(head[1])))
-        if not result.ok or (self.key is None and not checkpoints and public_key is None):
-            return result
-        failed = anchor.verify_anchors(tx, self._key(), records, checkpoints, public_key)
-        return result if failed is None else failed

@@ -33,6 +33,7 @@ class Operation(StrEnum):
     CHECKPOINTS = "checkpoints"
     REVOKE = "revoke"
     SUBMIT = "submit"
+    WITHDRAW = "withdraw"
 
 
 POLICY: dict[Operation, frozenset[str]] = {
@@ -52,6 +53,7 @@ POLICY: dict[Operation, frozenset[str]] = {
     Operation.CHECKPOINTS: frozenset({"auditor"}),  # export the signed checkpoints
     Operation.REVOKE: frozenset({"supervisor"}),  # tokens of their own agency, unless national
     Operation.SUBMIT: frozenset({"analyst"}),  # a batch of profiles for their own agency
+    Operation.WITHDRAW: frozenset({"supervisor"}),  # a sample of their agency, unless national
 }
 
 
