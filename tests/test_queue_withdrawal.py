@@ -18,7 +18,7 @@ from kinmatch.queue import ReviewQueue, State
 from kinmatch.queue.withdrawals import ERASED, Withdrawal
 from kinmatch.security.audit import AuditRecord
 
-CANARY = ("41.3/47.1", "47.1/52.2")
+CANARY = ("61.3/77.1", "77.1/82.2")
 """Genotypes of no real profile, planted in the withdrawn sample's items."""
 _ids = itertools.count()
 
