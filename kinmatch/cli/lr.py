@@ -15,7 +15,6 @@ from kinmatch.cases import Case, check_rates, read_cases
 from kinmatch.cli import options
 from kinmatch.errors import CaseError, InputError, KinmatchError
 from kinmatch.families import Family, read_families
-from kinmatch.family_lr import check_family, family_lr
 from kinmatch.frequencies import load_frequencies
 from kinmatch.likelihood import KinshipResult, kinship_lr
 from kinmatch.pedfile import read_ped
@@ -69,6 +68,8 @@ def lr_command(
     half-siblings, grandparent, avuncular, first-cousins, and family (a person of interest
     as the missing member of a registered family, from --families or --ped).
     """
+    from kinmatch.family_lr import check_family, family_lr  # numba: only when computing
+
     try:
         mutation = options.mutation_from_options(**mutation_args)
         frequencies = load_frequencies(frequencies_path, renormalise=renormalise)
