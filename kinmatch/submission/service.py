@@ -162,18 +162,15 @@ class Submissions:
         ledger.audited(submission)
 
     def _version_of(self, samples: tuple[str, ...]) -> int | None:
-        """The version that holds exactly ``samples``, if one does."""
-        versions = set()
-        for fragment in self.store.fragments:
-            if any(fragment.find(sample) is not None for sample in samples[:1]):
-                versions.add(fragment.info.generation)
-        for version in versions:
-            rows = [f for f in self.store.fragments if f.info.generation == version]
-            if sum(f.rows for f in rows) == len(samples) and all(
-                any(f.find(sample) is not None for f in rows) for sample in samples
-            ):
-                return version
-        return None
+        """The version that holds exactly ``samples``, if one does (a sample ID is stored
+        once, so only the first sample's version can)."""
+        fragments = self.store.fragments
+        version = next((f.info.generation for f in fragments
+                        if samples and f.find(samples[0]) is not None), None)  # fmt: skip
+        rows = [f for f in fragments if f.info.generation == version]
+        held = sum(f.rows for f in rows) == len(samples) and all(
+            any(f.find(sample) is not None for f in rows) for sample in samples)  # fmt: skip
+        return version if version is not None and held else None
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
