@@ -44,6 +44,7 @@ from kinmatch.errors import InputError, ProfileError
 from kinmatch.fragments import (
     FRAGMENTS,
     SHOWN,
+    WITHDRAWN,
     EncodedBatch,
     FragmentInfo,
     IngestError,
@@ -136,6 +137,7 @@ class BulkLoader:
         manifest: Manifest,
         stored_ids: Sequence[pa.Array],
         *,
+        withdrawn: Sequence[str] = (),
         rejects: Path | None = None,
         chunk_bytes: int | None = None,
         progress: Progress | None = None,
@@ -143,6 +145,7 @@ class BulkLoader:
         self.root = root
         self.manifest = manifest
         self.stored_ids = stored_ids
+        self.withdrawn = pa.array(list(withdrawn), type=pa.string())
         self.tag = uuid.uuid4().hex[:8]
         self.generation = manifest.generation + 1
         self.chunk_bytes = chunk_bytes or BLOCK_BYTES
@@ -206,7 +209,7 @@ class BulkLoader:
         sources = [str(path) for path in paths]
         for index in range(partitions.count):
             errors, dropped = _resolve_partition(
-                partitions.read(index), sources, layouts, self.stored_ids
+                partitions.read(index), sources, layouts, self.stored_ids, self.withdrawn
             )
             rejects.add(errors)
             for chunk_no, row in dropped:
@@ -219,7 +222,8 @@ class BulkLoader:
         loci = kept[-1].info.loci if kept else self.manifest.loci
         manifest = Manifest(self.generation, tuple(loci) if kept else self.manifest.loci,
                             encoder.manifest_alleles() if kept else self.manifest.alleles,
-                            (*self.manifest.fragments, *(s.info for s in kept)))  # fmt: skip
+                            (*self.manifest.fragments, *(s.info for s in kept)),
+                            self.manifest.withdrawn)  # fmt: skip
         seen = tuple(sorted(encoder.seen, key=locus_sort_key))
         return BulkResult(kept, manifest, added, seen, tuple(rejects.first), rejects.count,
                           rejects.close(keep=True))  # fmt: skip
@@ -347,10 +351,15 @@ class _Partitions:
 
 
 def _resolve_partition(
-    table: pa.Table, sources: Sequence[str], layouts: Sequence[str], stored_ids: Sequence[pa.Array]
+    table: pa.Table,
+    sources: Sequence[str],
+    layouts: Sequence[str],
+    stored_ids: Sequence[pa.Array],
+    withdrawn: pa.Array,
 ) -> tuple[list[InputError], list[tuple[int, int]]]:
-    """Errors of repeated, stored and empty samples of one partition, and the spilled rows
-    (chunk, row) to drop. Only sample IDs with something to say are handled in Python."""
+    """Errors of repeated, stored, withdrawn and empty samples of one partition, and the
+    spilled rows (chunk, row) to drop. Only sample IDs with something to say are handled in
+    Python."""
     if not table.num_rows:
         return [], []
     ids = table.column("id")
@@ -360,6 +369,8 @@ def _resolve_partition(
     stored: set[str] = set()
     for fragment_ids in stored_ids:
         stored.update(fragment_ids.filter(pc.is_in(fragment_ids, value_set=unique)).to_pylist())
+    gone = set(unique.filter(pc.is_in(unique, value_set=withdrawn)).to_pylist())
+    stored |= gone
     mask = pc.or_(pc.is_in(ids, value_set=repeated),
                   pc.not_equal(table.column("status"), OK))  # fmt: skip
     if stored:
@@ -389,6 +400,8 @@ def _resolve_partition(
         for r in survivors:
             if r["status"] == EMPTY:
                 error = ProfileError("no typed autosomal locus: nothing to compare")
+            elif sample in gone:
+                error = ProfileError(WITHDRAWN, field="sample_id")
             elif sample in stored or kept:
                 where = "in the store" if sample in stored else "in this batch"
                 error = ProfileError(f"duplicate sample_id: already {where}", field="sample_id")

@@ -170,10 +170,15 @@ def run_campaign(
 
 
 def _unknown_origin(store: ReferenceStore) -> list[Profile]:
-    """The persons of unknown origin (or of no role), in store order; only they are decoded."""
+    """The persons of unknown origin (or of no role) not withdrawn, in store order; only they
+    are decoded."""
     young = np.array([ROLE_CODES[UNKNOWN_ORIGIN], NO_ROLE], dtype=np.uint8)
-    return [store.decode(fragment, row) for fragment in store.fragments
-            for row in np.flatnonzero(np.isin(fragment.roles, young)).tolist()]  # fmt: skip
+    persons = []
+    for fragment in store.fragments:
+        chosen = np.isin(fragment.roles, young)
+        chosen[fragment.withdrawn] = False
+        persons += [store.decode(fragment, row) for row in np.flatnonzero(chosen).tolist()]
+    return persons
 
 
 def _errors(path: Path) -> list[tuple[str, str]]:

@@ -7,6 +7,8 @@ fragment and the atomic writes of a fragment file and of the manifest.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,6 +27,9 @@ from kinmatch.errors import InputError, KinmatchError
 from kinmatch.profiles import ROLES
 
 FORMAT = 1
+WITHDRAWN_FORMAT = 2
+"""The format of a manifest with tombstones: a reader that does not know them refuses it
+rather than return a withdrawn profile."""
 MANIFEST = "manifest.json"
 FRAGMENTS = "fragments"
 MISSING = 0
@@ -36,6 +41,10 @@ ROLE_CODES = {role: code for code, role in enumerate(ROLES)}
 
 class StoreError(KinmatchError):
     """The directory is not a readable store, or a write could not be completed."""
+
+
+class UnknownSampleError(StoreError):
+    """No profile of the sample is in the store (never registered, or withdrawn)."""
 
 
 class IngestError(KinmatchError):
@@ -58,6 +67,7 @@ class IngestError(KinmatchError):
 
 
 SHOWN = 20
+WITHDRAWN = "sample_id was withdrawn: registering it again needs an explicit request"
 """Bad records a bulk load keeps in memory (and shows) besides counting them."""
 
 
@@ -113,16 +123,37 @@ def _generation_of(file: str) -> int:
 
 
 @dataclass(frozen=True)
+class Tombstone:
+    """Sample ``sample_id`` withdrawn by store version ``generation``: its rows in fragments
+    of earlier versions leave every later read (a row of a later version is the sample
+    registered again). ``withdrawal`` names the withdrawal, ``reason`` is its code."""
+
+    sample_id: str
+    generation: int
+    withdrawal: str
+    reason: str
+    erase: bool = False
+
+    def covers(self, fragment_generation: int) -> bool:
+        return fragment_generation < self.generation
+
+
+@dataclass(frozen=True)
 class Manifest:
     generation: int = 0
     loci: tuple[str, ...] = ()
     alleles: dict[str, tuple[Allele, ...]] = field(default_factory=dict)
     fragments: tuple[FragmentInfo, ...] = ()
+    withdrawn: tuple[Tombstone, ...] = ()
+
+    def tombstone(self, withdrawal: str) -> Tombstone | None:
+        """The tombstone written by ``withdrawal``, if any."""
+        return next((t for t in self.withdrawn if t.withdrawal == withdrawal), None)
 
     def to_json(self) -> str:
         return json.dumps(
             {
-                "format": FORMAT,
+                "format": WITHDRAWN_FORMAT if self.withdrawn else FORMAT,
                 "generation": self.generation,
                 "loci": list(self.loci),
                 "alleles": {locus: list(alleles) for locus, alleles in self.alleles.items()},
@@ -135,16 +166,18 @@ class Manifest:
                     }
                     for f in self.fragments
                 ],
+                **({"withdrawn": [dataclasses.asdict(t) for t in self.withdrawn]}
+                   if self.withdrawn else {}),
             },
             indent=1,
-        )
+        )  # fmt: skip
 
     @classmethod
     def from_json(cls, text: str) -> Manifest:
         data = json.loads(text)
         if not isinstance(data, dict):
             raise StoreError("not a manifest: the JSON text is not an object")
-        if data.get("format") != FORMAT:
+        if data.get("format") not in (FORMAT, WITHDRAWN_FORMAT):
             raise StoreError(f"unsupported store format {data.get('format')!r}")
         try:
             return cls(
@@ -160,7 +193,12 @@ class Manifest:
                     )
                     for f in data["fragments"]
                 ),
-            )
+                withdrawn=tuple(
+                    Tombstone(str(t["sample_id"]), int(t["generation"]), str(t["withdrawal"]),
+                              str(t["reason"]), bool(t.get("erase", False)))
+                    for t in data.get("withdrawn", [])
+                ),
+            )  # fmt: skip
         except (KeyError, TypeError, AttributeError) as exc:
             raise StoreError(f"malformed manifest ({type(exc).__name__}: {exc})") from None
 
@@ -226,3 +264,103 @@ def write_fragment(path: Path, table: Any) -> None:
         writer.write_table(table)
     path.chmod(0o600)
     fsync_path(path)
+
+
+class Fragment:
+    """One memory-mapped fragment; arrays are views of the mapped file."""
+
+    def __init__(self, path: Path, info: FragmentInfo, withdrawn: Sequence[str] = ()) -> None:
+        """``withdrawn``: the sample IDs whose rows here are withdrawn (tombstones)."""
+        self.path = path
+        self.info = info
+        self._withdrawn_ids = tuple(withdrawn)
+        try:
+            source = pa.memory_map(str(path), "r")
+            table = pa.ipc.open_file(source).read_all()
+        except (OSError, pa.ArrowInvalid) as exc:
+            raise StoreError(f"{path}: unreadable fragment ({exc})") from None
+        if table.num_rows != info.rows:
+            raise StoreError(f"{path}: {table.num_rows} rows, manifest says {info.rows}")
+        self.table = table
+
+    def _column(self, name: str) -> pa.Array:
+        column = self.table.column(name)
+        # one record batch per fragment: its chunk is a view of the mapping (combining copies)
+        return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+
+    @property
+    def rows(self) -> int:
+        return self.info.rows
+
+    @property
+    def loci(self) -> tuple[str, ...]:
+        return self.info.loci
+
+    @property
+    def codes(self) -> NDArray[np.uint16]:
+        """Genotype codes, shape (rows, loci of this fragment), a view of the mapped file."""
+        values = self._column("genotypes").values
+        flat = values.to_numpy(zero_copy_only=True)
+        return flat.reshape(self.rows, len(self.loci))  # type: ignore[no-any-return]
+
+    @property
+    def signatures(self) -> NDArray[np.uint8]:
+        """Allele signatures (see :data:`SIGNATURES`), shape (rows, loci), memory-mapped."""
+        values = self._column("signatures").values
+        flat = values.to_numpy(zero_copy_only=True)
+        return flat.reshape(self.rows, len(self.loci))  # type: ignore[no-any-return]
+
+    @property
+    def roles(self) -> NDArray[np.uint8]:
+        return self._column("role").to_numpy(zero_copy_only=True)  # type: ignore[no-any-return]
+
+    @property
+    def sexes(self) -> NDArray[np.uint8]:
+        return self._column("sex").to_numpy(zero_copy_only=True)  # type: ignore[no-any-return]
+
+    @property
+    def sample_ids(self) -> pa.Array:
+        return self._column("sample_id")
+
+    def find(self, sample_id: str) -> int | None:
+        """Row of ``sample_id`` in this fragment, by binary search over the stored sort order."""
+        ids = self.sample_ids
+        order = self._column("id_order").to_numpy(zero_copy_only=True)
+        lo, hi = 0, self.rows
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if ids[int(order[mid])].as_py() < sample_id:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo < self.rows and ids[int(order[lo])].as_py() == sample_id:
+            return int(order[lo])
+        return None
+
+    @property
+    def case_ids(self) -> pa.Array:
+        return self._column("case_id")
+
+    @functools.cached_property
+    def withdrawn(self) -> NDArray[np.int64]:
+        """Rows of withdrawn samples, which no read returns (empty without tombstones)."""
+        if not self._withdrawn_ids:
+            return np.zeros(0, dtype=np.int64)
+        ids = pa.array(self._withdrawn_ids, type=pa.string())
+        hits = pc.is_in(self.sample_ids, value_set=ids).to_numpy(zero_copy_only=False)
+        return np.flatnonzero(hits)
+
+    def live(self, row: int) -> bool:
+        return not np.any(self.withdrawn == row)
+
+    def live_ids(self) -> pa.Array:
+        """Sample IDs of the rows not withdrawn."""
+        if not len(self.withdrawn):
+            return self.sample_ids
+        return self.sample_ids.take(pa.array(self.live_rows()))
+
+    def live_rows(self) -> NDArray[np.int64]:
+        """The rows not withdrawn."""
+        keep = np.ones(self.rows, dtype=bool)
+        keep[self.withdrawn] = False
+        return np.flatnonzero(keep)

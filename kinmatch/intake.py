@@ -80,9 +80,10 @@ class VersionResult:
 
 
 def version_profiles(store: ReferenceStore, version: int) -> list[Profile]:
-    """The profiles committed by ``version``."""
+    """The profiles committed by ``version`` and not withdrawn since."""
     return [store.decode(fragment, row) for fragment in store.fragments
-            if fragment.info.generation == version for row in range(fragment.rows)]  # fmt: skip
+            if fragment.info.generation == version
+            for row in fragment.live_rows().tolist()]  # fmt: skip
 
 
 def _young(profile: Profile) -> bool:
@@ -134,6 +135,21 @@ def review_items(
     return [NewItem.from_hit(hit, searcher.parameters, str(version), evidence=e,
                              unknown_agency=settings.unknown_agency)
             for hit, e in zip(result.hits, evidence, strict=True)]  # fmt: skip
+
+
+def withdrawn_since(store: ReferenceStore) -> Callable[[NewItem, int], bool]:
+    """Whether a person of an item compared in a version was withdrawn after it (the item is
+    then never pushed: the review queue closed the person's items at the withdrawal, and this
+    one must not open again)."""
+    latest: dict[str, int] = {}
+    for tombstone in store.manifest.withdrawn:
+        latest[tombstone.sample_id] = max(latest.get(tombstone.sample_id, 0), tombstone.generation)
+
+    def since(item: NewItem, version: int) -> bool:
+        persons = (item.query_id, *item.reference_ids, item.father_id, item.mother_id)
+        return any(latest.get(person or "", 0) > version for person in persons)
+
+    return since
 
 
 def _new_couples(store: ReferenceStore, new_ids: set[str]) -> list[tuple[Profile, Profile]]:
@@ -209,6 +225,8 @@ def push_compared(
     with ``pusher_of(version)`` (None: leave it for another pusher), recording each version
     once pushed; (the versions pushed, items added, items already queued)."""
     pushed, added, known = [], 0, 0
+    store.refresh()
+    withdrawn = withdrawn_since(store)
     with Ledger(store.path) as ledger:
         key = ledger.register(settings.comparison(settings.searcher(store).parameters))
         for version in ledger.unpushed(key):
@@ -216,6 +234,7 @@ def push_compared(
             if push is None:
                 continue
             items = [NewItem.from_dict(item) for item in ledger.items(key, version)]
+            items = [item for item in items if not withdrawn(item, version)]
             if items:
                 new, old = push(items)
                 added, known = added + new, known + old

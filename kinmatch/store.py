@@ -23,6 +23,7 @@ reads no genotypes into private memory.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import os
 import uuid
@@ -33,7 +34,6 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from numpy.typing import NDArray
 
 from kinmatch.alleles import Allele, make_genotype, sort_alleles
 from kinmatch.atomic import fsync_path
@@ -48,11 +48,15 @@ from kinmatch.fragments import (
     ROLE_CODES,
     SEXES,
     SIGNATURES,
+    WITHDRAWN,
     EncodedBatch,
+    Fragment,
     FragmentInfo,
     IngestError,
     Manifest,
     StoreError,
+    Tombstone,
+    UnknownSampleError,
     fragment_table,
     genotype_alleles,
     genotype_code,
@@ -73,80 +77,6 @@ __all__ = [
 ]  # fmt: skip
 
 
-class Fragment:
-    """One memory-mapped fragment; arrays are views of the mapped file."""
-
-    def __init__(self, path: Path, info: FragmentInfo) -> None:
-        self.path = path
-        self.info = info
-        try:
-            source = pa.memory_map(str(path), "r")
-            table = pa.ipc.open_file(source).read_all()
-        except (OSError, pa.ArrowInvalid) as exc:
-            raise StoreError(f"{path}: unreadable fragment ({exc})") from None
-        if table.num_rows != info.rows:
-            raise StoreError(f"{path}: {table.num_rows} rows, manifest says {info.rows}")
-        self.table = table
-
-    def _column(self, name: str) -> pa.Array:
-        column = self.table.column(name)
-        # one record batch per fragment: its chunk is a view of the mapping (combining copies)
-        return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
-
-    @property
-    def rows(self) -> int:
-        return self.info.rows
-
-    @property
-    def loci(self) -> tuple[str, ...]:
-        return self.info.loci
-
-    @property
-    def codes(self) -> NDArray[np.uint16]:
-        """Genotype codes, shape (rows, loci of this fragment), a view of the mapped file."""
-        values = self._column("genotypes").values
-        flat = values.to_numpy(zero_copy_only=True)
-        return flat.reshape(self.rows, len(self.loci))  # type: ignore[no-any-return]
-
-    @property
-    def signatures(self) -> NDArray[np.uint8]:
-        """Allele signatures (see :data:`SIGNATURES`), shape (rows, loci), memory-mapped."""
-        values = self._column("signatures").values
-        flat = values.to_numpy(zero_copy_only=True)
-        return flat.reshape(self.rows, len(self.loci))  # type: ignore[no-any-return]
-
-    @property
-    def roles(self) -> NDArray[np.uint8]:
-        return self._column("role").to_numpy(zero_copy_only=True)  # type: ignore[no-any-return]
-
-    @property
-    def sexes(self) -> NDArray[np.uint8]:
-        return self._column("sex").to_numpy(zero_copy_only=True)  # type: ignore[no-any-return]
-
-    @property
-    def sample_ids(self) -> pa.Array:
-        return self._column("sample_id")
-
-    def find(self, sample_id: str) -> int | None:
-        """Row of ``sample_id`` in this fragment, by binary search over the stored sort order."""
-        ids = self.sample_ids
-        order = self._column("id_order").to_numpy(zero_copy_only=True)
-        lo, hi = 0, self.rows
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if ids[int(order[mid])].as_py() < sample_id:
-                lo = mid + 1
-            else:
-                hi = mid
-        if lo < self.rows and ids[int(order[lo])].as_py() == sample_id:
-            return int(order[lo])
-        return None
-
-    @property
-    def case_ids(self) -> pa.Array:
-        return self._column("case_id")
-
-
 @dataclass(frozen=True)
 class IngestReport:
     """What one ingest did."""
@@ -163,6 +93,16 @@ class IngestReport:
     @property
     def rejected_count(self) -> int:
         return len(self.rejected) if self.n_rejected is None else self.n_rejected
+
+
+@dataclass(frozen=True)
+class Compaction:
+    """What :meth:`ReferenceStore.compact` did: the store version it committed (the current
+    one when there was nothing to do), the withdrawn rows removed, the fragments rewritten."""
+
+    generation: int
+    removed: int
+    rewritten: int
 
 
 class ReferenceStore:
@@ -223,34 +163,65 @@ class ReferenceStore:
 
     @property
     def fragments(self) -> list[Fragment]:
-        """Memory-mapped fragments, opened on first use."""
+        """Memory-mapped fragments, opened on first use, each knowing its withdrawn rows.
+
+        A fragment a compaction replaced since this store's manifest was read is gone: the
+        manifest is read again (a fragment mapped earlier stays readable until released)."""
         if self._fragments is None:
-            self._fragments = [
-                Fragment(self.path / FRAGMENTS / info.file, info)
-                for info in self.manifest.fragments
-            ]
+            try:
+                self._fragments = self._open_fragments()
+            except StoreError:
+                if ReferenceStore.open(self.path).manifest == self.manifest:
+                    raise
+                self.refresh()
+                self._fragments = self._open_fragments()
         return self._fragments
+
+    def _open_fragments(self) -> list[Fragment]:
+        tombstones = self.manifest.withdrawn
+        return [
+            Fragment(self.path / FRAGMENTS / info.file, info,
+                     sorted({t.sample_id for t in tombstones if t.covers(info.generation)}))
+            for info in self.manifest.fragments
+        ]  # fmt: skip
 
     def as_of(self, generation: int) -> ReferenceStore:
         """The store as it was when ``generation`` was committed: the fragments of that batch
         and the earlier ones (read-only; the allele dictionaries of today, which only grew,
-        so every code keeps its meaning)."""
+        so every code keeps its meaning), less every sample withdrawn since."""
         if not 0 <= generation <= self.generation:
             raise StoreError(f"{self.path}: no store version {generation} (the newest is "
                              f"{self.generation})")  # fmt: skip
         fragments = tuple(f for f in self.manifest.fragments if f.generation <= generation)
-        return ReferenceStore(self.path, Manifest(generation, self.manifest.loci,
-                                                  self.manifest.alleles, fragments))  # fmt: skip
+        # every tombstone of today applies: a profile withdrawn later is out of earlier
+        # versions too, so that no late comparison of theirs returns it
+        return ReferenceStore(self.path, dataclasses.replace(self.manifest, generation=generation,
+                                                             fragments=fragments))  # fmt: skip
 
     def stored(self, sample_ids: Sequence[str]) -> set[str]:
-        """Which of ``sample_ids`` the store holds already (a hash look-up per fragment in
-        Arrow: never the whole store's IDs in Python)."""
+        """Which of ``sample_ids`` the store holds (not withdrawn; a hash look-up per
+        fragment in Arrow: never the whole store's IDs in Python)."""
         wanted = pa.array(list(sample_ids), type=pa.string())
         found: set[str] = set()
         for fragment in self.fragments:
-            hits = pc.is_in(wanted, value_set=fragment.sample_ids)
+            hits = pc.is_in(wanted, value_set=fragment.live_ids())
             found.update(wanted.filter(hits).to_pylist())
         return found
+
+    def withdrawn(self, sample_ids: Sequence[str]) -> dict[str, Tombstone]:
+        """Which of ``sample_ids`` were withdrawn and not registered again: their tombstones."""
+        latest = {t.sample_id: t for t in self.manifest.withdrawn}
+        wanted = [s for s in sample_ids if s in latest]
+        live = self.stored(wanted) if wanted else set()
+        return {s: latest[s] for s in wanted if s not in live}
+
+    def find(self, sample_id: str) -> tuple[Fragment, int] | None:
+        """The fragment and row of ``sample_id``'s profile (not withdrawn), if any."""
+        for fragment in reversed(self.fragments):
+            row = fragment.find(sample_id)
+            if row is not None and fragment.live(row):
+                return fragment, row
+        return None
 
     def decode(self, fragment: Fragment, row: int) -> Profile:
         """The profile stored at ``row`` of ``fragment``."""
@@ -272,9 +243,9 @@ class ReferenceStore:
         )
 
     def profiles(self) -> Iterator[Profile]:
-        """Every stored profile, decoded (slow; for export and tests)."""
+        """Every stored profile (not withdrawn), decoded (slow; for export and tests)."""
         for fragment in self.fragments:
-            for row in range(fragment.rows):
+            for row in fragment.live_rows().tolist():
                 yield self.decode(fragment, row)
 
     def ingest_csv(
@@ -286,6 +257,7 @@ class ReferenceStore:
         rejects: str | Path | None = None,
         chunk_bytes: int | None = None,
         progress: Progress | None = None,
+        register_again: bool = False,
     ) -> IngestReport:
         """Validate every record of ``paths``, then append them as one atomic batch.
 
@@ -294,10 +266,13 @@ class ReferenceStore:
         are added. Either way every bad record is written to the ``rejects`` CSV (default:
         ``rejects/`` in the store). Read in chunks of about ``chunk_bytes`` by
         :class:`~kinmatch.bulk.BulkLoader`, so memory stays bounded; see :mod:`kinmatch.bulk`.
+        A withdrawn sample is refused unless ``register_again`` (then it is a new profile).
         """
         with self._lock():
             self.refresh()
-            loader = BulkLoader(self.path, self.manifest, [f.sample_ids for f in self.fragments],
+            withdrawn = () if register_again else self._withdrawn_ids()
+            loader = BulkLoader(self.path, self.manifest, [f.live_ids() for f in self.fragments],
+                                withdrawn=withdrawn,
                                 rejects=None if rejects is None else Path(rejects),
                                 chunk_bytes=chunk_bytes, progress=progress)  # fmt: skip
             with loader:
@@ -309,9 +284,16 @@ class ReferenceStore:
             return IngestReport(result.added, result.loci_seen, result.rejected, self.generation,
                                 result.n_rejected, result.rejects)  # fmt: skip
 
-    def ingest(self, profiles: Iterable[Profile], *, skip_invalid: bool = False) -> IngestReport:
-        """Append validated profiles as one atomic batch (duplicates as in :meth:`ingest_csv`)."""
-        return self._ingest(list(profiles), [], skip_invalid)
+    def ingest(
+        self, profiles: Iterable[Profile], *, skip_invalid: bool = False,
+        register_again: bool = False,
+    ) -> IngestReport:  # fmt: skip
+        """Append validated profiles as one atomic batch (duplicates and withdrawn samples as
+        in :meth:`ingest_csv`)."""
+        return self._ingest(list(profiles), [], skip_invalid, register_again=register_again)
+
+    def _withdrawn_ids(self) -> list[str]:
+        return sorted(self.withdrawn([t.sample_id for t in self.manifest.withdrawn]))
 
     def _ingest(
         self,
@@ -319,11 +301,14 @@ class ReferenceStore:
         errors: list[InputError],
         skip_invalid: bool,
         origin: Callable[[int], tuple[str | None, int | None]] = lambda index: (None, None),
+        *,
+        register_again: bool = False,
     ) -> IngestReport:
         """``origin(i)``: file and line of ``profiles[i]``, to locate its errors."""
         with self._lock():
             self.refresh()
             existing = self.stored([p.sample_id for p in profiles])
+            withdrawn = set() if register_again else set(self._withdrawn_ids())
             seen: set[str] = set()
             accepted = []
             for i, profile in enumerate(profiles):
@@ -332,6 +317,18 @@ class ReferenceStore:
                     errors.append(ProfileError("no typed autosomal locus: nothing to compare",
                                                source=source, line=line,
                                                sample=profile.sample_id))  # fmt: skip
+                    continue
+                if profile.sample_id in withdrawn:
+                    source, line = origin(i)
+                    errors.append(
+                        ProfileError(
+                            WITHDRAWN,
+                            source=source,
+                            line=line,
+                            sample=profile.sample_id,
+                            field="sample_id",
+                        )
+                    )
                     continue
                 if profile.sample_id in existing or profile.sample_id in seen:
                     where = "in the store" if profile.sample_id in existing else "in this batch"
@@ -417,11 +414,13 @@ class ReferenceStore:
         with self._lock():
             self.refresh()
             existing = self.stored(batch.sample_ids)
+            withdrawn = self.withdrawn(batch.sample_ids)
             errors = [
                 ProfileError("duplicate sample_id: already in the store", sample=sid)
+                if sid in existing else ProfileError(WITHDRAWN, sample=sid, field="sample_id")
                 for sid in batch.sample_ids
-                if sid in existing
-            ]
+                if sid in existing or sid in withdrawn
+            ]  # fmt: skip
             if len(set(batch.sample_ids)) != len(batch.sample_ids):
                 errors.append(ProfileError("duplicate sample_id within the batch"))
             if errors:
@@ -464,7 +463,78 @@ class ReferenceStore:
             tuple(loci),
             {locus: tuple(codes_) for locus, codes_ in alleles.items()},
             (*old.fragments, info),
+            old.withdrawn,
         )
+        write_manifest(self.path, manifest)
+        self.manifest = manifest
+        self._fragments = None
+
+    def withdraw(
+        self, sample_id: str, withdrawal: str, reason: str, *, erase: bool = False
+    ) -> Tombstone:
+        """Withdraw ``sample_id``: its tombstone, committed as a new store version by the
+        manifest's atomic replacement, takes its profile out of every later read. The same
+        ``withdrawal`` again returns the tombstone it wrote. The genotypes stay in the
+        fragments until :meth:`compact`."""
+        with self._lock():
+            self.refresh()
+            done = self.manifest.tombstone(withdrawal)
+            if done is not None:
+                if done.sample_id != sample_id:
+                    raise StoreError(f"withdrawal {withdrawal!r} withdrew another sample")
+                return done
+            if self.find(sample_id) is None:
+                raise UnknownSampleError(f"no sample {sample_id!r} in the store")
+            tombstone = Tombstone(sample_id, self.generation + 1, withdrawal, reason, erase)
+            self._replace_manifest(dataclasses.replace(
+                self.manifest, generation=tombstone.generation,
+                withdrawn=(*self.manifest.withdrawn, tombstone)))  # fmt: skip
+            return tombstone
+
+    def compact(self) -> Compaction:
+        """Rewrite every fragment holding withdrawn rows without them, as a new store version.
+
+        Each fragment keeps its generation (the version that committed its profiles), so
+        versions keep their meaning and the ledger stays valid; the other rows are copied
+        byte for byte. Atomic: the new fragments are written and renamed in, then the
+        manifest is replaced, and only then are the old files deleted (a reader that mapped
+        them keeps reading them). Killed at any point, the store reads the old fragments or
+        the new; the next compaction or ingest deletes what was left."""
+        with self._lock():
+            self.refresh()
+            self._remove_orphans()
+            kept: list[FragmentInfo] = []
+            written: list[tuple[Path, Path]] = []
+            removed = 0
+            directory = self.path / FRAGMENTS
+            for fragment in self.fragments:
+                removed += len(fragment.withdrawn)
+                if not len(fragment.withdrawn):
+                    kept.append(fragment.info)
+                    continue
+                live = fragment.live_rows()
+                if not len(live):
+                    continue
+                table = fragment.table.take(pa.array(live)).combine_chunks()
+                order = pc.sort_indices(table.column("sample_id")).cast(pa.uint32())
+                table = table.set_column(table.schema.get_field_index("id_order"), "id_order",
+                                         order)  # fmt: skip
+                info = fragment.info
+                name = f"frag-{info.generation:06d}-{uuid.uuid4().hex[:8]}.arrow"
+                write_fragment(directory / f".tmp-{name}", table)
+                written.append((directory / f".tmp-{name}", directory / name))
+                kept.append(FragmentInfo(name, len(live), info.loci, info.generation))
+            if not removed:
+                return Compaction(self.generation, 0, 0)
+            for temporary, final in written:
+                os.rename(temporary, final)
+            fsync_path(directory)
+            self._replace_manifest(dataclasses.replace(
+                self.manifest, generation=self.generation + 1, fragments=tuple(kept)))  # fmt: skip
+            self._remove_orphans()
+            return Compaction(self.generation, removed, len(written))
+
+    def _replace_manifest(self, manifest: Manifest) -> None:
         write_manifest(self.path, manifest)
         self.manifest = manifest
         self._fragments = None

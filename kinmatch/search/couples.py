@@ -41,7 +41,9 @@ def find_couples(store: ReferenceStore) -> Couples:
     father_code, mother_code = ROLE_CODES["father"], ROLE_CODES["mother"]
     for f, fragment in enumerate(store.fragments):
         roles = fragment.roles
-        rows = np.flatnonzero((roles == father_code) | (roles == mother_code))
+        parent = (roles == father_code) | (roles == mother_code)
+        parent[fragment.withdrawn] = False
+        rows = np.flatnonzero(parent)
         case_ids = fragment.case_ids.take(pa.array(rows)).to_pylist()
         sample_ids = fragment.sample_ids.take(pa.array(rows)).to_pylist()
         for row, case_id, sample_id in zip(rows.tolist(), case_ids, sample_ids, strict=True):

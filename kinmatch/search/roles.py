@@ -46,12 +46,13 @@ def selected_rows(
     fragment: Fragment, targets: Sequence[str] | None, exclude: set[str]
 ) -> NDArray[np.bool_]:
     """The rows of ``fragment`` whose role is among ``targets`` (None: every row), less the
-    samples in ``exclude``."""
+    samples in ``exclude`` and the withdrawn ones."""
     if targets is None:
         selected = np.ones(fragment.rows, dtype=bool)
     else:
         codes = [ROLE_CODES[role] for role in targets]
         selected = np.isin(fragment.roles, np.array(codes, dtype=np.uint8))
+    selected[fragment.withdrawn] = False
     exclude_samples(fragment, exclude, selected)
     return selected
 
