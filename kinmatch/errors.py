@@ -140,6 +140,10 @@ class SubmissionConflictError(KinmatchError):
     """An idempotency key was used again with another body."""
 
 
+class WithdrawalConflictError(KinmatchError):
+    """A withdrawal's id was used again for another sample, reason, note or erasure."""
+
+
 class QueueError(KinmatchError):
     """A review-queue operation cannot be carried out. Messages never carry a genotype."""
 

@@ -52,6 +52,9 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS submissions (agency TEXT NOT NULL, key TEXT NOT NULL, "
     "digest TEXT NOT NULL, caller TEXT NOT NULL, samples TEXT NOT NULL, version INTEGER "
     "UNIQUE, received TEXT NOT NULL, audited TEXT, PRIMARY KEY (agency, key))",
+    # withdrawals (kinmatch.withdrawal): recorded before any change, done once all are made
+    "CREATE TABLE IF NOT EXISTS withdrawals (id TEXT PRIMARY KEY, record TEXT NOT NULL, "
+    "received TEXT NOT NULL, done TEXT)",
 )
 
 
@@ -284,6 +287,56 @@ class Ledger:
         with self._transaction() as db:
             db.execute("DELETE FROM submissions WHERE agency = ? AND key = ? AND version IS "
                        "NULL", (submission.agency, submission.key))  # fmt: skip
+
+    # -- withdrawals ----------------------------------------------------------------------
+
+    def withdrawal(self, withdrawal_id: str) -> tuple[dict[str, Any], bool] | None:
+        """The record of a withdrawal and whether it is done (None: never received)."""
+        row = self._db.execute("SELECT record, done FROM withdrawals WHERE id = ?",
+                               (withdrawal_id,)).fetchone()  # fmt: skip
+        return None if row is None else (json.loads(row[0]), row[1] is not None)
+
+    def unfinished_withdrawals(self) -> list[tuple[str, dict[str, Any]]]:
+        rows = self._db.execute("SELECT id, record FROM withdrawals WHERE done IS NULL ORDER "
+                                "BY received")  # fmt: skip
+        return [(str(i), json.loads(record)) for i, record in rows]
+
+    def receive_withdrawal(self, withdrawal_id: str, record: Mapping[str, Any]) -> None:
+        """Record a withdrawal before its first change (no genotype: IDs, codes, caller)."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO withdrawals (id, record, received) VALUES (?, ?, ?)",
+                (withdrawal_id, json.dumps(dict(record), sort_keys=True), _now()),
+            )
+
+    def withdrawal_done(self, withdrawal_id: str) -> None:
+        with self._transaction() as db:
+            db.execute("UPDATE withdrawals SET done = ? WHERE id = ? AND done IS NULL",
+                       (_now(), withdrawal_id))  # fmt: skip
+
+    def erase(self, sample_id: str) -> int:
+        """Delete every recorded item holding ``sample_id`` (their genotypes with them), then
+        rewrite the file and truncate its write-ahead log so that no page keeps them."""
+        pattern = "%" + json.dumps(sample_id).replace("\\", "\\\\").replace(
+            "%", "\\%").replace("_", "\\_") + "%"  # fmt: skip
+        with self._transaction() as db:
+            rows = db.execute("SELECT key, version, seq, item FROM items WHERE item LIKE ? "
+                              "ESCAPE '\\'", (pattern,)).fetchall()  # fmt: skip
+            doomed = [row[:3] for row in rows if _holds(json.loads(row[3]), sample_id)]
+            db.executemany("DELETE FROM items WHERE key = ? AND version = ? AND seq = ?", doomed)
+        try:
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._db.execute("VACUUM")
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as exc:
+            raise LedgerError(f"{self.root / LEDGER}: cannot compact ({exc})") from None
+        return len(doomed)
+
+
+def _holds(item: Mapping[str, Any], sample_id: str) -> bool:
+    persons = (item.get("query_id"), *item.get("reference_ids", ()), item.get("father_id"),
+               item.get("mother_id"))  # fmt: skip
+    return sample_id in persons
 
 
 _SUBMISSION = "agency, key, digest, caller, samples, version"

@@ -26,11 +26,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import json
 import math
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,6 +76,20 @@ class Caller:
     def name(self) -> str:
         """``officer@agency``, as the audit log records it."""
         return f"{self.officer}@{self.agency}"
+
+
+def caller_record(caller: Caller) -> dict[str, object]:
+    """``caller`` as JSON-ready fields, to act for it later (a batch compared after its
+    submission, a withdrawal finished after a crash)."""
+    return {**dataclasses.asdict(caller), "roles": sorted(caller.roles)}
+
+
+def caller_of(record: Mapping[str, object]) -> Caller:
+    """The :class:`Caller` of a :func:`caller_record` (verified when it was recorded)."""
+    fields = dict(record)
+    roles = fields.pop("roles")
+    assert isinstance(roles, list)
+    return Caller(**fields, roles=frozenset(str(role) for role in roles))  # type: ignore[arg-type]
 
 
 class TokenVerifier:

@@ -22,8 +22,8 @@ from kinmatch.intake import IntakeSettings, Pusher, compare_outstanding, push_co
 from kinmatch.ledger import Ledger
 from kinmatch.queue import ReviewQueue
 from kinmatch.queue.models import NewItem
+from kinmatch.security.tokens import caller_of
 from kinmatch.store import ReferenceStore
-from kinmatch.submission.service import caller_of
 
 _log = logging.getLogger("kinmatch.submission")
 

@@ -43,7 +43,7 @@ from kinmatch.ledger import Ledger, Submission
 from kinmatch.queue import ReviewQueue
 from kinmatch.queue.service import INVALID
 from kinmatch.security.policy import Operation
-from kinmatch.security.tokens import Caller
+from kinmatch.security.tokens import Caller, caller_of, caller_record
 from kinmatch.store import IngestError, ReferenceStore
 from kinmatch.submission.batch import SHOWN, Batch, read_batch
 
@@ -62,18 +62,6 @@ class Submitted:
     batch: int
     profiles: int
     replayed: bool
-
-
-def caller_record(caller: Caller) -> dict[str, object]:
-    return {**dataclasses.asdict(caller), "roles": sorted(caller.roles)}
-
-
-def caller_of(record: dict[str, object]) -> Caller:
-    """The :class:`Caller` a submission recorded (verified when it was submitted)."""
-    fields = dict(record)
-    roles = fields.pop("roles")
-    assert isinstance(roles, list)
-    return Caller(**fields, roles=frozenset(str(role) for role in roles))  # type: ignore[arg-type]
 
 
 class Submissions:

@@ -1,0 +1,177 @@
+"""Withdrawal end to end (kinmatch.withdrawal): the store's tombstone, the review items closed
+in every agency, erasure from the store, the ledger and the queue, refusals audited."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from queue_support import Agencies, open_queue
+from test_intake import PROFILES, SETTINGS, whole_store_pairs
+
+from kinmatch.errors import (
+    AccessDeniedError,
+    ItemNotFoundError,
+    QueueError,
+    WithdrawalConflictError,
+)
+from kinmatch.intake import run_outstanding
+from kinmatch.ledger import LEDGER, Ledger
+from kinmatch.queue import NewItem, ReviewQueue, State
+from kinmatch.queue.withdrawals import ERASED
+from kinmatch.store import ReferenceStore
+from kinmatch.withdrawal import WithdrawalRequest, Withdrawals
+
+# a parent whose ID is found in no other text, of agency A1; every other profile of A1 or A2
+FATHER = "zz-father-canary"
+_father = next(p for p in PROFILES if p.role == "father")
+ENTERED = [dataclasses.replace(p, agency="A1" if i % 2 else "A2",
+                               sample_id=FATHER if p is _father else p.sample_id,
+                               case_id=p.case_id)
+           for i, p in enumerate(PROFILES)]  # fmt: skip
+ENTERED = [dataclasses.replace(p, agency="A1") if p.sample_id == FATHER else p for p in ENTERED]
+
+
+@pytest.fixture
+def world(tmp_path: Path, url: str, agencies: Agencies) -> tuple[ReferenceStore, ReviewQueue]:
+    """The store, compared by intake, every hit pushed to the queue (a national analyst)."""
+    store = ReferenceStore.create(tmp_path / "store")
+    store.ingest(ENTERED)
+    queue = open_queue(url, agencies)
+    analyst = agencies.token("ana", ["analyst"], jurisdiction="national")
+
+    def push(items: list[NewItem]) -> tuple[int, int]:
+        created = [c for _, c in queue.push(analyst, items)]
+        return sum(created), len(created) - sum(created)
+
+    run_outstanding(store, SETTINGS, push)
+    return store, queue
+
+
+def holding(queue: ReviewQueue, agencies: Agencies, sample: str) -> list[int]:
+    watcher = agencies.token("nat-sup", ["supervisor"], jurisdiction="national")
+    shown = [queue.show(watcher, i.id) for i in queue.list_items(watcher, limit=10_000)]
+    return [i.summary.id for i in shown if sample in (i.summary.query_id,
+            *i.summary.reference_ids, i.father_id, i.mother_id)]  # fmt: skip
+
+
+def audited(queue: ReviewQueue, agencies: Agencies) -> list[str]:
+    auditor = agencies.token("aud", ["auditor"], jurisdiction="national")
+    return [r.outcome for r in queue.audit(auditor) if r.operation == "withdraw"]
+
+
+def test_a_withdrawal_takes_the_profile_out_of_the_store_and_closes_its_items(
+    world: tuple[ReferenceStore, ReviewQueue], agencies: Agencies
+) -> None:
+    store, queue = world
+    items = holding(queue, agencies, FATHER)
+    assert items, "the father has review items to withdraw"
+    supervisor = agencies.token("sup", ["supervisor"], agency="A1")
+    done = Withdrawals(store.path, queue).withdraw(
+        supervisor, WithdrawalRequest("W1", FATHER, "case-closed")
+    )
+    assert done.closed == tuple(items) and done.erased == () and not done.replayed
+    store.refresh()
+    assert store.find(FATHER) is None and done.version == store.generation
+    assert not any(FATHER in {q, *refs} for q, refs, _ in whole_store_pairs(store))
+    watcher = agencies.token("nat-sup", ["supervisor"], jurisdiction="national")
+    for item in items:
+        shown = queue.show(watcher, item)
+        assert (
+            shown.summary.state == State.WITHDRAWN
+            and shown.decision_reason == "withdrawn: case-closed"
+        )
+    with Ledger(store.path) as ledger:
+        assert ledger.withdrawal("W1") is not None and ledger.unfinished_withdrawals() == []
+    again = Withdrawals(store.path, queue).withdraw(
+        supervisor, WithdrawalRequest("W1", FATHER, "case-closed")
+    )
+    assert again.replayed and again.version == done.version
+    assert ReferenceStore.open(store.path).generation == done.version  # nothing new
+    assert queue.verify_audit(agencies.token("aud", ["auditor"], jurisdiction="national")).ok
+
+
+def test_erasure_leaves_no_trace_in_the_store_the_ledger_or_the_queue(
+    world: tuple[ReferenceStore, ReviewQueue], agencies: Agencies
+) -> None:
+    store, queue = world
+    items = holding(queue, agencies, FATHER)
+    with Ledger(store.path) as ledger:
+        recorded = [i for key in ledger.comparisons() for v in ledger.units(key)
+                    for i in ledger.items(key, v) if FATHER in str(i)]  # fmt: skip
+    assert recorded, "the ledger recorded the father's items"
+    marks = (f'"reference_ids": ["{FATHER}"]'.encode(), f'"father_id": "{FATHER}"'.encode())
+
+    def ledger_holds() -> bool:  # the file and its WAL, if any is left
+        return any(m in path.read_bytes() for path in store.path.glob(f"{LEDGER}*") for m in marks)
+
+    assert ledger_holds()  # the grep below can fail
+    supervisor = agencies.token("sup", ["supervisor"], jurisdiction="national")
+    done = Withdrawals(store.path, queue).withdraw(
+        supervisor, WithdrawalRequest("W2", FATHER, "consent-withdrawn", erase=True)
+    )
+    assert done.erased == tuple(items) and done.ledger_items_erased == len(recorded)
+    assert done.compacted == ReferenceStore.open(store.path).generation
+    for path in (store.path / "fragments").iterdir():
+        assert FATHER.encode() not in path.read_bytes()
+    assert not ledger_holds()
+    watcher = agencies.token("nat-sup", ["supervisor"], jurisdiction="national")
+    for item in items:
+        for entry in queue.show(watcher, item).loci:
+            assert set(entry["genotypes"].values()) <= {ERASED, None}
+    assert queue.verify_audit(agencies.token("aud", ["auditor"], jurisdiction="national")).ok
+
+
+@pytest.mark.parametrize(
+    ("who", "request_", "error"),
+    [
+        (("analyst", "A1", None), WithdrawalRequest("W3", FATHER, "other", "x"),
+         AccessDeniedError),
+        (("supervisor", "A2", None), WithdrawalRequest("W3", FATHER, "sampling-error"),
+         ItemNotFoundError),
+        (("supervisor", "A1", None), WithdrawalRequest("W3", "nobody", "sampling-error"),
+         ItemNotFoundError),
+        (("supervisor", "A1", None), WithdrawalRequest("W3", FATHER, ""), QueueError),
+        (("supervisor", "A1", None), WithdrawalRequest("W3", FATHER, "other"), QueueError),
+    ],
+    ids=["analyst", "other-agency", "unknown-sample", "no-reason", "other-without-note"],
+)  # fmt: skip
+def test_refusals_change_nothing_and_are_audited(
+    world: tuple[ReferenceStore, ReviewQueue],
+    agencies: Agencies,
+    who: tuple[str, str, str | None],
+    request_: WithdrawalRequest,
+    error: type[Exception],
+) -> None:
+    store, queue = world
+    role, agency, jurisdiction = who
+    generation, items = store.generation, holding(queue, agencies, FATHER)
+    token = agencies.token("x", [role], agency=agency, jurisdiction=jurisdiction)
+    with pytest.raises(error) as refused:
+        Withdrawals(store.path, queue).withdraw(token, request_)
+    if error is ItemNotFoundError:
+        assert str(refused.value) == f"no sample {request_.sample_id!r}"  # as for a missing item
+    assert ReferenceStore.open(store.path).generation == generation
+    assert ReferenceStore.open(store.path).find(FATHER) is not None
+    watcher = agencies.token("nat-sup", ["supervisor"], jurisdiction="national")
+    assert all(queue.show(watcher, i).summary.state == State.PENDING for i in items)
+    with Ledger(store.path) as ledger:
+        assert ledger.withdrawal("W3") is None
+    assert [o for o in audited(queue, agencies) if o.startswith("refused")]
+
+
+def test_a_withdrawal_id_used_again_with_other_terms_is_refused(
+    world: tuple[ReferenceStore, ReviewQueue], agencies: Agencies
+) -> None:
+    store, queue = world
+    supervisor = agencies.token("sup", ["supervisor"], agency="A1")
+    withdrawals = Withdrawals(store.path, queue)
+    withdrawals.withdraw(supervisor, WithdrawalRequest("W4", FATHER, "case-closed"))
+    with pytest.raises(WithdrawalConflictError):
+        withdrawals.withdraw(supervisor, WithdrawalRequest("W4", FATHER, "case-closed",
+                                                           erase=True))  # fmt: skip
+    assert audited(queue, agencies)[-1] == "refused: id reused"
+    other = agencies.token("sup2", ["supervisor"], agency="A2")
+    with pytest.raises(ItemNotFoundError):  # another agency learns nothing from a replay
+        withdrawals.withdraw(other, WithdrawalRequest("W4", FATHER, "case-closed"))
