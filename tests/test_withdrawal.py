@@ -4,12 +4,16 @@ in every agency, erasure from the store, the ledger and the queue, refusals audi
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import pytest
-from queue_support import Agencies, open_queue
+from click.testing import CliRunner
+from queue_support import Agencies, open_queue, queue_key
 from test_intake import PROFILES, SETTINGS, whole_store_pairs
+from test_queue_http import Reply, running
 
+from kinmatch.cli import main
 from kinmatch.errors import (
     AccessDeniedError,
     ItemNotFoundError,
@@ -22,6 +26,7 @@ from kinmatch.queue import NewItem, ReviewQueue, State
 from kinmatch.queue.withdrawals import ERASED
 from kinmatch.store import ReferenceStore
 from kinmatch.withdrawal import WithdrawalRequest, Withdrawals
+from kinmatch.withdrawal.http import withdrawing
 
 # a parent whose ID is found in no other text, of agency A1; every other profile of A1 or A2
 FATHER = "zz-father-canary"
@@ -175,3 +180,67 @@ def test_a_withdrawal_id_used_again_with_other_terms_is_refused(
     other = agencies.token("sup2", ["supervisor"], agency="A2")
     with pytest.raises(ItemNotFoundError):  # another agency learns nothing from a replay
         withdrawals.withdraw(other, WithdrawalRequest("W4", FATHER, "case-closed"))
+
+
+def test_withdrawals_over_http(
+    world: tuple[ReferenceStore, ReviewQueue], agencies: Agencies
+) -> None:
+    """``POST /withdrawals``: done once per key, refusals with their codes, all audited, and no
+    answer carrying a genotype."""
+    store, queue = world
+    items = holding(queue, agencies, FATHER)
+    supervisor = agencies.token("sup", ["supervisor"], agency="A1")
+    body = {"sample_id": FATHER, "reason": "consent-withdrawn", "erase": True}
+    with running(queue, [withdrawing(store.path)]) as client:
+
+        def post(token: str, sent: dict[str, object], key: str | None = "K1") -> Reply:
+            headers = {} if key is None else {"Idempotency-Key": key}
+            return client.post("/withdrawals", token, body=sent, headers=headers)
+
+        analyst = agencies.token("ana", ["analyst"], agency="A1")
+        assert post(analyst, body).status == 403
+        other = agencies.token("sup2", ["supervisor"], agency="A2")
+        assert post(other, body).status == 404
+        assert post(supervisor, {**body, "sample_id": "nobody"}).status == 404
+        assert post(supervisor, {**body, "reason": ""}).status == 400
+        assert post(supervisor, body, key=None).status == 400
+        assert ReferenceStore.open(store.path).find(FATHER) is not None  # nothing yet
+        done = post(supervisor, body)
+        assert done.status == 200, done.text
+        assert done.json["closed"] == items and done.json["erased"] == items
+        assert not done.json["replayed"] and done.json["compacted"]
+        again = post(supervisor, body)
+        assert again.status == 200 and again.json["replayed"]
+        assert post(supervisor, {**body, "erase": False}).status == 409
+        for reply in (done, again):
+            assert "/" not in json.dumps(reply.json)  # no genotype text (a/b) in an answer
+    assert ReferenceStore.open(store.path).find(FATHER) is None
+    outcomes = audited(queue, agencies)
+    assert sum(o.startswith("refused") for o in outcomes) >= 6
+    assert queue.verify_audit(agencies.token("aud", ["auditor"], jurisdiction="national")).ok
+
+
+def test_kinmatch_queue_withdraw_and_store_compact(
+    world: tuple[ReferenceStore, ReviewQueue], agencies: Agencies, url: str, tmp_path: Path
+) -> None:
+    store, queue = world
+    if not url.startswith("sqlite"):
+        pytest.skip("the command line against SQLite is enough; the service is engine-blind")
+    token = tmp_path / "token"
+    token.write_text(agencies.token("sup", ["supervisor"], agency="A1"))
+    base = ["queue", "--db", url, "--trust", str(agencies.trust_file), "--token", str(token)]
+    key = queue_key(url)
+    if key is not None:
+        base += ["--queue-key", str(key)]
+    runner = CliRunner()
+    refused = runner.invoke(main, [*base, "withdraw", FATHER, "--store", str(store.path)])
+    assert refused.exit_code == 2 and "reason must be one of" in refused.output
+    done = runner.invoke(main, [*base, "withdraw", FATHER, "--store", str(store.path),
+                                "--reason", "sampling-error", "--id", "W9"])  # fmt: skip
+    assert done.exit_code == 0, done.output
+    assert f"withdrawal W9: {FATHER} out of the store" in done.output
+    compacted = runner.invoke(main, ["store", "compact", "--store", str(store.path)])
+    assert compacted.exit_code == 0 and "removed 1 withdrawn profiles" in compacted.output
+    again = runner.invoke(main, ["store", "compact", "--store", str(store.path)])
+    assert "nothing withdrawn to remove" in again.output
+    assert audited(queue, agencies)[0] == "refused: invalid request"

@@ -20,6 +20,7 @@ from kinmatch.cli.lr import lr_command
 from kinmatch.cli.match import match_command
 from kinmatch.cli.queue import queue_group
 from kinmatch.cli.serve import serve_command
+from kinmatch.cli.store import store_group
 from kinmatch.cli.synth import synth_command
 
 
@@ -32,5 +33,5 @@ def main() -> None:
 
 for _command in (lr_command, synth_command, ingest_command, intake_command, match_command,
                  campaign_command, evidence_command, demo_command, keys_group, queue_group,
-                 serve_command):  # fmt: skip
+                 serve_command, store_group):  # fmt: skip
     main.add_command(_command)

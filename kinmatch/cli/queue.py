@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
@@ -302,3 +303,34 @@ def queue_revoke(ctx: click.Context, jti: str | None, officer: str | None, agenc
     revocation = Revocation(reason, jti, officer, agency, moment)
     stored = _call(ctx, lambda q, t: q.revoke(t, revocation))
     click.echo(f"revoked {stored.target}")
+
+
+@queue_group.command("withdraw")
+@click.argument("sample_id")
+@options.EXISTING_STORE
+@click.option("--reason", default="", metavar="CODE",
+              help="sampling-error, consent-withdrawn, case-closed or other (with "
+                   "--note).")  # fmt: skip
+@click.option("--note", default=None, help="Why (needed with --reason other).")
+@click.option("--erase", is_flag=True,
+              help="Erase the genotypes too: from the review items, the store (compacted) "
+                   "and the comparison ledger (consent withdrawn).")  # fmt: skip
+@click.option("--id", "withdrawal_id", default=None,
+              help="Names the withdrawal, so that a retry does it once (default: a new "
+                   "id).")  # fmt: skip
+@click.pass_context
+def queue_withdraw(ctx: click.Context, sample_id: str, store_dir: Path, reason: str,
+                   note: str | None, erase: bool, withdrawal_id: str | None) -> None:  # fmt: skip
+    """Withdraw a sample (supervisors of its agency, or national): out of the store and of
+    every later search, its open review items withdrawn, in every agency."""
+    from kinmatch.withdrawal import WithdrawalRequest, Withdrawals  # pyarrow: only here
+
+    request = WithdrawalRequest(withdrawal_id or f"W-{uuid.uuid4()}", sample_id, reason, note,
+                                erase)  # fmt: skip
+    done = _call(ctx, lambda q, t: Withdrawals(store_dir, q).withdraw(t, request))
+    erased = (f"; genotypes erased from {len(done.erased)} items and {done.ledger_items_erased}"
+              f" ledger records, store compacted as version {done.compacted}"
+              if request.erase else "")  # fmt: skip
+    again = " (done before)" if done.replayed else ""
+    click.echo(f"withdrawal {done.id}{again}: {sample_id} out of the store from version "
+               f"{done.version}; {len(done.closed)} review items withdrawn{erased}")  # fmt: skip

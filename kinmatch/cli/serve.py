@@ -44,7 +44,7 @@ def serve_command(
 ) -> None:
     """Serve the review queue over HTTP (OpenAPI document at /openapi.json); with --store,
     take submissions of profiles too, compared as kinmatch intake compares them (the other
-    options are intake's)."""
+    options are intake's), and withdrawals of samples."""
     from kinmatch.queue.http import Extension, serve
     from kinmatch.security.tokens import MAX_LIFETIME
 
@@ -55,8 +55,10 @@ def serve_command(
         extensions: list[Extension] = []
         if store_dir is not None and frequencies_path is not None:
             from kinmatch.submission.http import submitting  # numba: only with a store
+            from kinmatch.withdrawal.http import withdrawing
 
             extensions.append(submitting(store_dir, intake_settings(frequencies_path, searching)))
+            extensions.append(withdrawing(store_dir))
         serve(db, trust, host=host, port=port, max_token_lifetime=lifetime, key=queue_key,
               checkpoint_every=checkpoint_every, extensions=extensions)  # fmt: skip
     except KinmatchError as exc:
