@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 from kinmatch.atomic import atomic_path, atomic_writer
 from kinmatch.errors import KinmatchError
 from kinmatch.hits import hits_table
-from kinmatch.intake import IntakeSettings, Pusher
+from kinmatch.intake import IntakeSettings, Pusher, withdrawn_since
 from kinmatch.ledger import Ledger
 from kinmatch.profiles import Profile
 from kinmatch.queue.models import NewItem
@@ -136,6 +136,11 @@ def run_campaign(
             path = out / _part(i)
             if path.exists():
                 continue
+            store.refresh()
+            if store.manifest.withdrawn != view.manifest.withdrawn:  # withdrawn since: leave
+                view = store.as_of(version)  # them out of the rest of the campaign
+                searcher = settings.searcher(view)
+                part = [person for person in part if view.find(person.sample_id) is not None]
             results = [result for relationship in settings.relationships
                        for result in searcher.search_batch(part, relationship, top_k=None,
                                                            min_lr=settings.min_lr)]  # fmt: skip
@@ -146,9 +151,13 @@ def run_campaign(
                                           unknown_agency=settings.unknown_agency)
                          for r, per in zip(results, evidence, strict=True)
                          for hit, e in zip(r.hits, per, strict=True)]  # fmt: skip
-                if items:
-                    new, old = push(items)
-                    added, known = added + new, known + old
+                with store.withdrawing(exclusive=False):
+                    store.refresh()
+                    withdrawn = withdrawn_since(store)
+                    items = [item for item in items if not withdrawn(item, version)]
+                    if items:
+                        new, old = push(items)
+                        added, known = added + new, known + old
             errors = [(r.query_id, str(r.error)) for r in results if r.error]
             table = hits_table(results, evidence)
             table = table.replace_schema_metadata({**metadata, ERRORS: json.dumps(errors).encode()})

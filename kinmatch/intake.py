@@ -209,10 +209,17 @@ def compare_outstanding(
         key = ledger.register(settings.comparison(settings.searcher(store).parameters))
         with ledger.comparing():
             for version in ledger.outstanding(key, store.generation):
+                store.refresh()
                 result = compare_version(store, version, settings)
-                if ledger.record_compared(key, version, result.items, result.comparisons,
-                                          result.errors):  # fmt: skip
-                    compared.append(result)
+                with store.withdrawing(exclusive=False):  # nothing withdrawn meanwhile
+                    store.refresh()
+                    withdrawn = withdrawn_since(store)
+                    kept = tuple(i for i in result.items
+                                 if not withdrawn(NewItem.from_dict(i), version))  # fmt: skip
+                    result = dataclasses.replace(result, items=kept)
+                    if ledger.record_compared(key, version, result.items, result.comparisons,
+                                              result.errors):  # fmt: skip
+                        compared.append(result)
                 if progress is not None:
                     progress(version)
     return tuple(compared)
@@ -225,8 +232,6 @@ def push_compared(
     with ``pusher_of(version)`` (None: leave it for another pusher), recording each version
     once pushed; (the versions pushed, items added, items already queued)."""
     pushed, added, known = [], 0, 0
-    store.refresh()
-    withdrawn = withdrawn_since(store)
     with Ledger(store.path) as ledger:
         key = ledger.register(settings.comparison(settings.searcher(store).parameters))
         for version in ledger.unpushed(key):
@@ -234,10 +239,13 @@ def push_compared(
             if push is None:
                 continue
             items = [NewItem.from_dict(item) for item in ledger.items(key, version)]
-            items = [item for item in items if not withdrawn(item, version)]
-            if items:
-                new, old = push(items)
-                added, known = added + new, known + old
+            with store.withdrawing(exclusive=False):
+                store.refresh()
+                withdrawn = withdrawn_since(store)
+                items = [item for item in items if not withdrawn(item, version)]
+                if items:
+                    new, old = push(items)
+                    added, known = added + new, known + old
             ledger.record_pushed(key, version)
             pushed.append(version)
     return tuple(pushed), added, known

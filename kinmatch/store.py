@@ -95,6 +95,9 @@ class IngestReport:
         return len(self.rejected) if self.n_rejected is None else self.n_rejected
 
 
+WITHDRAWING_LOCK = ".withdrawing.lock"
+
+
 @dataclass(frozen=True)
 class Compaction:
     """What :meth:`ReferenceStore.compact` did: the store version it committed (the current
@@ -361,6 +364,19 @@ class ReferenceStore:
         if fresh != self.manifest:
             self.manifest = fresh
             self._fragments = None
+
+    @contextlib.contextmanager
+    def withdrawing(self, *, exclusive: bool) -> Iterator[None]:
+        """Held exclusively through a withdrawal (:mod:`kinmatch.withdrawal`), shared by each
+        push of review items: a push that read the manifest before a tombstone finishes
+        before the withdrawal closes the sample's items, and one after it reads the
+        tombstone, so no open item of a withdrawn sample is left behind."""
+        with (self.path / WITHDRAWING_LOCK).open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     @contextlib.contextmanager
     def _lock(self) -> Iterator[None]:

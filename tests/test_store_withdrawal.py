@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
@@ -307,3 +308,29 @@ def test_a_withdrawn_sample_id_is_refused_unless_registered_again_explicitly(
     store.withdraw(sample, "w-1", "sampling-error")  # and it may be withdrawn again
     assert store.find(sample) is None
     assert isinstance(refused.value, KinmatchError)
+
+
+def test_a_campaign_leaves_out_who_is_withdrawn_while_it_runs(tmp_path: Path) -> None:
+    """Withdrawn after the first part: no later part names them (the parts before keep
+    what they found, and the queue closes their items)."""
+    store = ReferenceStore.create(tmp_path / "s")
+    store.ingest(PROFILES)
+    gone = set(PARENTS) | set(YOUNG[-3:])
+    parts: list[int] = []
+
+    def progress(done: int, persons: int, pairs: int) -> None:
+        parts.append(done)
+        if len(parts) == 1:
+            for n, sample in enumerate(sorted(gone)):
+                store.withdraw(sample, f"w-{n}", "case-closed")
+
+    run_campaign(store, SETTINGS, tmp_path / "campaign", part_size=4, progress=progress)
+    assert len(parts) > 2
+    later = pq.read_table(tmp_path / "campaign" / "part-00001.parquet")
+    for path in sorted((tmp_path / "campaign").glob("part-*.parquet"))[1:]:
+        table = pq.read_table(path)
+        named = set(table["query_id"].to_pylist()) | set(table["reference_id"].to_pylist())
+        assert not named & gone
+    first = pq.read_table(tmp_path / "campaign" / "part-00000.parquet")
+    assert set(first["reference_id"].to_pylist()) & set(PARENTS)  # found before
+    assert later.num_rows == 0  # every parent withdrawn: nothing left to find

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -20,7 +22,7 @@ from kinmatch.errors import (
     QueueError,
     WithdrawalConflictError,
 )
-from kinmatch.intake import run_outstanding
+from kinmatch.intake import compare_outstanding, push_compared, run_outstanding
 from kinmatch.ledger import LEDGER, Ledger
 from kinmatch.queue import NewItem, ReviewQueue, State
 from kinmatch.queue.withdrawals import ERASED
@@ -244,3 +246,37 @@ def test_kinmatch_queue_withdraw_and_store_compact(
     again = runner.invoke(main, ["store", "compact", "--store", str(store.path)])
     assert "nothing withdrawn to remove" in again.output
     assert audited(queue, agencies)[0] == "refused: invalid request"
+
+
+def test_a_withdrawal_waits_for_a_push_in_progress_and_then_closes_its_items(
+    tmp_path: Path, url: str, agencies: Agencies
+) -> None:
+    """A push that read the store before the tombstone holds the withdrawal back until it is
+    in the queue; the withdrawal then closes what it pushed (no open item of a withdrawn
+    sample is left)."""
+    store = ReferenceStore.create(tmp_path / "store")
+    store.ingest(ENTERED)
+    queue = open_queue(url, agencies)
+    compare_outstanding(store, SETTINGS)
+    analyst = agencies.token("ana", ["analyst"], jurisdiction="national")
+    supervisor = agencies.token("sup", ["supervisor"], agency="A1")
+    withdrawals = Withdrawals(store.path, queue)
+    worker: list[threading.Thread] = []
+
+    def push(items: list[NewItem]) -> tuple[int, int]:
+        if not worker:  # the first push: a withdrawal begins while it runs
+            thread = threading.Thread(target=withdrawals.withdraw, args=(
+                supervisor, WithdrawalRequest("W5", FATHER, "case-closed")))  # fmt: skip
+            thread.start()
+            worker.append(thread)
+            time.sleep(0.5)
+            assert thread.is_alive(), "the withdrawal did not wait for the push"
+        created = [c for _, c in queue.push(analyst, items)]
+        return sum(created), len(created) - sum(created)
+
+    push_compared(store, SETTINGS, lambda version: push)
+    worker[0].join(60)
+    items = holding(queue, agencies, FATHER)
+    assert items
+    watcher = agencies.token("nat-sup", ["supervisor"], jurisdiction="national")
+    assert {queue.show(watcher, i).summary.state for i in items} == {State.WITHDRAWN}

@@ -30,9 +30,8 @@ nothing changed (killed before step 3) or all of it did.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,7 +45,6 @@ from kinmatch.security.tokens import Caller, caller_of, caller_record
 from kinmatch.security.trust import NATIONAL
 from kinmatch.store import ReferenceStore
 
-WITHDRAWING_LOCK = ".withdrawing.lock"
 _log = logging.getLogger("kinmatch.withdrawal")
 
 
@@ -159,14 +157,8 @@ class Withdrawals:
                 _log.error("withdrawal %s could not be finished: %s", withdrawal_id,
                            type(exc).__name__)  # fmt: skip
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        with (self.store.path / WITHDRAWING_LOCK).open("a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+    def _locked(self) -> contextlib.AbstractContextManager[None]:
+        return self.store.withdrawing(exclusive=True)
 
 
 def _record(request: WithdrawalRequest, agency: str | None, caller: Caller) -> dict[str, Any]:
