@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 from kinmatch.atomic import atomic_path, atomic_writer
 from kinmatch.errors import KinmatchError
 from kinmatch.hits import hits_table
-from kinmatch.intake import IntakeSettings, Pusher, withdrawn_since
+from kinmatch.intake import IntakeSettings, Pusher, push_current
 from kinmatch.ledger import Ledger
 from kinmatch.profiles import Profile
 from kinmatch.queue.models import NewItem
@@ -151,13 +151,8 @@ def run_campaign(
                                           unknown_agency=settings.unknown_agency)
                          for r, per in zip(results, evidence, strict=True)
                          for hit, e in zip(r.hits, per, strict=True)]  # fmt: skip
-                with store.withdrawing(exclusive=False):
-                    store.refresh()
-                    withdrawn = withdrawn_since(store)
-                    items = [item for item in items if not withdrawn(item, version)]
-                    if items:
-                        new, old = push(items)
-                        added, known = added + new, known + old
+                new, old = push_current(store, push, items, version)
+                added, known = added + new, known + old
             errors = [(r.query_id, str(r.error)) for r in results if r.error]
             table = hits_table(results, evidence)
             table = table.replace_schema_metadata({**metadata, ERRORS: json.dumps(errors).encode()})

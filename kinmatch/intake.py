@@ -152,6 +152,19 @@ def withdrawn_since(store: ReferenceStore) -> Callable[[NewItem, int], bool]:
     return since
 
 
+def push_current(
+    store: ReferenceStore, push: Pusher, items: list[NewItem], version: int
+) -> tuple[int, int]:
+    """``push`` the items compared in ``version`` but those of a person withdrawn since, under
+    the store's shared withdrawing lock (:meth:`~kinmatch.store.ReferenceStore.withdrawing`);
+    (added, already queued)."""
+    with store.withdrawing(exclusive=False):
+        store.refresh()
+        withdrawn = withdrawn_since(store)
+        items = [item for item in items if not withdrawn(item, version)]
+        return push(items) if items else (0, 0)
+
+
 def _new_couples(store: ReferenceStore, new_ids: set[str]) -> list[tuple[Profile, Profile]]:
     """The couples of ``store`` with at least one parent among ``new_ids``."""
     couples = find_couples(store)
@@ -239,13 +252,8 @@ def push_compared(
             if push is None:
                 continue
             items = [NewItem.from_dict(item) for item in ledger.items(key, version)]
-            with store.withdrawing(exclusive=False):
-                store.refresh()
-                withdrawn = withdrawn_since(store)
-                items = [item for item in items if not withdrawn(item, version)]
-                if items:
-                    new, old = push(items)
-                    added, known = added + new, known + old
+            new, old = push_current(store, push, items, version)
+            added, known = added + new, known + old
             ledger.record_pushed(key, version)
             pushed.append(version)
     return tuple(pushed), added, known
