@@ -121,6 +121,8 @@ class Submission:
     caller: Mapping[str, Any]
     samples: tuple[str, ...]
     version: int | None = None
+    register_again: tuple[str, ...] = ()
+    """Withdrawn samples of the batch its analyst asked explicitly to register again."""
 
 
 class Ledger:
@@ -142,6 +144,10 @@ class Ledger:
                 self._db.execute("PRAGMA synchronous=FULL")
                 for statement in _SCHEMA:
                     self._db.execute(statement)
+                columns = {row[1] for row in self._db.execute("PRAGMA table_info(submissions)")}
+                if "register_again" not in columns:  # a ledger of before withdrawals
+                    self._db.execute("ALTER TABLE submissions ADD COLUMN register_again TEXT "
+                                     "NOT NULL DEFAULT '[]'")  # fmt: skip
             except sqlite3.Error as exc:
                 raise LedgerError(f"{path}: cannot open the comparison ledger ({exc})") from None
             finally:
@@ -267,10 +273,11 @@ class Ledger:
         commit cut short before :meth:`committed` is found again)."""
         with self._transaction() as db:
             db.execute("INSERT INTO submissions (agency, key, digest, caller, samples, version, "
-                       "received) VALUES (?, ?, ?, ?, ?, NULL, ?)",
+                       "received, register_again) VALUES (?, ?, ?, ?, ?, NULL, ?, ?)",
                        (submission.agency, submission.key, submission.digest,
                         json.dumps(dict(submission.caller), sort_keys=True),
-                        json.dumps(list(submission.samples)), _now()))  # fmt: skip
+                        json.dumps(list(submission.samples)), _now(),
+                        json.dumps(list(submission.register_again))))  # fmt: skip
 
     def committed(self, submission: Submission, version: int) -> None:
         with self._transaction() as db:
@@ -339,13 +346,14 @@ def _holds(item: Mapping[str, Any], sample_id: str) -> bool:
     return sample_id in persons
 
 
-_SUBMISSION = "agency, key, digest, caller, samples, version"
+_SUBMISSION = "agency, key, digest, caller, samples, version, register_again"
 
 
 def _submission(row: Sequence[Any]) -> Submission:
-    agency, key, digest, caller, samples, version = row
+    agency, key, digest, caller, samples, version, again = row
     return Submission(agency, key, digest, json.loads(caller), tuple(json.loads(samples)),
-                      None if version is None else int(version))  # fmt: skip
+                      None if version is None else int(version),
+                      tuple(json.loads(again)))  # fmt: skip
 
 
 def _now() -> str:

@@ -27,7 +27,7 @@ import dataclasses
 import fcntl
 import os
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -260,7 +260,7 @@ class ReferenceStore:
         rejects: str | Path | None = None,
         chunk_bytes: int | None = None,
         progress: Progress | None = None,
-        register_again: bool = False,
+        register_again: Collection[str] = (),
     ) -> IngestReport:
         """Validate every record of ``paths``, then append them as one atomic batch.
 
@@ -269,11 +269,13 @@ class ReferenceStore:
         are added. Either way every bad record is written to the ``rejects`` CSV (default:
         ``rejects/`` in the store). Read in chunks of about ``chunk_bytes`` by
         :class:`~kinmatch.bulk.BulkLoader`, so memory stays bounded; see :mod:`kinmatch.bulk`.
-        A withdrawn sample is refused unless ``register_again`` (then it is a new profile).
+        A withdrawn sample is refused unless ``register_again`` names it (then it is a new
+        profile: the caller asked explicitly).
         """
         with self._lock():
             self.refresh()
-            withdrawn = () if register_again else self._withdrawn_ids()
+            again = set(register_again)
+            withdrawn = [s for s in self._withdrawn_ids() if s not in again]
             loader = BulkLoader(self.path, self.manifest, [f.live_ids() for f in self.fragments],
                                 withdrawn=withdrawn,
                                 rejects=None if rejects is None else Path(rejects),
@@ -289,7 +291,7 @@ class ReferenceStore:
 
     def ingest(
         self, profiles: Iterable[Profile], *, skip_invalid: bool = False,
-        register_again: bool = False,
+        register_again: Collection[str] = (),
     ) -> IngestReport:  # fmt: skip
         """Append validated profiles as one atomic batch (duplicates and withdrawn samples as
         in :meth:`ingest_csv`)."""
@@ -305,13 +307,13 @@ class ReferenceStore:
         skip_invalid: bool,
         origin: Callable[[int], tuple[str | None, int | None]] = lambda index: (None, None),
         *,
-        register_again: bool = False,
+        register_again: Collection[str] = (),
     ) -> IngestReport:
         """``origin(i)``: file and line of ``profiles[i]``, to locate its errors."""
         with self._lock():
             self.refresh()
             existing = self.stored([p.sample_id for p in profiles])
-            withdrawn = set() if register_again else set(self._withdrawn_ids())
+            withdrawn = set(self._withdrawn_ids()) - set(register_again)
             seen: set[str] = set()
             accepted = []
             for i, profile in enumerate(profiles):

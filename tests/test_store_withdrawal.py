@@ -290,7 +290,7 @@ def test_a_withdrawn_sample_id_is_refused_unless_registered_again_explicitly(
     csv_path.write_text(f"sample_id,role,D3S1358\n{sample},father,15/16\n")
     for compact in (False, True):
         with pytest.raises(IngestError) as refused:
-            store.ingest([profile])
+            store.ingest([profile], register_again={"another"})
         assert refused.value.errors[0].field == "sample_id"
         assert WITHDRAWN in str(refused.value)
         with pytest.raises(IngestError, match=WITHDRAWN):
@@ -298,13 +298,13 @@ def test_a_withdrawn_sample_id_is_refused_unless_registered_again_explicitly(
         if compact:
             break
         store.compact()
-    report = store.ingest([profile], register_again=True)
+    report = store.ingest([profile], register_again={sample})
     assert report.added == 1 and store.find(sample) is not None
     pairs = whole_store_pairs(store)
     assert any(sample in persons(pair) for pair in pairs)  # the new profile is searched
     assert pairs == whole_store_pairs(without(tmp_path / "twin", set()))
     with pytest.raises(IngestError, match="already in the store"):
-        store.ingest([profile], register_again=True)
+        store.ingest([profile], register_again={sample})
     store.withdraw(sample, "w-1", "sampling-error")  # and it may be withdrawn again
     assert store.find(sample) is None
     assert isinstance(refused.value, KinmatchError)

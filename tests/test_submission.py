@@ -82,10 +82,13 @@ class Server:
         key: str | None = "k1",
         raw: bytes | None = None,
         content_type: str = "application/json",
+        again: str | None = None,
     ) -> Any:
         headers = {"Content-Type": content_type}
         if key is not None:
             headers["Idempotency-Key"] = key
+        if again is not None:
+            headers["Register-Again"] = again
         data = raw if raw is not None else json.dumps(body).encode()
         return self.client.post("/submissions", token, raw=data, headers=headers)
 
@@ -348,3 +351,26 @@ def test_kinmatch_serve_takes_submissions_and_queues_their_hits(
         process.send_signal(signal.SIGTERM)
         process.wait(30)
     assert not any(allele in log.read_text() for allele in CANARY)
+
+
+def test_a_withdrawn_sample_is_registered_again_only_when_asked(
+    server: Server, agencies: Agencies
+) -> None:
+    """After a withdrawal the same sample ID is refused (422, its field named); with
+    ``Register-Again`` naming it, it is a new profile, and the audit says so."""
+    father = {"profiles": [profile_json(PROFILES["F0"])]}
+    assert server.submit(analyst(agencies), father, key="k1").status == 201
+    ReferenceStore.open(server.store).withdraw("F0", "w-1", "sampling-error")
+    refused = server.submit(analyst(agencies), father, key="k2")
+    assert refused.status == 422
+    [problem] = refused.json["problems"]
+    assert problem["field"] == "sample_id" and "withdrawn" in problem["reason"]
+    stray = server.submit(analyst(agencies), father, key="k3", again="F0, M0")
+    assert stray.status == 422 and stray.json["problems"][0]["field"] == "Register-Again"
+    again = server.submit(analyst(agencies), father, key="k4", again="F0")
+    assert again.status == 201, again.text
+    store = ReferenceStore.open(server.store)
+    assert store.find("F0") is not None and store.find("F0")[0].info.generation == 3
+    outcomes = [r["outcome"] for r in audit(server, agencies)]
+    assert "allowed: batch 3, 1 profiles, registered again: F0" in outcomes
+    assert outcomes.count("refused: invalid request") == 2

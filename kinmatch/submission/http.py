@@ -3,7 +3,9 @@ queue's app (:func:`~kinmatch.queue.http.create_app`) by :func:`submission_endpo
 the same token check and errors.
 
 The request: ``Authorization: Bearer <analyst's token>``, ``Idempotency-Key: <1-128 visible
-ASCII>``, ``Content-Type: application/json`` or ``text/csv`` (:mod:`kinmatch.submission.batch`).
+ASCII>``, ``Content-Type: application/json`` or ``text/csv`` (:mod:`kinmatch.submission.batch`),
+and ``Register-Again: S1, S2`` only to register withdrawn samples of the batch again (a
+withdrawn sample is refused otherwise; the audit names those registered again).
 The answer: 201 ``{"batch": 17, "profiles": 120, "replayed": false}`` once committed (200
 with ``"replayed": true`` for a retry of a committed request); 422 ``{"error": ..., "total":
 n, "problems": [{"record" or "line", "sample_id", "locus", "field", "reason"}, ...]}`` for a
@@ -56,9 +58,11 @@ def submission_endpoints(submissions: Submissions, comparer: Comparer | None) ->
             body = await request.body()
             headers = request.headers
             try:
+                again = [s.strip() for s in headers.get("register-again", "").split(",")]
                 done = await run_in_threadpool(submissions.submit, token,
                                                headers.get("idempotency-key", ""), body,
-                                               headers.get("content-type", ""))  # fmt: skip
+                                               headers.get("content-type", ""),
+                                               [s for s in again if s])  # fmt: skip
             except SubmissionError as exc:
                 return JSONResponse(
                     {"error": str(exc), "total": exc.total,
@@ -82,7 +86,10 @@ def submission_endpoints(submissions: Submissions, comparer: Comparer | None) ->
 
 _OPENAPI: dict[str, Any] = {
     "parameters": [{"name": "Idempotency-Key", "in": "header", "required": True,
-                    "schema": {"type": "string", "minLength": 1, "maxLength": 128}}],
+                    "schema": {"type": "string", "minLength": 1, "maxLength": 128}},
+                   {"name": "Register-Again", "in": "header", "required": False,
+                    "schema": {"type": "string"}, "description": "Withdrawn samples of the "
+                    "batch to register again, comma-separated."}],
     "requestBody": {"required": True, "content": {
         "application/json": {"schema": {"type": "object", "required": ["profiles"],
                                         "properties": {"agency": {"type": "string"},

@@ -29,7 +29,7 @@ import fcntl
 import hashlib
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,22 +77,32 @@ class Submissions:
                 shutil.rmtree(leftover, ignore_errors=True)
             self._recover(ledger)
 
-    def submit(self, token: str, key: str, body: bytes, content_type: str) -> Submitted:
-        """Commit the batch of ``body`` under idempotency ``key`` (module docstring)."""
+    def submit(
+        self, token: str, key: str, body: bytes, content_type: str,
+        register_again: Sequence[str] = (),
+    ) -> Submitted:  # fmt: skip
+        """Commit the batch of ``body`` under idempotency ``key`` (module docstring); the
+        withdrawn samples of ``register_again`` are registered again as new profiles."""
         caller = self.queue.authorize(token, Operation.SUBMIT)
+        again = tuple(sorted(set(register_again)))
         try:
             if not (0 < len(key) <= MAX_KEY and key.isascii() and key.isprintable()
                     and " " not in key):  # fmt: skip
                 raise SubmissionError([InputError(f"1 to {MAX_KEY} visible ASCII characters",
                                                   field="Idempotency-Key")])  # fmt: skip
             batch = read_batch(body, content_type, caller.agency)
+            if stray := [s for s in again if s not in set(batch.samples)]:
+                raise SubmissionError([InputError("not a sample of this batch", sample=sample,
+                                                  field="Register-Again")
+                                       for sample in stray])  # fmt: skip
         except SubmissionError:
             self.queue.audit_refusal(caller, Operation.SUBMIT, None, INVALID)
             raise
         except AccessDeniedError:
             self.queue.audit_refusal(caller, Operation.SUBMIT, None, "another agency")
             raise
-        digest = hashlib.sha256(content_type.encode() + b"\n" + body).hexdigest()
+        asked = ",".join(again).encode()
+        digest = hashlib.sha256(asked + b"\n" + content_type.encode() + b"\n" + body).hexdigest()
         with self._locked(), Ledger(self.store.path) as ledger:
             self._recover(ledger)
             known = ledger.submission(caller.agency, key)
@@ -104,7 +114,7 @@ class Submissions:
                 self.queue.record(caller, Operation.SUBMIT, replay)
                 return Submitted(known.version, len(known.samples), True)
             submission = Submission(caller.agency, key, digest, caller_record(caller),
-                                    batch.samples)  # fmt: skip
+                                    batch.samples, register_again=again)  # fmt: skip
             ledger.receive(submission)  # (one received before was recovered or forgotten)
             version = self._ingest(ledger, submission, batch, caller)
             self._audit_commit(ledger, dataclasses.replace(submission, version=version), "")
@@ -116,7 +126,9 @@ class Submissions:
             path = Path(scratch) / "batch.csv"
             batch.write(path)
             try:
-                report = self.store.ingest_csv([path], rejects=Path(scratch) / "rejects.csv")
+                again = submission.register_again
+                report = self.store.ingest_csv([path], rejects=Path(scratch) / "rejects.csv",
+                                               register_again=again)  # fmt: skip
             except (IngestError, InputError) as exc:  # bad records, or a bad header
                 ledger.forget(submission)
                 self.queue.audit_refusal(caller, Operation.SUBMIT, None, INVALID)
@@ -145,6 +157,8 @@ class Submissions:
         """The audit record of a committed submission, then the ledger's mark of it (killed
         between the two, the recovery audits it again: at least once, never lost)."""
         caller = caller_of(dict(submission.caller))
+        if submission.register_again:
+            note = f", registered again: {', '.join(submission.register_again)}{note}"
         self.queue.record(caller, Operation.SUBMIT, f"allowed: batch {submission.version}, "
                           f"{len(submission.samples)} profiles{note}")  # fmt: skip
         ledger.audited(submission)
