@@ -103,6 +103,7 @@ def test_a_search_never_returns_a_withdrawn_profile(
     st.lists(st.integers(1, len(PROFILES) - 1), max_size=4),
     st.sets(st.sampled_from(IDS), min_size=1, max_size=6),
     st.integers(0, 4),
+    st.booleans(),
 )
 def test_intake_compares_every_remaining_pair_once_and_none_of_the_withdrawn(
     tmp_path_factory: pytest.TempPathFactory,
@@ -110,11 +111,12 @@ def test_intake_compares_every_remaining_pair_once_and_none_of_the_withdrawn(
     cuts: list[int],
     withdrawn: set[str],
     when: int,
+    compact: bool,
 ) -> None:
-    """Batches in random order, a first intake run after ``when`` of them, withdrawals, the
-    rest and a second run: what the two runs push is each pair of the twin store once, with
-    its LR (1e-9), plus what the first run pushed before the withdrawal, and nothing of a
-    withdrawn profile is pushed after it."""
+    """Batches in random order, a first intake run after ``when`` of them, withdrawals (and a
+    compaction), the rest and a second run: what the two runs push is each pair of the twin
+    store once, with its LR (1e-9), plus what the first run pushed before the withdrawal, and
+    nothing of a withdrawn profile is pushed after it: the ledger stays valid."""
     root = tmp_path_factory.mktemp("intake")
     profiles = [PROFILES[i] for i in order]
     bounds = [0, *sorted(set(cuts)), len(profiles)]
@@ -136,6 +138,8 @@ def test_intake_compares_every_remaining_pair_once_and_none_of_the_withdrawn(
     gone = withdrawn & stored
     for n, sample in enumerate(sorted(gone)):
         store.withdraw(sample, f"w-{n}", "case-closed")
+    if compact:
+        store.compact()
     for batch in batches[first:]:
         store.ingest([p for p in batch if p.sample_id not in withdrawn])
     pushed.append([])
