@@ -15,7 +15,7 @@ from queue_support import Agencies, new_item, open_queue
 
 from kinmatch.errors import AccessDeniedError, ItemNotFoundError, QueueError
 from kinmatch.queue import ReviewQueue, State
-from kinmatch.queue.withdrawals import ERASED, Withdrawal
+from kinmatch.queue.withdrawals import ERASED, WITHHELD, Withdrawal
 from kinmatch.security.audit import AuditRecord
 
 CANARY = ("61.3/77.1", "77.1/82.2")
@@ -76,7 +76,10 @@ def test_open_items_of_the_sample_are_withdrawn_in_every_agency(
     assert (
         shown.state == State.WITHDRAWN and shown.decision_reason == "withdrawn: consent-withdrawn"
     )
-    assert shown.loci[0]["genotypes"]["child"] == CANARY[0]  # withdrawn, not erased
+    assert shown.loci[0]["genotypes"] == {"child": WITHHELD, "parent": WITHHELD}  # A1's sample
+    own = queue.show(supervisor, cross)  # withdrawn, not erased: the sample's agency reads it
+    assert own.loci[0]["genotypes"]["child"] == CANARY[0]
+    assert queue.show(watcher, cross).loci[0]["genotypes"]["child"] == CANARY[0]  # national
     with pytest.raises(QueueError, match="withdrawn, not pending"):
         queue.claim(reviewer, as_query)  # terminal
     assert queue.verify_audit(national(agencies, "auditor")).ok
@@ -189,3 +192,19 @@ def test_erasure_removes_the_genotypes_from_every_page(
         for path in files:
             content = path.read_bytes()
             assert not any(canary.encode() in content for canary in CANARY), path
+
+
+def test_another_agency_reads_no_genotype_of_a_withdrawn_sample_but_of_its_new_profile(
+    queue: ReviewQueue, agencies: Agencies
+) -> None:
+    """An item of A1 and A2 holding A1's withdrawn sample shows A2 its state and reason only;
+    an item of the sample registered again, pushed after the withdrawal, shows it all."""
+    [before] = push(queue, agencies, canary_item("S1", "M3", ("A1", "A2")))
+    queue.withdraw(agencies.token("sup", ["supervisor"], agency="A1"), withdrawal("S1"))
+    [after] = push(queue, agencies, canary_item("S1", "M4", ("A1", "A2")))
+    assert after != before
+    partner = agencies.token("a2-sup", ["supervisor"], agency="A2")
+    old = queue.show(partner, before)
+    assert old.summary.state == State.WITHDRAWN
+    assert set(old.loci[0]["genotypes"].values()) == {WITHHELD}
+    assert queue.show(partner, after).loci[0]["genotypes"]["child"] == CANARY[0]

@@ -55,7 +55,7 @@ from kinmatch.queue.rows import (
     summary_of,
     timestamp,
 )
-from kinmatch.queue.withdrawals import Withdrawal, Withdrawn, withdraw_items
+from kinmatch.queue.withdrawals import Withdrawal, Withdrawn, withdraw_items, withheld
 from kinmatch.security.audit import AuditRecord, AuditVerification
 from kinmatch.security.checkpoints import Checkpoint, QueueKey
 from kinmatch.security.policy import Operation, require, role_names
@@ -170,8 +170,7 @@ class ReviewQueue:
         return out
 
     def show(self, token: str, item_id: int) -> Item:
-        """One item in full, with the per-locus breakdown and genotypes: supervisors, and
-        the reviewer who holds it claimed."""
+        """One item in full with its genotypes: supervisors, and the reviewer holding it."""
         caller = self._authorize(token, Operation.SHOW)
         out: list[Item] = []
 
@@ -516,7 +515,8 @@ class ReviewQueue:
             raise _RefusedError(ItemNotFoundError(f"no item {item_id}"), item_id, "no such item")
         handlers = tx.all("SELECT officer FROM item_handlers WHERE item_id = ? ORDER BY seq",
                           (item_id,))  # fmt: skip
-        return replace(item_of(row), handled_by=tuple(str(h[0]) for h in handlers))
+        item = replace(item_of(row), handled_by=tuple(str(h[0]) for h in handlers))
+        return withheld(tx, caller, item)  # a withdrawn sample's genotypes: its agency's
 
     def _check_state(self, tx: Transaction, item: Item, step: str) -> None:
         if not anchor.intact(tx, self.key, item.id):  # a change would digest the edit over

@@ -25,6 +25,7 @@ service that writes the store's tombstone) gives it, never the requester.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,11 +36,14 @@ from kinmatch.errors import InvalidTransitionError, QueueError
 from kinmatch.queue import values
 from kinmatch.queue.anchor import intact
 from kinmatch.queue.database import Transaction
-from kinmatch.queue.models import State, check_reason
+from kinmatch.queue.models import Item, State, check_reason
 from kinmatch.security.checkpoints import QueueKey
+from kinmatch.security.tokens import Caller
 
 ERASED = "erased"
 """What an erased genotype reads as in an item."""
+WITHHELD = "withheld"
+"""What a withdrawn sample's item shows another agency instead of a genotype."""
 MAX_WITHDRAWAL_ID = 128
 OPEN = (State.PENDING, State.CLAIMED, State.REVIEWED, State.ESCALATED)
 
@@ -113,6 +117,27 @@ def erased_loci(loci: str) -> str:
             entry["genotypes"] = {role: None if g is None else ERASED
                                   for role, g in genotypes.items()}  # fmt: skip
     return json.dumps(entries, default=str)
+
+
+def withheld(tx: Transaction, caller: Caller, item: Item) -> Item:
+    """``item`` as ``caller`` may read it: when it holds a sample withdrawn after it was
+    created, of an agency outside the caller's jurisdiction, every genotype reads
+    :data:`WITHHELD` (the state and the reason code stay: the other agency knows what became
+    of its item, never the withdrawn person's genotypes, nor the other person's, which give
+    away half of them)."""
+    summary = item.summary
+    persons = sorted(p for p in {summary.query_id, *summary.reference_ids, item.father_id,
+                                 item.mother_id} if p is not None)  # fmt: skip
+    marks = ", ".join("?" for _ in persons)
+    agencies = tx.all(f"SELECT agency FROM withdrawals WHERE sample_id IN ({marks}) AND "
+                      "withdrawn_at >= ?", (*persons, summary.created_at))  # fmt: skip
+    if all(agency is None or caller.sees(str(agency)) for (agency,) in agencies):
+        return item
+    loci = tuple({**entry, "genotypes": {role: None if g is None else WITHHELD
+                                         for role, g in entry["genotypes"].items()}}
+                 if isinstance(entry.get("genotypes"), dict) else entry
+                 for entry in item.loci)  # fmt: skip
+    return dataclasses.replace(item, loci=loci)
 
 
 Audit = Callable[[int | None, str], None]
