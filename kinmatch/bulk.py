@@ -38,7 +38,7 @@ import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from kinmatch.alleles import Allele, Genotype, sort_alleles
-from kinmatch.atomic import fsync_path
+from kinmatch.atomic import atomic_writer, fsync_path
 from kinmatch.chunks import BAD, BLOCK_BYTES, EMPTY, OK, REAPPEARS, Chunk, read_chunks
 from kinmatch.errors import InputError, ProfileError
 from kinmatch.fragments import (
@@ -62,6 +62,8 @@ Progress = Callable[[int, int, int], None]
 
 PARTITION_BYTES = 32 << 20  # input bytes per partition of sample IDs
 REJECT_COLUMNS = ("file", "line", "sample", "locus", "field", "reason")
+REJECTS = "rejects"
+"""The store's directory of rejects files (unless an ingest names another)."""
 _IDS = pa.schema([("id", pa.string()), ("file", pa.int32()), ("line", pa.int64()),
                   ("status", pa.uint8()), ("chunk", pa.int32()), ("row", pa.int32())])  # fmt: skip
 
@@ -124,6 +126,24 @@ class Rejects:
         return None
 
 
+def erase_rejects(directory: Path, sample_id: str) -> int:
+    """Rewrite (atomically) every rejects CSV in ``directory`` without the rows of
+    ``sample_id``, whose reasons may quote its genotypes; the rows removed."""
+    removed = 0
+    for path in sorted(directory.glob("*.csv")) if directory.is_dir() else ():
+        with path.open(encoding="utf-8", newline="") as handle:
+            rows = list(csv.reader(handle))
+        sample = REJECT_COLUMNS.index("sample")
+        kept = [row for row in rows[1:] if len(row) <= sample or row[sample] != sample_id]
+        if len(kept) == len(rows) - 1:
+            continue
+        with atomic_writer(path) as handle:
+            csv.writer(handle, lineterminator="\n").writerows([rows[0], *kept])
+        path.chmod(0o600)
+        removed += len(rows) - 1 - len(kept)
+    return removed
+
+
 class BulkLoader:
     """Loads CSV files as one batch of spilled fragments (see the module docstring).
 
@@ -151,7 +171,7 @@ class BulkLoader:
         self.chunk_bytes = chunk_bytes or BLOCK_BYTES
         self.progress = progress
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        self.rejects_path = rejects or root / "rejects" / f"ingest-{stamp}-{self.tag}.csv"
+        self.rejects_path = rejects or root / REJECTS / f"ingest-{stamp}-{self.tag}.csv"
         self.temporaries: list[Path] = []
         self._rejects: Rejects | None = None
 

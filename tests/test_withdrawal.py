@@ -26,7 +26,7 @@ from kinmatch.intake import compare_outstanding, push_compared, run_outstanding
 from kinmatch.ledger import LEDGER, Ledger
 from kinmatch.queue import NewItem, ReviewQueue, State
 from kinmatch.queue.withdrawals import ERASED
-from kinmatch.store import ReferenceStore
+from kinmatch.store import IngestError, ReferenceStore
 from kinmatch.withdrawal import WithdrawalRequest, Withdrawals
 from kinmatch.withdrawal.http import withdrawing
 
@@ -114,6 +114,12 @@ def test_erasure_leaves_no_trace_in_the_store_the_ledger_or_the_queue(
         return any(m in path.read_bytes() for path in store.path.glob(f"{LEDGER}*") for m in marks)
 
     assert ledger_holds()  # the grep below can fail
+    bad = store.path.parent / "bad.csv"  # a rejected record of the father, quoting its allele
+    bad.write_text(f"sample_id,role,D3S1358\n{FATHER},father,61.3q/15\nX1,father,15/16\n")
+    with pytest.raises(IngestError):
+        store.ingest_csv([bad])
+    (rejects,) = (store.path / "rejects").iterdir()
+    assert FATHER in rejects.read_text() and "61.3q" in rejects.read_text()
     supervisor = agencies.token("sup", ["supervisor"], jurisdiction="national")
     done = Withdrawals(store.path, queue).withdraw(
         supervisor, WithdrawalRequest("W2", FATHER, "consent-withdrawn", erase=True)
@@ -123,6 +129,7 @@ def test_erasure_leaves_no_trace_in_the_store_the_ledger_or_the_queue(
     for path in (store.path / "fragments").iterdir():
         assert FATHER.encode() not in path.read_bytes()
     assert not ledger_holds()
+    assert FATHER not in rejects.read_text() and "61.3q" not in rejects.read_text()
     watcher = agencies.token("nat-sup", ["supervisor"], jurisdiction="national")
     for item in items:
         for entry in queue.show(watcher, item).loci:

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kinmatch.bulk import REJECTS, erase_rejects
 from kinmatch.errors import KinmatchError, QueueError, WithdrawalConflictError
 from kinmatch.ledger import Ledger
 from kinmatch.queue import ReviewQueue
@@ -143,6 +144,7 @@ class Withdrawals:
         erased, compacted = 0, None
         if withdrawal.erase:
             erased = ledger.erase(sample)
+            erase_rejects(self.store.path / REJECTS, sample)
             compacted = self.store.compact().generation
         ledger.withdrawal_done(withdrawal_id)
         return WithdrawalDone(withdrawal_id, sample, tombstone.generation, done.closed,
