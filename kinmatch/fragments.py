@@ -67,8 +67,8 @@ class IngestError(KinmatchError):
 
 
 SHOWN = 20
-WITHDRAWN = "sample_id was withdrawn: registering it again needs an explicit request"
 """Bad records a bulk load keeps in memory (and shows) besides counting them."""
+WITHDRAWN = "sample_id was withdrawn: registering it again needs an explicit request"
 
 
 def genotype_codes(first: NDArray[np.integer], second: NDArray[np.integer]) -> NDArray[np.int64]:

@@ -39,13 +39,20 @@ from kinmatch.queue.database import SCHEMA_VERSION, Database
 ALL_VERSIONS = [(version,) for version in range(1, SCHEMA_VERSION + 1)]
 REVOCATIONS_VERSION = queue_database.MIGRATIONS["sqlite"].index(queue_database._REVOCATIONS) + 1
 ITEM_AGENCIES_VERSION = queue_database.MIGRATIONS["sqlite"].index(queue_database._ITEM_AGENCIES) + 1
+WITHDRAWALS_VERSION = next(
+    i + 1
+    for i, step in enumerate(queue_database.MIGRATIONS["sqlite"])
+    if any("CREATE TABLE withdrawals" in str(s) for s in step)
+)
 
 
 def older_schema(monkeypatch: pytest.MonkeyPatch, version: int) -> None:
     """Queues opened from here on are as the code of schema ``version`` made them: migrated up
-    to it only, without revocations before their version, and with items of one agency, in
-    their ``agency`` column only, before cross-agency items."""
+    to it only, without revocations or withdrawals before their version, and with items of
+    one agency, in their ``agency`` column only, before cross-agency items."""
     monkeypatch.setattr(queue_database, "SCHEMA_VERSION", version)
+    if version < WITHDRAWALS_VERSION:  # no withdrawals: every item reads as stored
+        monkeypatch.setattr(queue_service, "withheld", lambda tx, caller, item: item)
     if version < REVOCATIONS_VERSION:
         monkeypatch.setattr(queue_service, "revoked", lambda tx, caller: False)
     if version < ITEM_AGENCIES_VERSION:
