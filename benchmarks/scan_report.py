@@ -6,7 +6,10 @@
 Builds (or reuses, under the cache directory it names) a synthetic store of unrelated
 profiles drawn from a real frequency table, with planted couples and their children, then
 measures the memory-bandwidth floor, the plain scan, a vectorised numpy scan of the same LR,
-the candidate-filtered scan, end-to-end searches and anonymous resident memory.
+the bitmap index's search of one query and of a batch of 64 (bytes read, size and build time
+of the index), end-to-end searches and anonymous resident memory. The last line:
+``floor_ratio numpy_ratio index_lost index_speedup`` (plain scan / indexed search of one
+query) ``batch_index_speedup`` (64 x plain scan / indexed batch of 64).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import os
 import platform
 import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,10 +31,12 @@ from scanbench import ScanBench, anon_rss, best_of, floor_read
 from synthetic import Planted, build_store
 
 from kinmatch import Profile, load_frequencies
+from kinmatch.index import write_index
 from kinmatch.loci import CHINA_PATERNITY_19, CODIS_20, locus_sort_key
-from kinmatch.store import ReferenceStore
+from kinmatch.store import ROLE_CODES, ReferenceStore
 
 ROOT = Path(__file__).parent.parent
+BATCH = 64
 
 
 def machine() -> str:
@@ -94,21 +100,29 @@ def main() -> None:
 
     before = anon_rss()
     store = ReferenceStore.open(path)
+    index_started = time.perf_counter()
     for fragment in store.fragments:
-        _ = (fragment.codes, fragment.signatures)  # map every fragment
+        _ = (fragment.codes, fragment.index.bitmaps)  # map every fragment and its index
+    index_open_s = time.perf_counter() - index_started  # includes a rebuild when missing
     opened = anon_rss()
+    index_bytes, index_s = rebuild_index(store)
+    codes_bytes = sum(f.codes.nbytes for f in store.fragments)
 
     query = planted[0].child
+    batch = batch_queries(store, planted, BATCH)
     searcher_once = ScanBench(store, table, query).indexed
     searcher_once.search(query, "parent-child", top_k=10)
     after_query = anon_rss()
     tables_start = time.perf_counter()
-    bench = ScanBench(store, table, query)
+    bench = ScanBench(store, table, query, batch=batch)
     tables_s = time.perf_counter() - tables_start
     floor_s = best_of(lambda: floor_read(store))
     plain_s = best_of(bench.plain_scan)
     indexed_s = best_of(bench.indexed_scan)
-    batch_s = best_of(bench.batch_scan)
+    batch_s = best_of(lambda: bench.batch_scan(8))
+    indexed_batch_s = best_of(bench.indexed_batch, repeat=2)
+    read_per_reference = bench.index_bytes_per_reference()
+    signature_s = best_of(bench.signature_scan)
     numpy_s = best_of(bench.numpy_scan, repeat=1)
     kernel = bench.plain._scan([bench.tables], None, [set()], by_sex=True)[0].log10_lr
     numpy_values = np.concatenate(bench.numpy_scan())
@@ -146,10 +160,22 @@ def main() -> None:
           f"| {plain_s / floor_s:.2f} x floor |")  # fmt: skip
     print(f"| numpy vectorised scan, same LR | {numpy_s * 1e3:.1f} ms | {n / numpy_s:,.0f} "
           f"| {numpy_s / plain_s:.1f} x kernel |")  # fmt: skip
-    print(f"| batch of 8 queries, one pass | {batch_s * 1e3:.1f} ms | {8 * n / batch_s:,.0f} "
-          f"| {batch_s / plain_s:.2f} x one query |")  # fmt: skip
-    print(f"| indexed scan (k = 2) | {indexed_s * 1e3:.1f} ms | {n / indexed_s:,.0f} "
-          f"| {candidates:,} candidates ({candidates / n:.3%}) |")  # fmt: skip
+    print(f"| plain batch of 8 queries, one pass | {batch_s * 1e3:.1f} ms "
+          f"| {8 * n / batch_s:,.0f} | {batch_s / plain_s:.2f} x one query |")  # fmt: skip
+    print(f"| indexed search of one query (k = 2) | {indexed_s * 1e3:.1f} ms "
+          f"| {n / indexed_s:,.0f} | {candidates:,} candidates ({candidates / n:.3%}); "
+          f"{plain_s / indexed_s:.1f} x the plain scan |")  # fmt: skip
+    print(f"| indexed batch of {BATCH} queries (k = 2) | {indexed_batch_s * 1e3:.1f} ms "
+          f"| {BATCH * n / indexed_batch_s:,.0f} | {BATCH * plain_s / indexed_batch_s:.1f} x "
+          f"{BATCH} plain scans |")  # fmt: skip
+    print(f"| alternative: 8-bit allele signatures, then exact (k = 2) | "
+          f"{signature_s * 1e3:.1f} ms | {n / signature_s:,.0f} | {loci} bytes per reference; "
+          f"{plain_s / signature_s:.1f} x the plain scan |")  # fmt: skip
+    print(f"| bytes read per reference and query | plain {2 * loci} | | indexed at most "
+          f"{read_per_reference:.2f} (two bitmaps per typed locus, and the roles') |")  # fmt: skip
+    print(f"| index: size, build | {index_bytes / 2**20:,.0f} MiB | | built in {index_s:.1f} s "
+          f"({index_bytes / codes_bytes:.2f} x the codes' {codes_bytes / 2**20:,.0f} MiB); "
+          f"opened in {index_open_s:.2f} s |")  # fmt: skip
     for (name, relationship), (met, seconds) in searches.items():
         print(f"| search {relationship}, {name}, end to end | {seconds * 1e3:.1f} ms "
               f"| {met / seconds:,.0f} | {met:,} met |")  # fmt: skip
@@ -162,7 +188,30 @@ def main() -> None:
         f"{len(planted)} children); missed by the indexed search in its top 10: {lost}.\n"
     )
     print(f"floor_ratio={plain_s / floor_s:.3f} numpy_ratio={numpy_s / plain_s:.2f} "
-          f"index_speedup={plain_s / indexed_s:.2f} index_lost={lost}")  # fmt: skip
+          f"index_lost={lost} index_speedup={plain_s / indexed_s:.2f} "
+          f"batch_index_speedup={BATCH * plain_s / indexed_batch_s:.2f}")  # fmt: skip
+
+
+def rebuild_index(store: ReferenceStore) -> tuple[int, float]:
+    """The index written again for every fragment, into a scratch directory: its size in
+    bytes and the seconds it took (the ingest writes the same files)."""
+    with tempfile.TemporaryDirectory(dir=store.path) as scratch:
+        total, seconds = 0, 0.0
+        for fragment in store.fragments:
+            built = write_index(Path(scratch) / fragment.path.name, fragment.codes,
+                                fragment.roles, fragment.n_alleles)  # fmt: skip
+            total, seconds = total + built.bytes, seconds + built.seconds
+            built.path.unlink()
+    return total, seconds
+
+
+def batch_queries(store: ReferenceStore, planted: list[Planted], count: int) -> list[Profile]:
+    """The planted children, then persons of unknown origin of the store, ``count`` in all."""
+    queries = [p.child for p in planted][:count]
+    fragment = store.fragments[0]
+    rows = np.flatnonzero(fragment.roles == ROLE_CODES["unknown-origin"])
+    queries += [store.decode(fragment, int(r)) for r in rows[: count - len(queries)]]
+    return queries
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ from numpy.typing import NDArray
 from kinmatch.alleles import Allele, Genotype, sort_alleles
 from kinmatch.atomic import atomic_writer, fsync_path
 from kinmatch.chunks import BAD, BLOCK_BYTES, EMPTY, OK, REAPPEARS, Chunk, read_chunks
+from kinmatch.codes import genotype_code, n_genotype_codes
 from kinmatch.errors import InputError, ProfileError
 from kinmatch.fragments import (
     FRAGMENTS,
@@ -51,8 +52,6 @@ from kinmatch.fragments import (
     Manifest,
     StoreError,
     fragment_table,
-    genotype_code,
-    n_genotype_codes,
     write_fragment,
 )
 from kinmatch.loci import locus_sort_key

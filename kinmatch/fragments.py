@@ -23,7 +23,11 @@ from numpy.typing import NDArray
 
 from kinmatch.alleles import Allele
 from kinmatch.atomic import atomic_writer, fsync_path
+from kinmatch.codes import (
+    split_codes,
+)
 from kinmatch.errors import InputError, KinmatchError
+from kinmatch.index import FragmentIndex, IndexBuild, UnusableIndexError, index_path, write_index
 from kinmatch.profiles import ROLES
 
 FORMAT = 1
@@ -71,39 +75,6 @@ SHOWN = 20
 WITHDRAWN = "sample_id was withdrawn: registering it again needs an explicit request"
 
 
-def genotype_codes(first: NDArray[np.integer], second: NDArray[np.integer]) -> NDArray[np.int64]:
-    """Codes of unordered pairs of allele codes: ``hi (hi + 1) / 2 + lo + 1``; 0 is missing."""
-    lo = np.minimum(first, second).astype(np.int64)
-    hi = np.maximum(first, second).astype(np.int64)
-    codes: NDArray[np.int64] = hi * (hi + 1) // 2 + lo + 1
-    return codes
-
-
-def split_codes(codes: NDArray[np.integer]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """Inverse of :func:`genotype_codes` for codes above 0: the (lo, hi) allele codes."""
-    index = np.asarray(codes, dtype=np.int64) - 1
-    hi = ((np.sqrt(8 * index + 1) - 1) // 2).astype(np.int64)
-    hi -= hi * (hi + 1) // 2 > index  # guard against rounding of the square root
-    hi += (hi + 1) * (hi + 2) // 2 <= index
-    return index - hi * (hi + 1) // 2, hi
-
-
-def genotype_code(first: int, second: int) -> int:
-    """:func:`genotype_codes` of one pair."""
-    return int(genotype_codes(np.array(first), np.array(second)))
-
-
-def genotype_alleles(code: int) -> tuple[int, int]:
-    """:func:`split_codes` of one code."""
-    lo, hi = split_codes(np.array(code))
-    return int(lo), int(hi)
-
-
-def n_genotype_codes(n_alleles: int) -> int:
-    """Number of codes of a locus with ``n_alleles`` dictionary alleles, missing included."""
-    return n_alleles * (n_alleles + 1) // 2 + 1
-
-
 @dataclass(frozen=True)
 class FragmentInfo:
     file: str
@@ -145,6 +116,11 @@ class Manifest:
     alleles: dict[str, tuple[Allele, ...]] = field(default_factory=dict)
     fragments: tuple[FragmentInfo, ...] = ()
     withdrawn: tuple[Tombstone, ...] = ()
+
+    def files(self) -> set[str]:
+        """The names of the files of ``fragments/`` the manifest names: each fragment and its
+        index (:func:`kinmatch.index.index_path`)."""
+        return {name for f in self.fragments for name in (f.file, index_path(Path(f.file)).name)}
 
     def tombstone(self, withdrawal: str) -> Tombstone | None:
         """The tombstone written by ``withdrawal``, if any."""
@@ -269,11 +245,20 @@ def write_fragment(path: Path, table: Any) -> None:
 class Fragment:
     """One memory-mapped fragment; arrays are views of the mapped file."""
 
-    def __init__(self, path: Path, info: FragmentInfo, withdrawn: Sequence[str] = ()) -> None:
-        """``withdrawn``: the sample IDs whose rows here are withdrawn (tombstones)."""
+    def __init__(
+        self,
+        path: Path,
+        info: FragmentInfo,
+        withdrawn: Sequence[str] = (),
+        n_alleles: Sequence[int] = (),
+    ) -> None:
+        """``withdrawn``: the sample IDs whose rows here are withdrawn (tombstones);
+        ``n_alleles``: each fragment locus' dictionary size, to rebuild a missing index."""
         self.path = path
         self.info = info
         self._withdrawn_ids = tuple(withdrawn)
+        self.n_alleles = tuple(n_alleles)
+        self._index: FragmentIndex | None = None
         try:
             source = pa.memory_map(str(path), "r")
             table = pa.ipc.open_file(source).read_all()
@@ -340,6 +325,27 @@ class Fragment:
     @property
     def case_ids(self) -> pa.Array:
         return self._column("case_id")
+
+    @property
+    def index(self) -> FragmentIndex:
+        """The fragment's candidate index (:mod:`kinmatch.index`), memory-mapped; written
+        again from the codes when missing or unusable (a store written before the index)."""
+        if self._index is None:
+            try:
+                self._index = FragmentIndex(index_path(self.path), self.rows, len(self.loci))
+            except UnusableIndexError:
+                self.write_index()
+                self._index = FragmentIndex(index_path(self.path), self.rows, len(self.loci))
+        return self._index
+
+    def write_index(self) -> IndexBuild:
+        """Write the fragment's index file (atomically; see :func:`kinmatch.index.write_index`)."""
+        if len(self.n_alleles) != len(self.loci):
+            raise StoreError(f"{self.path}: no dictionary sizes to index the fragment with")
+        try:
+            return write_index(self.path, self.codes, self.roles, self.n_alleles)
+        except OSError as exc:
+            raise StoreError(f"{self.path}: cannot write its index ({exc.strerror})") from None
 
     @functools.cached_property
     def withdrawn(self) -> NDArray[np.int64]:

@@ -117,6 +117,11 @@ class SearchResult:
     n_above_threshold: int | None = None
     """References (or couples) scored at or above ``min_lr``, before the ``top_k`` cut (None
     without ``min_lr``); those the candidate filter set aside are not counted."""
+    candidates: str | None = None
+    """How a parentage search found the references it scored: ``"bitmap index"`` or
+    ``"plain scan"`` (None: no bound, every met reference scored)."""
+    max_inconsistent: int | None = None
+    """The bound on the hits' Mendelian-inconsistent loci (None: no bound)."""
 
     def to_arrow(self) -> pa.Table:
         """The hits as an Arrow table (see :func:`results_to_arrow`)."""

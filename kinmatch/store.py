@@ -38,6 +38,13 @@ import pyarrow.compute as pc
 from kinmatch.alleles import Allele, make_genotype, sort_alleles
 from kinmatch.atomic import fsync_path
 from kinmatch.bulk import BulkLoader, Progress, SpilledFragment
+from kinmatch.codes import (
+    genotype_alleles,
+    genotype_code,
+    genotype_codes,
+    n_genotype_codes,
+    split_codes,
+)
 from kinmatch.errors import InputError, ProfileError
 from kinmatch.fragments import (
     FRAGMENTS,
@@ -58,14 +65,10 @@ from kinmatch.fragments import (
     Tombstone,
     UnknownSampleError,
     fragment_table,
-    genotype_alleles,
-    genotype_code,
-    genotype_codes,
-    n_genotype_codes,
-    split_codes,
     write_fragment,
     write_manifest,
 )
+from kinmatch.index import write_index
 from kinmatch.loci import locus_sort_key
 from kinmatch.profiles import ROLES, Profile
 
@@ -184,9 +187,13 @@ class ReferenceStore:
         tombstones = self.manifest.withdrawn
         return [
             Fragment(self.path / FRAGMENTS / info.file, info,
-                     sorted({t.sample_id for t in tombstones if t.covers(info.generation)}))
+                     sorted({t.sample_id for t in tombstones if t.covers(info.generation)}),
+                     self._n_alleles(info))
             for info in self.manifest.fragments
         ]  # fmt: skip
+
+    def _n_alleles(self, info: FragmentInfo) -> list[int]:
+        return [len(self.manifest.alleles.get(locus, ())) for locus in info.loci]
 
     def as_of(self, generation: int) -> ReferenceStore:
         """The store as it was when ``generation`` was committed: the fragments of that batch
@@ -474,6 +481,7 @@ class ReferenceStore:
         temporary = fragments / f".tmp-{name}"
         write_fragment(temporary, table)
         os.rename(temporary, fragments / name)
+        write_index(fragments / name, codes, batch.roles, [len(alleles[locus]) for locus in loci])
         fsync_path(fragments)
         info = FragmentInfo(name, len(batch.sample_ids), tuple(loci), generation)
         manifest = Manifest(
@@ -542,6 +550,8 @@ class ReferenceStore:
                 write_fragment(directory / f".tmp-{name}", table)
                 written.append((directory / f".tmp-{name}", directory / name))
                 kept.append(FragmentInfo(name, len(live), info.loci, info.generation))
+                codes = fragment.codes[live]
+                write_index(directory / name, codes, fragment.roles[live], fragment.n_alleles)
             if not removed:
                 return Compaction(self.generation, 0, 0)
             for temporary, final in written:
@@ -560,8 +570,14 @@ class ReferenceStore:
     def _commit(self, spilled: Sequence[SpilledFragment], manifest: Manifest) -> None:
         """Rename the batch's fragments into place, then replace the manifest (the commit)."""
         fragments = self.path / FRAGMENTS
+        committing = ReferenceStore(self.path, manifest)
         for fragment in spilled:
             os.rename(fragment.temporary, fragments / fragment.info.file)
+            Fragment(
+                fragments / fragment.info.file,
+                fragment.info,
+                n_alleles=committing._n_alleles(fragment.info),
+            ).write_index()
         fsync_path(fragments)
         write_manifest(self.path, manifest)
         self.manifest = manifest
@@ -569,7 +585,7 @@ class ReferenceStore:
 
     def _remove_orphans(self) -> None:
         """Delete files no manifest names (left by a killed ingest)."""
-        named = {info.file for info in self.manifest.fragments}
+        named = self.manifest.files()
         for path in (self.path / FRAGMENTS).iterdir():
             if path.name not in named:
                 path.unlink(missing_ok=True)

@@ -238,7 +238,7 @@ def test_sigkill_at_chosen_points_of_a_chunked_ingest(tmp_path: Path) -> None:
             assert store.decode(fragment, fragment.rows - 1).sample_id
     ReferenceStore.open(store_path).ingest_csv([wide(tmp_path / "last.csv", batch(50, 99))])
     store = ReferenceStore.open(store_path)
-    named = {info.file for info in store.manifest.fragments}
+    named = store.manifest.files()
     assert {p.name for p in (store_path / "fragments").iterdir()} == named  # orphans removed
     assert len(store) == sizes[-1] + 50
 

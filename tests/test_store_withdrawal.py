@@ -241,10 +241,12 @@ def test_compaction_drops_the_withdrawn_rows_and_keeps_every_other_byte(tmp_path
     assert (result.removed, result.rewritten, result.generation) == (3, 2, generation + 1)
     assert [f.generation for f in store.manifest.fragments] == [1, 2]
     files = list((tmp_path / "s" / FRAGMENTS).iterdir())
-    assert not {p.name for p in files} & old_files and len(files) == 2
-    for path in files:
+    assert not {p.name for p in files} & old_files
+    assert {p.name for p in files} == store.manifest.files() and len(files) == 4
+    for path in (tmp_path / "s" / FRAGMENTS).glob("*.arrow"):
         ids = set(pa.ipc.open_file(pa.memory_map(str(path))).read_all()["sample_id"].to_pylist())
         assert ids and not ids & withdrawn
+    for path in files:
         assert canary.sample_id.encode() not in path.read_bytes()
     reopened = ReferenceStore.open(tmp_path / "s")
     assert _rows(reopened) == {k: v for k, v in rows.items() if k not in withdrawn}

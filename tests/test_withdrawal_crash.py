@@ -145,4 +145,4 @@ def test_a_compaction_killed_anywhere_reads_the_same_profiles(
     assert finished.removed == (3 if kill in ("fragment", "rename") else 0)
     assert _rows(ReferenceStore.open(root / "store")) == before
     files = {p.name for p in (root / "store" / "fragments").iterdir()}
-    assert files == {f.file for f in ReferenceStore.open(root / "store").manifest.fragments}
+    assert files == ReferenceStore.open(root / "store").manifest.files()

@@ -126,6 +126,10 @@ def match_command(
                f"({scored / max(seconds, 1e-9):,.0f} per second); evidence "
                + (f"in {evidence_seconds:.1f} s" if with_evidence
                   else "skipped (--no-evidence)"))  # fmt: skip
+    methods = sorted({r.candidates for r in results if r.candidates})
+    if methods:  # parentage under a bound: how its candidates were found
+        click.echo(f"candidates: references with at most {max_inconsistent} inconsistent "
+                   f"loci, by the {' and the '.join(methods)}")  # fmt: skip
     cautions = [e for per_query in evidence for e in per_query
                 if e is not None and e.verdict == SUPPORT_DATABASE_CAUTION]  # fmt: skip
     if cautions:

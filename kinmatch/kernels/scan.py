@@ -38,6 +38,27 @@ def score_references(
             out_log10[q, r] = total
 
 
+@numba.njit(parallel=True, cache=True, nogil=True)
+def score_rows(
+    codes: np.ndarray,  # (N, Lf) uint16 genotype codes of one fragment
+    sexes: np.ndarray,  # (N,) uint8 store sex codes; 1 (female) picks table row 1
+    rows: np.ndarray,  # (R,) int64 rows to score (a query's candidates)
+    log10_lr: np.ndarray,  # (S, Lf, G) float64, loci in the fragment's order
+    out_log10: np.ndarray,  # (R,) float64
+) -> None:
+    """Score the given rows of one fragment for one query (:func:`score_references` of the
+    candidates alone)."""
+    loci = codes.shape[1]
+    by_sex = log10_lr.shape[0] > 1
+    for i in prange(rows.shape[0]):
+        r = rows[i]
+        s = 1 if by_sex and sexes[r] == 1 else 0
+        total = 0.0
+        for j in range(loci):
+            total += log10_lr[s, j, codes[r, j]]
+        out_log10[i] = total
+
+
 @numba.njit(cache=True, nogil=True, inline="always")
 def _couple_locus(
     f: int,

@@ -1,17 +1,16 @@
 """The registered couples of a store: a father and a mother sharing a ``case_id``, with their
-codes and signatures gathered in store-locus order for the couple scan."""
+codes gathered in store-locus order for the couple scan, and their bitmap index."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
 from numpy.typing import NDArray
 
-from kinmatch.index import ALL_BITS
+from kinmatch.index import build_bitmaps
 from kinmatch.store import ROLE_CODES, ReferenceStore
 
 
@@ -25,14 +24,21 @@ class Couples:
     mother: NDArray[np.uint16]
     father_ids: list[str]
     mother_ids: list[str]
-    father_signatures: NDArray[np.uint8]
-    mother_signatures: NDArray[np.uint8]
+    n_alleles: tuple[int, ...]
+    """Each store locus' dictionary size."""
 
     @cached_property
     def labels(self) -> pa.Array:
         """``case_id/father_id/mother_id`` of every couple: the tie-breaking ID."""
         triples = zip(self.case_ids, self.father_ids, self.mother_ids, strict=True)
         return pa.array([f"{c}/{f}/{m}" for c, f, m in triples], pa.string())
+
+    @cached_property
+    def bitmaps(self) -> NDArray[np.uint64]:
+        """The couples' candidate index: the fathers' allele bitmaps, then the mothers'
+        (:func:`kinmatch.index.build_bitmaps` of their codes), built on first use."""
+        return np.concatenate([build_bitmaps(self.father, self.n_alleles),
+                               build_bitmaps(self.mother, self.n_alleles)])  # fmt: skip
 
 
 def find_couples(store: ReferenceStore) -> Couples:
@@ -65,25 +71,20 @@ def find_couples(store: ReferenceStore) -> Couples:
         gather(store, mothers),
         [father[2] for _, father, _ in pairs],
         [mother[2] for _, _, mother in pairs],
-        gather(store, fathers, signatures=True),
-        gather(store, mothers, signatures=True),
+        tuple(len(store.alleles(locus)) for locus in store.loci),
     )
 
 
-def gather(
-    store: ReferenceStore, rows: list[tuple[int, int]], *, signatures: bool = False
-) -> NDArray[Any]:
-    """Codes (or signatures) of (fragment, row) profiles in store-locus order; untyped where
-    a fragment lacks a locus."""
+def gather(store: ReferenceStore, rows: list[tuple[int, int]]) -> NDArray[np.uint16]:
+    """Codes of (fragment, row) profiles in store-locus order; untyped where a fragment lacks
+    a locus."""
     locus_index = {locus: i for i, locus in enumerate(store.loci)}
-    shape = (len(rows), len(store.loci))
-    out = np.full(shape, ALL_BITS, np.uint8) if signatures else np.zeros(shape, np.uint16)
+    out = np.zeros((len(rows), len(store.loci)), np.uint16)
     if not rows:
         return out
     where = np.array(rows, dtype=np.int64).reshape(-1, 2)
     for f, fragment in enumerate(store.fragments):
         positions = np.flatnonzero(where[:, 0] == f)
         columns = np.array([locus_index[locus] for locus in fragment.loci], dtype=np.int64)
-        source = fragment.signatures if signatures else fragment.codes
-        out[np.ix_(positions, columns)] = source[where[positions, 1]]
+        out[np.ix_(positions, columns)] = fragment.codes[where[positions, 1]]
     return out

@@ -21,16 +21,23 @@ from kinmatch.profiles import Profile
 @dataclass(frozen=True)
 class Scores:
     """The scan's output for one query: log10 LR of every stored profile (or couple) in
-    store order; NaN where not scored."""
+    store order, NaN where not scored; or, with ``positions``, of the candidates alone."""
 
     log10_lr: NDArray[np.float64]
     offsets: NDArray[np.int64]
     """First position of each fragment, then the total."""
     n_met: int
     n_scored: int
+    positions: NDArray[np.int64] | None = None
+    """The store position of each score (None: score ``i`` is position ``i``)."""
 
-    def locate(self, positions: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-        """(fragment, row) of store positions."""
+    def at(self, indices: NDArray[np.int64]) -> NDArray[np.int64]:
+        """Store positions of scores ``indices``."""
+        return indices if self.positions is None else self.positions[indices]
+
+    def locate(self, indices: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """(fragment, row) of scores ``indices``."""
+        positions = self.at(indices)
         fragments = np.searchsorted(self.offsets, positions, side="right") - 1
         return fragments, positions - self.offsets[fragments]
 

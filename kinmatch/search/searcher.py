@@ -20,13 +20,13 @@ from kinmatch.errors import CaseError, InputError, ProfileError
 from kinmatch.evidence import DEFAULT_CAUTION_BOUND, NullDistribution, NullModel, assess
 from kinmatch.frequencies import DEFAULT_MIN_FREQUENCY, AlleleFrequencies
 from kinmatch.hits import Hit, HitDetails, HitEvidence, SearchResult
-from kinmatch.index import DEFAULT_MAX_INCONSISTENT, query_masks
-from kinmatch.kernels.filter import filter_children, filter_pairs, filter_single
+from kinmatch.index import DEFAULT_MAX_INCONSISTENT
 from kinmatch.kernels.scan import couple_loci, score_couples, score_references
 from kinmatch.likelihood import NO_MUTATION, KinshipResult, kinship_lr
 from kinmatch.mutation import MutationModel
 from kinmatch.profiles import Profile, ProfileTable
 from kinmatch.relationships import SEARCHABLE, get_relationship
+from kinmatch.search.candidates import INDEX, INDEX_BATCH, Candidates, Parentage, method
 from kinmatch.search.couples import Couples, find_couples
 from kinmatch.search.details import details_of, hit_details
 from kinmatch.search.ranking import (
@@ -43,7 +43,7 @@ from kinmatch.search.roles import (
     query_roles,
     selected_rows,
 )
-from kinmatch.store import ReferenceStore
+from kinmatch.store import Fragment, ReferenceStore
 from kinmatch.tables import SEX_CLASSES, CoupleTables, ScoreTables, TableBuilder, couple_tables
 from kinmatch.verdict import VerdictRule
 
@@ -63,14 +63,21 @@ class Searcher:
         max_inconsistent: int | None = DEFAULT_MAX_INCONSISTENT,
         batch_size: int = 8,
         one_sided_exact: bool = True,
+        use_index: bool = True,
     ) -> None:
-        """``max_inconsistent`` is the candidate filter's bound for parentage searches
-        (:mod:`kinmatch.index`); None scans every reference. ``batch_size`` queries share
-        one pass over the store in :meth:`search_batch`. ``one_sided_exact=False`` scores loci
-        typed on one side only as LR 1 (the older convention)."""
+        """``max_inconsistent`` bounds the Mendelian-inconsistent loci of a parentage search's
+        hits: only references (or couples) with at most that many are scored, found by the
+        store's bitmap index (:mod:`kinmatch.index`), or by the plain scan where the index
+        cannot serve the bound or ``use_index`` is False (the same hits either way; see
+        :attr:`candidate_method`); None scores every reference. ``batch_size`` queries share
+        one pass over the store (or its index) in :meth:`search_batch`.
+        ``one_sided_exact=False`` scores loci typed on one side only as LR 1 (the older
+        convention)."""
         self.store = store
         self.batch_size = batch_size
         self.max_inconsistent = max_inconsistent
+        self.use_index = use_index
+        self._finder: tuple[tuple[int, int], Candidates] | None = None
         self.frequencies = frequencies
         self.theta = theta
         self.mutation = mutation
@@ -223,25 +230,28 @@ class Searcher:
                 continue
             plan: Plan = (roles, None if search_all else targets, by_sex)
             plans.setdefault(plan, []).append((i, tables))
+        # the index's sparse scores need no (queries x references) buffer: larger batches
+        size = INDEX_BATCH if relationship == "parent-child" and \
+            self.candidate_method == INDEX else self.batch_size  # fmt: skip
         for (roles, targets_, by_sex), members in plans.items():
-            for start in range(0, len(members), self.batch_size):
-                batch = members[start : start + self.batch_size]
+            for start in range(0, len(members), size):
+                batch = members[start : start + size]
                 batch_queries = [queries[i] for i, _ in batch]
-                masks = (
-                    [(self._masks(q),) for q in batch_queries]
+                bounds = (
+                    [Parentage(q.genotypes) for q in batch_queries]
                     if relationship == "parent-child"
                     else None
                 )
                 scored = self._scan([t for _, t in batch], targets_,
                                     [{q.sample_id} for q in batch_queries], by_sex=by_sex,
-                                    masks=masks)  # fmt: skip
+                                    bounds=bounds)  # fmt: skip
                 for (i, tables), query, scores in zip(batch, batch_queries, scored, strict=True):
                     ranked = self._single_hits(
                         scores, tables, top_k, min_lr, relationship, {roles[0]: query},
                         roles[1], query.sample_id,
                     )  # fmt: skip
                     results[i] = self._result(query.sample_id, relationship, ranked, scores,
-                                              masks is not None, min_lr, started)  # fmt: skip
+                                              bounds is not None, min_lr, started)  # fmt: skip
         return [r for r in results if r is not None]
 
     def search_couple(
@@ -266,9 +276,9 @@ class Searcher:
             self.store.loci, self.store.manifest.alleles,
         )  # fmt: skip
         exclude = {father.sample_id, mother.sample_id}
-        masks = (self._masks(father), self._masks(mother))
+        bound = Parentage(father.genotypes, mother.genotypes)
         (scores,) = self._scan([tables], None if search_all else (UNKNOWN_ORIGIN,), [exclude],
-                               by_sex=False, masks=[masks])  # fmt: skip
+                               by_sex=False, bounds=[bound])  # fmt: skip
         query_id = father.case_id if father.case_id and father.case_id == mother.case_id \
             else f"{father.sample_id}+{mother.sample_id}"  # fmt: skip
         ranked = self._single_hits(scores, tables, top_k, min_lr, "parents-child", couple,
@@ -312,50 +322,83 @@ class Searcher:
         excludes: Sequence[set[str]],
         *,
         by_sex: bool,
-        masks: Sequence[tuple[NDArray[np.uint8], ...]] | None = None,
+        bounds: Sequence[Parentage] | None = None,
     ) -> list[Scores]:
-        """Score the references each query meets in one pass; with ``masks`` only the filter's
-        candidates."""
+        """Score the references each query meets in one pass; with ``bounds`` (parentage
+        under ``max_inconsistent``) only the candidates (:mod:`kinmatch.search.candidates`)."""
+        if bounds is not None and self.max_inconsistent is not None:
+            return self._scan_candidates(tables, targets, excludes, by_sex, bounds)
         locus_index = {locus: i for i, locus in enumerate(self.store.loci)}
         offsets = np.cumsum([0, *(fragment.rows for fragment in self.store.fragments)])
         q = len(tables)
         log10 = self._output(q, int(offsets[-1]))
-        n_met, n_scored = np.zeros(q, np.int64), np.zeros(q, np.int64)
+        n_met = np.zeros(q, np.int64)
         stacked = np.stack([t.log10_lr if by_sex else t.log10_lr[:1] for t in tables])
         for f, fragment in enumerate(self.store.fragments):
-            n = fragment.rows
             locus_map = np.array([locus_index[locus] for locus in fragment.loci], np.int64)
             base = selected_rows(fragment, targets, set())
-            selected = np.empty((q, n), dtype=bool)
+            selected = np.empty((q, fragment.rows), dtype=bool)
             for k in range(q):
                 selected[k] = base
                 exclude_samples(fragment, excludes[k], selected[k])
                 n_met[k] += int(selected[k].sum())
-                if masks is not None and self.max_inconsistent is not None:
-                    keep = np.empty(n, dtype=bool)
-                    if len(masks[k]) == 1:
-                        filter_single(fragment.signatures, masks[k][0][locus_map], selected[k],
-                                      self.max_inconsistent, keep)  # fmt: skip
-                    else:
-                        filter_children(fragment.signatures, masks[k][0][locus_map],
-                                        masks[k][1][locus_map], selected[k],
-                                        self.max_inconsistent, keep)  # fmt: skip
-                    selected[k] = keep
-                n_scored[k] += int(selected[k].sum())
             # the stored parent's sex picks the matrix; unknown sex counts as male, as in the core
             score_references(fragment.codes, fragment.sexes, selected,
                              np.ascontiguousarray(stacked[:, :, locus_map, :]),
                              log10[:, offsets[f] : offsets[f + 1]])  # fmt: skip
-            absent = [i for locus, i in locus_index.items() if locus not in fragment.loci]
-            if self.tables.one_sided:  # one-sided: code 0 of the loci it lacks, and more
-                extra = stacked[:, :, absent, 0].sum(axis=2)  # (queries, sex classes)
-                extra += np.stack([t.outside_total()[: stacked.shape[1]] for t in tables])
-                if not np.any(extra):
-                    continue  # every locus there: nothing to add (a pass over every score)
+            extra = self._one_sided_extra(fragment, tables, stacked)
+            if extra is not None:
                 by_row = extra[:, :1] if extra.shape[1] == 1 else \
                     np.where(fragment.sexes == 1, extra[:, 1:], extra[:, :1])  # fmt: skip
                 log10[:, offsets[f] : offsets[f + 1]] += by_row
-        return [Scores(log10[k], offsets, int(n_met[k]), int(n_scored[k])) for k in range(q)]
+        return [Scores(log10[k], offsets, int(n_met[k]), int(n_met[k])) for k in range(q)]
+
+    def _scan_candidates(
+        self,
+        tables: Sequence[ScoreTables],
+        targets: Sequence[str] | None,
+        excludes: Sequence[set[str]],
+        by_sex: bool,
+        bounds: Sequence[Parentage],
+    ) -> list[Scores]:
+        """:meth:`_scan` of the candidates alone: sparse scores."""
+        stacked = np.stack([t.log10_lr if by_sex else t.log10_lr[:1] for t in tables])
+        return self._candidates().scores(
+            stacked, bounds, targets, excludes,
+            lambda fragment: self._one_sided_extra(fragment, tables, stacked))  # fmt: skip
+
+    def _one_sided_extra(
+        self, fragment: Fragment, tables: Sequence[ScoreTables], stacked: NDArray[np.float64]
+    ) -> NDArray[np.float64] | None:
+        """Per query and sex class, the one-sided log10 LR every reference of ``fragment``
+        adds: code 0 of the loci the fragment lacks, and the query's loci no one has (None
+        when nothing is added)."""
+        if not self.tables.one_sided:
+            return None
+        locus_index = {locus: i for i, locus in enumerate(self.store.loci)}
+        absent = [i for locus, i in locus_index.items() if locus not in fragment.loci]
+        extra = stacked[:, :, absent, 0].sum(axis=2)  # (queries, sex classes)
+        extra += np.stack([t.outside_total()[: stacked.shape[1]] for t in tables])
+        return extra if np.any(extra) else None
+
+    def _candidates(self) -> Candidates:
+        """The candidate finder of this store version (its role selections cached)."""
+        assert self.max_inconsistent is not None
+        key = (self.store.generation, len(self.store.fragments))
+        if self._finder is None or self._finder[0] != key:
+            finder = Candidates(self.store, self.frequencies, self.max_inconsistent,
+                                method(self.max_inconsistent, self.use_index))  # fmt: skip
+            self._finder = (key, finder)
+        return self._finder[1]
+
+    @property
+    def candidate_method(self) -> str | None:
+        """How parentage searches find their candidates: ``"bitmap index"``, ``"plain scan"``
+        (``max_inconsistent`` past what the index serves, or ``use_index=False``), or None
+        (no bound: every met reference is scored)."""
+        if self.max_inconsistent is None:
+            return None
+        return method(self.max_inconsistent, self.use_index)
 
     def _output(self, queries: int, references: int) -> NDArray[np.float64]:
         """A reused (queries, references) buffer: a fresh 80 MB array per query of a 10^7
@@ -364,10 +407,6 @@ class Searcher:
         if self._buffer is None or len(self._buffer) < size:
             self._buffer = np.empty(size)
         return self._buffer[:size].reshape(queries, references)
-
-    def _masks(self, query: Profile) -> NDArray[np.uint8]:
-        return query_masks(query.genotypes, self.store.loci, self.store.manifest.alleles,
-                           set(self.frequencies))  # fmt: skip
 
     def _result(
         self,
@@ -386,7 +425,10 @@ class Searcher:
         return SearchResult(query_id, relationship, hits, scores.n_met,
                             time.perf_counter() - started,
                             n_candidates=scores.n_scored if filtered else None,
-                            n_above_threshold=above)  # fmt: skip
+                            n_above_threshold=above,
+                            candidates=self.candidate_method if filtered else None,
+                            max_inconsistent=self.max_inconsistent if filtered else None,
+                            )  # fmt: skip
 
     def _single_hits(
         self,
@@ -449,10 +491,11 @@ class Searcher:
                                self.store.manifest.alleles)  # fmt: skip
         candidates = np.arange(len(couples.case_ids))
         if self.max_inconsistent is not None:
-            keep = np.empty(len(candidates), dtype=bool)
-            filter_pairs(couples.father_signatures, couples.mother_signatures,
-                         self._masks(child), self.max_inconsistent, keep)  # fmt: skip
-            candidates = np.flatnonzero(keep)
+            indexed = self.candidate_method == "bitmap index"
+            candidates = self._candidates().couples(
+                couples.father, couples.mother, couples.bitmaps if indexed else None,
+                child.genotypes,
+            )  # fmt: skip
         n = len(candidates)
         scored, exact = np.empty(n), np.empty(n, dtype=bool)
         score_couples(
@@ -469,16 +512,15 @@ class Searcher:
             exact_couples[int(candidates[flagged])] = result
             scored[flagged] = -math.inf if result.log10_lr is None else result.log10_lr
         total = len(couples.case_ids)
-        log10 = np.full(total, np.nan)
-        log10[candidates] = scored
-        scores = Scores(log10, np.array([0, total]), total, n)
+        scores = Scores(scored, np.array([0, total]), total, n, candidates.astype(np.int64))
 
-        def ids(positions: NDArray[np.int64]) -> pa.Array:
-            return couples.labels.take(pa.array(positions))
+        def ids(indices: NDArray[np.int64]) -> pa.Array:
+            return couples.labels.take(pa.array(scores.at(indices)))
 
         hits = []
-        ranked, n_ranked = select_ranked(log10, ids, top_k, min_lr)
-        for rank, couple in enumerate(ranked, start=1):
+        ranked, n_ranked = select_ranked(scored, ids, top_k, min_lr)
+        for rank, index in enumerate(ranked, start=1):
+            couple = int(candidates[index])
             roles = self._couple_roles(couples, couple, child)
             breakdown = functools.partial(self._breakdown, "parents-child", roles)
             details = self._couple_details(couples, couple, roles, tables, exact_couples)
@@ -488,7 +530,7 @@ class Searcher:
                     couples.case_ids[couple],
                     "parents-child",
                     scores,
-                    couple,
+                    index,
                     rank,
                     details,
                     breakdown,
