@@ -79,8 +79,13 @@ def test_duo_and_couple_relatives_within_k_are_kept_and_k_plus_1_dropped(
     children = []
     for c, (father, _mother, child) in enumerate(couples):
         for m in range(k + 2):
-            query = Profile(f"Q{c}-{m}", break_loci(store, father, child, m, rng),
-                            role="unknown-origin")  # fmt: skip
+            broken = break_loci(store, father, child, m, rng)
+            # two loci the child is consistent at left untyped: on the query's side here,
+            # on the reference's side when the fathers search the stored children below
+            kept = [locus for locus in broken if broken[locus] == child[locus]]
+            for locus in rng.choice(kept, size=2, replace=False):
+                del broken[locus]
+            query = Profile(f"Q{c}-{m}", broken, role="unknown-origin")
             children.append(query)
             duo = searcher.search(query, "parent-child", top_k=len(store))
             couple = searcher.search(query, "parents-child", top_k=len(store))
@@ -238,3 +243,16 @@ def test_a_missing_or_damaged_index_is_written_again(world: dict[str, object]) -
         ]
         assert again.candidates == "bitmap index"
         assert path.read_bytes() == original
+
+
+def test_a_bound_the_index_does_not_serve_falls_back_to_the_plain_scan(
+    world: dict[str, object],
+) -> None:
+    store = world["store"]
+    assert isinstance(store, ReferenceStore)
+    sim = Families(TABLE, LOCI, seed=6)
+    query = Profile("U", sim.founder_genotypes(), role="unknown-origin")
+    served, past = (Searcher(store, TABLE, max_inconsistent=k) for k in (7, 8))
+    assert served.search(query, "parent-child", top_k=5).candidates == "bitmap index"
+    assert past.search(query, "parent-child", top_k=5).candidates == "plain scan"
+    assert past.search(query, "full-siblings", top_k=5).candidates is None  # no bound there
