@@ -27,7 +27,7 @@ postgresql:
 	@bash .ci/install-postgresql
 
 test: $(STAMP) lint postgresql
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 	$(BIN)/python -m pytest benchmarks --benchmark-disable -q  # the benchmarks run, untimed
 
 bench: $(STAMP)

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from pgserver import PostgresUnavailableError, throwaway_postgres
 from queue_support import ENGINES, Agencies, queue_url
+
+# Tests start kinmatch processes from several threads at once (tests/test_cli_errors.py)
+# inside pytest-xdist workers, whose own threads run too; CPython 3.11 starts children with
+# vfork(), sharing the parent's memory until exec, and one such start failed here with
+# EFAULT ("Bad address"). fork() copies instead; this is CPython's documented fail-safe for
+# such cases (gh-91401), and it changes nothing in kinmatch.
+subprocess._USE_VFORK = False  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="session")
