@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from killing import after, die
 
 import kinmatch.store
 from kinmatch.ledger import Ledger
@@ -36,25 +36,6 @@ from kinmatch.security.trust import TrustStore
 from kinmatch.submission import Submissions, batch
 
 STEPS = ("receive", "spool", "fragment", "manifest", "committed", "audit", "ledger")
-
-
-def die() -> None:
-    os.kill(os.getpid(), signal.SIGKILL)
-
-
-def after(owner: Any, name: str, nth: int) -> None:
-    """SIGKILL right after the ``nth`` call of ``owner.name`` returns."""
-    original: Callable[..., Any] = getattr(owner, name)
-    calls = [0]
-
-    def hooked(*args: Any, **kwargs: Any) -> Any:
-        result = original(*args, **kwargs)
-        calls[0] += 1
-        if calls[0] == nth:
-            die()
-        return result
-
-    setattr(owner, name, hooked)
 
 
 def main() -> None:

@@ -28,11 +28,11 @@ from __future__ import annotations
 import json
 import os
 import pathlib
-import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+
+from killing import after
 
 import kinmatch.store
 from kinmatch.ledger import Ledger
@@ -40,26 +40,6 @@ from kinmatch.queue import ReviewQueue
 from kinmatch.queue.database import Database, _Cursor
 from kinmatch.security.trust import TrustStore
 from kinmatch.withdrawal import WithdrawalRequest, Withdrawals
-
-
-def die() -> None:
-    os.kill(os.getpid(), signal.SIGKILL)
-
-
-def after(owner: Any, name: str, nth: int, when: Callable[..., bool] = lambda *a: True) -> None:
-    """SIGKILL right after the ``nth`` call of ``owner.name`` (for which ``when`` holds)."""
-    original: Callable[..., Any] = getattr(owner, name)
-    calls = [0]
-
-    def hooked(*args: Any, **kwargs: Any) -> Any:
-        result = original(*args, **kwargs)
-        if when(*args):
-            calls[0] += 1
-            if calls[0] == nth:
-                die()
-        return result
-
-    setattr(owner, name, hooked)
 
 
 def main() -> None:
