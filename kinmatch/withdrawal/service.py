@@ -30,6 +30,7 @@ nothing changed (killed before step 3) or all of it did.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -96,15 +97,7 @@ class Withdrawals:
             self._recover(ledger)
             known = ledger.withdrawal(request.id)
             if known is not None:
-                record, _ = known
-                if _asked(record) != _asked(_record(request, record["agency"], caller)):
-                    self.queue.audit_refusal(caller, Operation.WITHDRAW, None, "id reused")
-                    raise WithdrawalConflictError(
-                        f"withdrawal {request.id!r} was asked before with other terms"
-                    )
-                # the queue says whether this caller may know of it (and audits either way)
-                self.queue.withdraw_as(caller, _withdrawal_of(request.id, record))
-                return self._finish(ledger, request.id, record, replayed=True)
+                return self._again(ledger, caller, request, *known)
             self.store.refresh()
             withdrawal = Withdrawal(request.id, request.sample_id, self._agency(request, caller),
                                     request.reason, request.note, request.erase)  # fmt: skip
@@ -119,6 +112,33 @@ class Withdrawals:
             record = _record(request, withdrawal.agency, caller)
             ledger.receive_withdrawal(request.id, record)
             return self._finish(ledger, request.id, record)
+
+    def _again(
+        self,
+        ledger: Ledger,
+        caller: Caller,
+        request: WithdrawalRequest,
+        record: Mapping[str, Any],
+        done: bool,
+    ) -> WithdrawalDone:
+        """A request whose id was recorded before: refused with other terms; answered again
+        (the queue's record of it, audited) to a caller who may know of it."""
+        if _asked(record) != _asked(_record(request, record["agency"], caller)):
+            self.queue.audit_refusal(caller, Operation.WITHDRAW, None, "id reused")
+            raise WithdrawalConflictError(
+                f"withdrawal {request.id!r} was asked before with other terms"
+            )
+        withdrawal = _withdrawal_of(request.id, record)
+        if not caller.sees(withdrawal.agency or ""):  # refused, audited: "no sample" alike
+            self.queue.withdraw_as(caller, dataclasses.replace(withdrawal, agency=None))
+        if not done:  # its recovery failed before: try again, as its recorded caller
+            return self._finish(ledger, request.id, record, replayed=True)
+        replay = self.queue.withdraw_as(caller, withdrawal)  # audited: done before
+        self.store.refresh()
+        tombstone = self.store.manifest.tombstone(request.id)
+        version = self.store.generation if tombstone is None else tombstone.generation
+        return WithdrawalDone(request.id, withdrawal.sample_id, version, replay.closed,
+                              replay.erased, replayed=True)  # fmt: skip
 
     def _agency(self, request: WithdrawalRequest, caller: Caller) -> str | None:
         """The stored profile's agency (None: no such profile); a profile stored without one
