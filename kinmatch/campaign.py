@@ -116,7 +116,7 @@ def run_campaign(
     started = time.monotonic()
     out.mkdir(mode=0o700, parents=True, exist_ok=True)
     with _locked(out):
-        for leftover in out.glob(".part-*.tmp"):  # a part a killed run was writing
+        for leftover in out.glob(".*.tmp"):  # a part or the record a killed run was writing
             leftover.unlink(missing_ok=True)
         store.refresh()
         comparison = settings.comparison(settings.searcher(store).parameters)

@@ -177,6 +177,19 @@ def test_a_campaign_is_the_search_of_every_person_of_unknown_origin(tmp_path: Pa
     assert run_outstanding(store, SETTINGS).compared[0].version == 4  # later versions: intake's
 
 
+def test_a_campaign_removes_what_a_killed_run_was_writing(tmp_path: Path) -> None:
+    """A run killed while writing a part or its campaign record leaves an atomic write's
+    temporary file; the next run (holding the directory's lock) removes every one."""
+    store = ingest_in_batches(tmp_path / "store", PROFILES, [])
+    out = tmp_path / "out"
+    out.mkdir()
+    leftovers = [out / ".campaign.json.x1y2z3.tmp", out / ".part-00000.parquet.a1b2c3.tmp"]
+    for leftover in leftovers:
+        leftover.write_bytes(b"half")
+    run_campaign(store, SETTINGS, out, part_size=4)
+    assert not list(out.glob(".*.tmp")) and (out / "campaign.json").exists()
+
+
 def test_a_second_campaign_on_one_directory_refuses(tmp_path: Path) -> None:
     store = ingest_in_batches(tmp_path / "store", PROFILES, [])
     (tmp_path / "out").mkdir()
