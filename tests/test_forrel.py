@@ -1,0 +1,120 @@
+"""Family LRs against forrel and pedprobr, from the files they wrote themselves.
+
+``fixtures/forrel/make_values.R`` (its header says what and how; versions in
+``versions.txt``) wrote eight families as pedtools' ``writePed`` writes them, two persons of
+interest per family (the simulated missing member with one allele moved a repeat, and an
+unrelated person), and the per-locus LR of every person against its family: forrel's
+``missingPersonLR`` at theta 0, and at theta 0.02 the ratio of pedprobr likelihoods of H1 and
+of H2 with the POI joined to the family's urn (forrel refuses theta there). Models: none;
+equal, stepwise, onestep, plain and stabilised; proportional, with per-locus sex-specific
+rates. Some members are untyped at some loci, the POI at one, and no member at one (a
+one-sided locus, exact); 64 values are exclusions (LR 0).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from collections import defaultdict
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from kinmatch import load_frequencies, read_profiles
+from kinmatch.family_lr import family_lr
+from kinmatch.loci import canonical_locus
+from kinmatch.mutation import MutationModel, load_mutation_rates
+from kinmatch.pedfile import read_ped
+from kinmatch.profiles import Profile
+
+FORREL = Path(__file__).resolve().parents[1] / "fixtures" / "forrel"
+TOLERANCE = 1e-10
+"""Relative; forrel's LRs are ``exp`` of differences of log-likelihoods (the largest
+difference seen is 1.6e-12)."""
+STEPWISE = {"rate2": 1e-6, "range": 0.1}  # as make_values.R
+
+Key = tuple[str, str, str, bool, float]
+
+
+def reference_values() -> dict[Key, dict[str, tuple[float, str]]]:
+    """(family, poi, model, stationary, theta) -> {locus: (lr, program)}."""
+    values: dict[Key, dict[str, tuple[float, str]]] = defaultdict(dict)
+    with (FORREL / "values.csv").open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            key = (row["family"], row["poi"], row["model"], row["stationary"] == "TRUE",
+                   float(row["theta"]))  # fmt: skip
+            values[key][canonical_locus(row["locus"])] = (float(row["lr"]), row["program"])
+    return dict(values)
+
+
+VALUES = reference_values()
+FREQUENCIES = load_frequencies(FORREL / "frequencies.csv")
+RATES = load_mutation_rates(FORREL / "rates.csv")
+PROFILES = read_profiles(FORREL / "profiles.csv")
+
+
+def model(kind: str, stationary: bool) -> MutationModel:
+    if kind == "none":
+        return MutationModel()
+    extra = STEPWISE if kind == "stepwise" else {}
+    return MutationModel(kind, RATES, stationary=stationary, **extra)  # type: ignore[arg-type]
+
+
+def test_the_reference_covers_every_family_model_and_theta() -> None:
+    """The fixture is what its header says, so a short file cannot pass for a check."""
+    assert len({key[0] for key in VALUES}) == 8
+    at_zero = [key for key in VALUES if key[4] == 0]
+    assert len(at_zero) == 8 * 2 * 8  # every family, person of interest and model
+    assert len(VALUES) - len(at_zero) >= 100  # theta > 0 where pedprobr's sum is small
+    programs = {program for loci in VALUES.values() for _, program in loci.values()}
+    assert programs == {"forrel", "pedprobr", "pedprobr-theta0"}
+    one_sided = [loci["D3S1358"][0] for loci in VALUES.values() if "D3S1358" in loci]
+    assert any(abs(lr - 1) > 1e-4 for lr in one_sided)  # non-stationary models move them
+
+
+@pytest.mark.parametrize("key", sorted(VALUES), ids=lambda key: "-".join(map(str, key)))
+def test_family_lr_equals_forrel_and_pedprobr(key: Key) -> None:
+    family_id, poi_id, kind, stationary, theta = key
+    expected = VALUES[key]
+    family, members = read_ped(FORREL / f"{family_id}.ped", family_id=family_id, missing="MP")
+    loci = set(expected)
+
+    def restricted(sample: str) -> Profile:
+        profile = PROFILES[sample] if sample in PROFILES else members[sample]
+        return replace(profile, genotypes={k: g for k, g in profile.genotypes.items()
+                                           if k in loci})  # fmt: skip
+
+    poi = restricted(poi_id)
+    typed = {sample: restricted(sample) for sample in members}
+    result = family_lr(poi, family, typed, FREQUENCIES, theta=theta,
+                       mutation=model(kind, stationary))  # fmt: skip
+    for locus, (lr, _) in expected.items():
+        assert result.loci[locus].lr == pytest.approx(lr, rel=TOLERANCE, abs=0), locus
+
+
+def test_kinmatch_lr_reads_the_ped_file_and_gives_forrel_s_numbers(tmp_path: Path) -> None:
+    """The command on a file pedtools wrote: same per-locus LRs as forrel at theta 0."""
+    family_id = "mother_uncle"
+    cases = tmp_path / "cases.csv"
+    pois = [f"{family_id}_related", f"{family_id}_unrelated"]
+    cases.write_text("case_id,relationship,poi,family_id\n"
+                     + "".join(f"{poi},family,{poi},{family_id}\n" for poi in pois))  # fmt: skip
+    command = [
+        sys.executable, "-m", "kinmatch", "lr", "--frequencies", FORREL / "frequencies.csv",
+        "--profiles", FORREL / "profiles.csv", "--cases", cases,
+        "--ped", FORREL / f"{family_id}.ped", "--family-id", family_id, "--missing", "MP",
+        "--mutation-model", "stepwise", "--mutation-rates", FORREL / "rates.csv",
+        "--mutation-rate2", "1e-6", "--mutation-range", "0.1", "--stationary-mutation",
+    ]  # fmt: skip
+    done = subprocess.run([str(part) for part in command], capture_output=True, text=True,
+                          check=False, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    records = {json.loads(line)["case_id"]: json.loads(line) for line in done.stdout.splitlines()}
+    for poi in pois:
+        expected = VALUES[(family_id, poi, "stepwise", True, 0.0)]
+        got = records[poi]["loci"]
+        for locus, (lr, _) in expected.items():
+            assert got[locus]["lr"] == pytest.approx(lr, rel=TOLERANCE, abs=0), (poi, locus)
