@@ -38,7 +38,7 @@ from kinmatch.frequencies import DEFAULT_MIN_FREQUENCY, AlleleFrequencies
 from kinmatch.likelihood import NO_MUTATION, KinshipResult, LocusLR, check_theta, combine
 from kinmatch.loci import locus_sort_key
 from kinmatch.mutation import MutationModel
-from kinmatch.pedigree import Pedigree, Person
+from kinmatch.pedigree import IndexGenotype, Pedigree, Person, fits_without_mutation
 from kinmatch.peeling import peeled_likelihood
 from kinmatch.profiles import Profile
 from kinmatch.relationships import Relationship
@@ -117,11 +117,10 @@ def family_locus_lr(
     h2_pedigree = Pedigree((*family.pedigree().persons, Person(name, poi.sex or "M")))
     p = alleles.frequencies
 
-    def likelihood(pedigree: Pedigree, with_mutation: bool = True) -> float:
-        chosen = matrices if with_mutation else None
+    def likelihood(pedigree: Pedigree) -> float:
         if theta == 0.0:
-            return peeled_likelihood(pedigree, coded, p, matrices=chosen)
-        return descent.likelihood(pedigree, coded, p, theta=theta, matrices=chosen)
+            return peeled_likelihood(pedigree, coded, p, matrices=matrices)
+        return descent.likelihood(pedigree, coded, p, theta=theta, matrices=matrices)
 
     h1, h2 = likelihood(h1_pedigree), likelihood(h2_pedigree)
     if not typed:
@@ -136,7 +135,13 @@ def family_locus_lr(
             "mutation model",
             locus=locus,
         )
-    consistent = h1 > 0.0 if matrices is None else likelihood(h1_pedigree, False) > 0.0
+    if matrices is None:
+        return LocusLR(locus, h1 / h2, True, h1 > 0.0, h1, h2, alleles.rare)
+
+    def plain(pedigree: Pedigree, typed: Mapping[str, IndexGenotype]) -> float:
+        return peeled_likelihood(pedigree, typed, p)
+
+    consistent = fits_without_mutation(h1_pedigree, h2_pedigree, coded, plain)
     return LocusLR(locus, h1 / h2, True, consistent, h1, h2, alleles.rare)
 
 

@@ -36,7 +36,7 @@ from kinmatch.errors import CaseError, InputError
 from kinmatch.frequencies import DEFAULT_MIN_FREQUENCY, AlleleFrequencies
 from kinmatch.loci import locus_sort_key
 from kinmatch.mutation import MutationModel
-from kinmatch.pedigree import pedigree_likelihood
+from kinmatch.pedigree import IndexGenotype, Pedigree, fits_without_mutation, pedigree_likelihood
 from kinmatch.profiles import Profile
 from kinmatch.relationships import Relationship, get_relationship
 from kinmatch.verdict import VerdictRule
@@ -49,10 +49,12 @@ class LocusLR:
     """One locus of a comparison.
 
     ``consistent`` says whether the typed genotypes fit H1 without mutation (False is a
-    Mendelian exclusion); it is None when the locus was not compared, and ``reason`` then
-    says why. ``h1`` and ``h2`` are the two likelihoods (1 when not compared). A
-    ``one_sided`` locus is not compared, yet its ``lr`` (exact, or 1 by convention) is part
-    of the combined LR.
+    Mendelian exclusion; where the persons H2 relates need a mutation among themselves, as
+    a trio's mother and child, only the person under test contradicting one of them is:
+    :func:`kinmatch.pedigree.fits_without_mutation`); it is None when the locus was not
+    compared, and ``reason`` then says why. ``h1`` and ``h2`` are the two likelihoods (1
+    when not compared). A ``one_sided`` locus is not compared, yet its ``lr`` (exact, or 1
+    by convention) is part of the combined LR.
     """
 
     locus: str
@@ -205,9 +207,12 @@ def _likelihoods(
     h1 = pedigree_likelihood(h1_ped, coded, p, theta=theta, matrices=matrices)
     h2 = pedigree_likelihood(h2_ped, coded, p, theta=theta, matrices=matrices)
     if matrices is None:
-        consistent = bool(h1 > 0.0)
-    else:
-        consistent = bool(pedigree_likelihood(h1_ped, coded, p) > 0.0)
+        return h1, h2, bool(h1 > 0.0), alleles.rare
+
+    def plain(pedigree: Pedigree, typed: Mapping[str, IndexGenotype]) -> float:
+        return pedigree_likelihood(pedigree, typed, p)
+
+    consistent = fits_without_mutation(h1_ped, h2_ped, coded, plain)
     return h1, h2, consistent, alleles.rare
 
 

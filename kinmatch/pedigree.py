@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TypeAlias
@@ -370,3 +370,33 @@ def urn_expectation(
         f = np.bincount(sets, weights=f[sets ^ subsets] * product[subsets], minlength=size)
     norm = float(np.prod(1 + (n_fixed + np.arange(k_draws) - 1) * theta))
     return float(f[size - 1]) / norm
+
+
+def fits_without_mutation(
+    h1: Pedigree,
+    h2: Pedigree,
+    genotypes: Mapping[str, IndexGenotype],
+    likelihood: Callable[[Pedigree, Mapping[str, IndexGenotype]], float],
+) -> bool:
+    """Whether a locus is consistent with H1 without mutation (not a Mendelian exclusion).
+
+    It is an exclusion when H1 is impossible without mutation, except where the persons H2
+    relates are impossible without mutation themselves (a trio's mother and child, a
+    registered family's members: a mutation among them, allowed by the model). There it is an
+    exclusion only when two typed persons that H2 leaves possible together are impossible
+    under H1: the person under test contradicts one of them. So a mutation between a
+    trio's mother and child, or inside a family, does not count against the alleged parent
+    or the person of interest; contradicting a member still does. ``likelihood`` is a
+    pedigree's likelihood without mutation (any theta: only its zeros matter).
+    """
+    if likelihood(h1, genotypes) > 0.0:
+        return True
+    if likelihood(h2, genotypes) > 0.0:
+        return False
+    persons = list(genotypes)
+    for i, first in enumerate(persons):
+        for second in persons[i + 1 :]:
+            pair = {first: genotypes[first], second: genotypes[second]}
+            if likelihood(h1, pair) == 0.0 and likelihood(h2, pair) > 0.0:
+                return False
+    return True

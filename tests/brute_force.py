@@ -105,3 +105,24 @@ def brute_force_likelihood(
 
     output: list[int] = []
     return float(np.einsum(*operands, output, optimize=True))
+
+
+def brute_force_consistent(
+    h1: Sequence[Person],
+    h2: Sequence[Person],
+    typed: Mapping[str, tuple[int, int]],
+    p: Sequence[float] | Array,
+) -> bool:
+    """Whether a locus is no Mendelian exclusion of H1, from the brute-force sum without
+    mutation: H1 is possible; or H2 is impossible too (its persons need a mutation among
+    themselves) and no two typed persons are possible together under H2 but not under H1."""
+    if brute_force_likelihood(h1, typed, p) > 0.0:
+        return True
+    if brute_force_likelihood(h2, typed, p) > 0.0:
+        return False
+    names = list(typed)
+    pairs = [{a: typed[a], b: typed[b]} for i, a in enumerate(names) for b in names[i + 1 :]]
+    return not any(
+        brute_force_likelihood(h1, pair, p) == 0.0 and brute_force_likelihood(h2, pair, p) > 0.0
+        for pair in pairs
+    )

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from brute_force import Person as TwinPerson
-from brute_force import brute_force_likelihood
+from brute_force import brute_force_consistent, brute_force_likelihood
 from families import Families
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
@@ -274,8 +274,8 @@ SETTINGS = settings(
 @given(data=st.data())
 def test_family_locus_lr_equals_the_brute_force_twin(data: st.DataObject) -> None:
     """h1, h2 and LR of every drawn family, POI, mutation model and theta equal the twin's
-    (both refuse a family impossible under H2), and ``consistent`` is the twin's H1 without
-    mutation."""
+    (both refuse a family impossible under H2), and ``consistent`` is the twin's (a Mendelian
+    exclusion of the POI, not of the members among themselves)."""
     shape = data.draw(shapes(), label="shape")
     family = shape.family()
     n = data.draw(st.integers(2, largest_alleles(len(shape.persons))), label="n")
@@ -300,7 +300,7 @@ def test_family_locus_lr_equals_the_brute_force_twin(data: st.DataObject) -> Non
         )
         for ped in (h1_ped, h2_ped)
     )
-    consistent = brute_force_likelihood(h1_ped, everyone, locus.p) > 0.0
+    consistent = brute_force_consistent(h1_ped, h2_ped, everyone, locus.p)
 
     def library() -> LocusLR:
         return family_locus_lr(poi, family, profiles_of(locus, typed), LOCUS,
@@ -879,9 +879,16 @@ def test_sample_swap_is_refused(theta: float) -> None:
 
 
 def test_sample_swap_with_mutation_is_computed() -> None:
-    """With a mutation model the same family is possible: FGA is compared (and, as in a
-    trio whose mother and child are inconsistent, flagged inconsistent)."""
+    """With a mutation model the same family is possible: FGA is compared. The members'
+    own contradiction is not the POI's: a POI who shares an allele with the father is no
+    exclusion there, one who shares none with him is."""
     model = MutationModel("stepwise", MutationRates.uniform(0.002), rate2=1e-4)
     result = family_lr(SWAP_POI, SWAP, SWAP_PROFILES, SWAP_TABLE, mutation=model)
     assert result.loci["FGA"].compared and result.loci["FGA"].lr > 0
     assert set(result.loci_compared) == {"TH01", "FGA"}
+    assert result.loci["FGA"].consistent is True
+    assert result.inconsistent_loci == ()
+    stranger = Profile("S-poi", {"TH01": ("6", "7"), "FGA": ("24", "31.2")})
+    result = family_lr(stranger, SWAP, SWAP_PROFILES, SWAP_TABLE, mutation=model)
+    assert result.loci["FGA"].consistent is False
+    assert result.inconsistent_loci == ("FGA",)

@@ -282,6 +282,21 @@ def test_trio_mother_child_exclusion_without_mutation_is_a_case_error() -> None:
         lr("paternity-trio", child=(a, b), mother=(c, d), parent=(a, b))
 
 
+@pytest.mark.parametrize(
+    ("parent", "consistent"), [((b, b), True), ((a, b), True), ((c, d), False), ((c, c), False)]
+)
+def test_a_mother_child_mutation_is_not_the_alleged_father_s_exclusion(
+    parent: tuple[str, str], consistent: bool
+) -> None:
+    """Child a/b, mother c/d: the mother passed a mutated allele. With a mutation model the
+    locus is the alleged father's exclusion only when he shares no allele with the child."""
+    model = MutationModel("stepwise", MutationRates.uniform(0.002), rate2=1e-6, range=0.5)
+    result = locus_lr("paternity-trio", LOCUS, {"child": (a, b), "mother": (c, d),
+                      "parent": parent}, FREQS, mutation=model)  # fmt: skip
+    assert result.compared and result.lr > 0
+    assert result.consistent is consistent
+
+
 # -- the combined result ---------------------------------------------------------------------
 
 
