@@ -15,9 +15,10 @@ A time is the best of ``--repeats`` calls after one warm-up call (which builds t
 matrices the later calls find cached), in ms per LR of one POI against one family on all
 loci.
 
-At theta 0 both pedigrees are peeled (:mod:`kinmatch.peeling`); with theta > 0 the core of
-:mod:`kinmatch.pedigree` sums 2^meioses inheritance vectors times the two orders of every
-typed heterozygote's alleles, so its cost grows with the meioses and the typed persons.
+At theta 0 both pedigrees are peeled (:mod:`kinmatch.peeling`); with theta > 0 the core's sum
+over inheritance patterns is evaluated by its compiled twin (:mod:`kinmatch.descent`: the
+patterns listed once per family shape, then a Numba sum per locus), so its cost grows with
+the meioses (2^meioses patterns, listed once) and the typed persons.
 
 Prints a Markdown table and, last, one line
 ``family_lr_ms_max=... plain_ms_max=... stepwise_ms_max=... stepwise_theta_ms_max=...`` (the
