@@ -1,4 +1,4 @@
-"""Family LRs against forrel and pedprobr, from the files they wrote themselves.
+"""Family and pairwise LRs against forrel and pedprobr, from the files they wrote themselves.
 
 ``fixtures/forrel/make_values.R`` (its header says what and how; versions in
 ``versions.txt``) wrote eight families as pedtools' ``writePed`` writes them, two persons of
@@ -9,6 +9,10 @@ of H2 with the POI joined to the family's urn (forrel refuses theta there). Mode
 equal, stepwise, onestep, plain and stabilised; proportional, with per-locus sex-specific
 rates. Some members are untyped at some loci, the POI at one, and no member at one (a
 one-sided locus, exact); 64 values are exclusions (LR 0).
+
+``fixtures/forrel/make_pairs.R`` wrote every pairwise relationship as its pedigree, related
+and unrelated persons with a one-sided locus each way, and forrel's ``kinshipLR`` per locus at
+theta 0 (H2: the persons as founders, a trio's mother and child as a duo).
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from pathlib import Path
 
 import pytest
 
-from kinmatch import load_frequencies, read_profiles
+from kinmatch import kinship_lr, load_frequencies, read_profiles
+from kinmatch.alleles import make_genotype
 from kinmatch.family_lr import family_lr
 from kinmatch.loci import canonical_locus
 from kinmatch.mutation import MutationModel, load_mutation_rates
@@ -118,3 +123,62 @@ def test_kinmatch_lr_reads_the_ped_file_and_gives_forrel_s_numbers(tmp_path: Pat
         got = records[poi]["loci"]
         for locus, (lr, _) in expected.items():
             assert got[locus]["lr"] == pytest.approx(lr, rel=TOLERANCE, abs=0), (poi, locus)
+
+
+PairKey = tuple[str, str, str, bool]
+
+
+def pair_values() -> dict[PairKey, dict[str, float]]:
+    """(relationship, kind, model, stationary) -> {locus: lr} from pairs.csv."""
+    values: dict[PairKey, dict[str, float]] = defaultdict(dict)
+    with (FORREL / "pairs.csv").open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            key = (row["relationship"], row["kind"], row["model"], row["stationary"] == "TRUE")
+            values[key][canonical_locus(row["locus"])] = float(row["lr"])
+    return dict(values)
+
+
+def pair_profiles() -> dict[tuple[str, str], dict[str, Profile]]:
+    """(relationship, kind) -> {role: profile} from pair_genotypes.csv."""
+    genotypes: dict[tuple[str, str], dict[str, dict[str, tuple[str, str]]]] = defaultdict(
+        lambda: defaultdict(dict)
+    )
+    with (FORREL / "pair_genotypes.csv").open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            by_role = genotypes[(row["relationship"], row["kind"])]
+            by_role[row["role"]][canonical_locus(row["locus"])] = make_genotype(
+                row["allele1"], row["allele2"]
+            )
+    return {
+        key: {role: Profile(f"{key[0]}-{key[1]}-{role}", loci,
+                            sex="F" if key[0] == "parent-child-mother" and role == "parent"
+                            else None)
+              for role, loci in by_role.items()}
+        for key, by_role in genotypes.items()
+    }  # fmt: skip
+
+
+PAIRS = pair_values()
+PAIR_PROFILES = pair_profiles()
+
+
+def test_the_pairs_cover_every_relationship_and_model() -> None:
+    assert len(PAIRS) == 9 * 2 * 8
+    one_sided = [loci["D3S1358"] for (_, _, kind, _), loci in PAIRS.items() if kind == "stepwise"]
+    assert any(abs(lr - 1) > 1e-4 for lr in one_sided)
+
+
+@pytest.mark.parametrize("key", sorted(PAIRS), ids=lambda key: "-".join(map(str, key)))
+def test_kinship_lr_equals_forrel_s_kinship_lr(key: PairKey) -> None:
+    """Every relationship, both one-sided directions (the first person untyped at vWA, the
+    second at D3S1358), per locus."""
+    name, kind, model_name, stationary = key
+    expected = PAIRS[key]
+    relationship = "parent-child" if name == "parent-child-mother" else name
+    persons = {
+        role: replace(p, genotypes={k: g for k, g in p.genotypes.items() if k in expected})
+        for role, p in PAIR_PROFILES[(name, kind)].items()
+    }
+    result = kinship_lr(relationship, persons, FREQUENCIES, mutation=model(model_name, stationary))
+    for locus, lr in expected.items():
+        assert result.loci[locus].lr == pytest.approx(lr, rel=TOLERANCE, abs=0), locus
