@@ -35,10 +35,17 @@ from kinmatch import descent
 from kinmatch.errors import CaseError, FamilyError, InputError
 from kinmatch.families import Family
 from kinmatch.frequencies import DEFAULT_MIN_FREQUENCY, AlleleFrequencies
-from kinmatch.likelihood import NO_MUTATION, KinshipResult, LocusLR, check_theta, combine
+from kinmatch.likelihood import (
+    NO_MUTATION,
+    RELATED_NEED_MUTATION,
+    KinshipResult,
+    LocusLR,
+    check_theta,
+    combine,
+)
 from kinmatch.loci import locus_sort_key
 from kinmatch.mutation import MutationModel
-from kinmatch.pedigree import IndexGenotype, Pedigree, Person, fits_without_mutation
+from kinmatch.pedigree import IndexGenotype, Pedigree, Person, mendelian_consistency
 from kinmatch.peeling import peeled_likelihood
 from kinmatch.profiles import Profile
 from kinmatch.relationships import Relationship
@@ -141,8 +148,11 @@ def family_locus_lr(
     def plain(pedigree: Pedigree, typed: Mapping[str, IndexGenotype]) -> float:
         return peeled_likelihood(pedigree, typed, p)
 
-    consistent = fits_without_mutation(h1_pedigree, h2_pedigree, coded, plain)
-    return LocusLR(locus, h1 / h2, True, consistent, h1, h2, alleles.rare)
+    consistent, members_need_mutation = mendelian_consistency(
+        h1_pedigree, h2_pedigree, coded, plain
+    )
+    reason = RELATED_NEED_MUTATION if members_need_mutation else None
+    return LocusLR(locus, h1 / h2, True, consistent, h1, h2, alleles.rare, reason)
 
 
 def check_family(

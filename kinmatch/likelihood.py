@@ -36,7 +36,7 @@ from kinmatch.errors import CaseError, InputError
 from kinmatch.frequencies import DEFAULT_MIN_FREQUENCY, AlleleFrequencies
 from kinmatch.loci import locus_sort_key
 from kinmatch.mutation import MutationModel
-from kinmatch.pedigree import IndexGenotype, Pedigree, fits_without_mutation, pedigree_likelihood
+from kinmatch.pedigree import IndexGenotype, Pedigree, mendelian_consistency, pedigree_likelihood
 from kinmatch.profiles import Profile
 from kinmatch.relationships import Relationship, get_relationship
 from kinmatch.verdict import VerdictRule
@@ -49,12 +49,12 @@ class LocusLR:
     """One locus of a comparison.
 
     ``consistent`` says whether the typed genotypes fit H1 without mutation (False is a
-    Mendelian exclusion; where the persons H2 relates need a mutation among themselves, as
-    a trio's mother and child, only the person under test contradicting one of them is:
-    :func:`kinmatch.pedigree.fits_without_mutation`); it is None when the locus was not
-    compared, and ``reason`` then says why. ``h1`` and ``h2`` are the two likelihoods (1
-    when not compared). A ``one_sided`` locus is not compared, yet its ``lr`` (exact, or 1
-    by convention) is part of the combined LR.
+    Mendelian exclusion; where the persons H2 relates need a mutation among themselves, as a
+    trio's mother and child, only the person under test contradicting one of them is, and
+    ``reason`` says so: :func:`kinmatch.pedigree.mendelian_consistency`); it is None when the
+    locus was not compared, and ``reason`` then says why. ``h1`` and ``h2`` are the two
+    likelihoods (1 when not compared). A ``one_sided`` locus is not compared, yet its ``lr``
+    (exact, or 1 by convention) is part of the combined LR.
     """
 
     locus: str
@@ -171,15 +171,23 @@ def locus_lr(
             raise CaseError("the typed genotypes are impossible under H2", locus=locus)
         return LocusLR(locus, h1 / h2, False, None, h1, h2, rare, f"untyped: {gap}", True)
 
-    h1, h2, consistent, rare = _likelihoods(rel, locus, typed, frequencies, theta, mutation,
-                                            min_frequency, transmitter_sex)  # fmt: skip
+    h1, h2, (consistent, related_need_mutation), rare = _likelihoods(
+        rel, locus, typed, frequencies, theta, mutation, min_frequency, transmitter_sex
+    )
     if h2 == 0.0:
         raise CaseError(
             "the genotypes are impossible under H2 (in a trio: mother and child share no "
             "allele) without mutation; use a mutation model or compare the duo",
             locus=locus,
         )
-    return LocusLR(locus, h1 / h2, True, consistent, h1, h2, rare)
+    reason = RELATED_NEED_MUTATION if related_need_mutation else None
+    return LocusLR(locus, h1 / h2, True, consistent, h1, h2, rare, reason)
+
+
+RELATED_NEED_MUTATION = (
+    "the persons H2 relates (a trio's mother and child, a family's members) need a mutation "
+    "among themselves here: a sample swap or a wrong pedigree?"
+)
 
 
 def _likelihoods(
@@ -191,9 +199,10 @@ def _likelihoods(
     mutation: MutationModel,
     min_frequency: float,
     transmitter_sex: str,
-) -> tuple[float, float, bool, tuple[str, ...]]:
-    """H1 and H2 likelihoods of the typed persons at one locus, whether they fit H1 without
-    mutation, and the rare alleles of the comparison."""
+) -> tuple[float, float, tuple[bool, bool], tuple[str, ...]]:
+    """H1 and H2 likelihoods of the typed persons at one locus, their
+    :func:`~kinmatch.pedigree.mendelian_consistency`, and the rare alleles of the
+    comparison."""
     alleles = frequencies.locus_alleles(
         locus, (a for g in typed.values() for a in g), min_frequency
     )
@@ -207,13 +216,12 @@ def _likelihoods(
     h1 = pedigree_likelihood(h1_ped, coded, p, theta=theta, matrices=matrices)
     h2 = pedigree_likelihood(h2_ped, coded, p, theta=theta, matrices=matrices)
     if matrices is None:
-        return h1, h2, bool(h1 > 0.0), alleles.rare
+        return h1, h2, (bool(h1 > 0.0), False), alleles.rare
 
     def plain(pedigree: Pedigree, typed: Mapping[str, IndexGenotype]) -> float:
         return pedigree_likelihood(pedigree, typed, p)
 
-    consistent = fits_without_mutation(h1_ped, h2_ped, coded, plain)
-    return h1, h2, consistent, alleles.rare
+    return h1, h2, mendelian_consistency(h1_ped, h2_ped, coded, plain), alleles.rare
 
 
 def kinship_lr(

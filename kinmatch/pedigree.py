@@ -372,31 +372,32 @@ def urn_expectation(
     return float(f[size - 1]) / norm
 
 
-def fits_without_mutation(
+def mendelian_consistency(
     h1: Pedigree,
     h2: Pedigree,
     genotypes: Mapping[str, IndexGenotype],
     likelihood: Callable[[Pedigree, Mapping[str, IndexGenotype]], float],
-) -> bool:
-    """Whether a locus is consistent with H1 without mutation (not a Mendelian exclusion).
+) -> tuple[bool, bool]:
+    """``(consistent, related_need_mutation)`` of a locus under a mutation model.
 
-    It is an exclusion when H1 is impossible without mutation, except where the persons H2
-    relates are impossible without mutation themselves (a trio's mother and child, a
-    registered family's members: a mutation among them, allowed by the model). There it is an
-    exclusion only when two typed persons that H2 leaves possible together are impossible
-    under H1: the person under test contradicts one of them. So a mutation between a
-    trio's mother and child, or inside a family, does not count against the alleged parent
-    or the person of interest; contradicting a member still does. ``likelihood`` is a
-    pedigree's likelihood without mutation (any theta: only its zeros matter).
+    ``consistent`` is False for a Mendelian exclusion: H1 impossible without mutation,
+    except where the persons H2 relates are impossible without mutation themselves
+    (``related_need_mutation``: a trio's mother and child, a registered family's members; a
+    mutation among them, or a sample swap). There it is an exclusion only when two typed
+    persons that H2 leaves possible together are impossible under H1: the person under test
+    contradicts one of them. So a mutation between a trio's mother and child, or inside a
+    family, does not count against the alleged parent or the person of interest;
+    contradicting a member still does. ``likelihood`` is a pedigree's likelihood without
+    mutation (any theta: only its zeros matter).
     """
     if likelihood(h1, genotypes) > 0.0:
-        return True
+        return True, False
     if likelihood(h2, genotypes) > 0.0:
-        return False
+        return False, False
     persons = list(genotypes)
     for i, first in enumerate(persons):
         for second in persons[i + 1 :]:
             pair = {first: genotypes[first], second: genotypes[second]}
             if likelihood(h1, pair) == 0.0 and likelihood(h2, pair) > 0.0:
-                return False
-    return True
+                return False, True
+    return True, True

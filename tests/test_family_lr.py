@@ -42,7 +42,7 @@ from kinmatch import (
 from kinmatch.alleles import Genotype, make_genotype, sort_alleles
 from kinmatch.families import Family, Member, make_family
 from kinmatch.family_lr import family_locus_lr, family_lr
-from kinmatch.likelihood import LocusLR
+from kinmatch.likelihood import RELATED_NEED_MUTATION, LocusLR
 from kinmatch.loci import CHINA_PATERNITY_19, CODIS_20
 from kinmatch.pedigree import pedigree_likelihood
 
@@ -888,6 +888,8 @@ def test_sample_swap_with_mutation_is_computed() -> None:
     assert set(result.loci_compared) == {"TH01", "FGA"}
     assert result.loci["FGA"].consistent is True
     assert result.inconsistent_loci == ()
+    assert result.loci["FGA"].reason == RELATED_NEED_MUTATION  # the analyst is told
+    assert result.loci["TH01"].reason is None
     stranger = Profile("S-poi", {"TH01": ("6", "7"), "FGA": ("24", "31.2")})
     result = family_lr(stranger, SWAP, SWAP_PROFILES, SWAP_TABLE, mutation=model)
     assert result.loci["FGA"].consistent is False

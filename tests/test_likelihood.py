@@ -16,6 +16,7 @@ from kinmatch import (
     kinship_lr,
     locus_lr,
 )
+from kinmatch.likelihood import RELATED_NEED_MUTATION
 from kinmatch.relationships import RELATIONSHIPS
 from kinmatch.verdict import VerdictRule
 
@@ -289,12 +290,17 @@ def test_a_mother_child_mutation_is_not_the_alleged_father_s_exclusion(
     parent: tuple[str, str], consistent: bool
 ) -> None:
     """Child a/b, mother c/d: the mother passed a mutated allele. With a mutation model the
-    locus is the alleged father's exclusion only when he shares no allele with the child."""
+    locus is the alleged father's exclusion only when he shares no allele with the child, and
+    its ``reason`` says that mother and child need a mutation."""
     model = MutationModel("stepwise", MutationRates.uniform(0.002), rate2=1e-6, range=0.5)
     result = locus_lr("paternity-trio", LOCUS, {"child": (a, b), "mother": (c, d),
                       "parent": parent}, FREQS, mutation=model)  # fmt: skip
     assert result.compared and result.lr > 0
     assert result.consistent is consistent
+    assert result.reason == RELATED_NEED_MUTATION
+    plain = locus_lr("paternity-trio", LOCUS, {"child": (a, b), "mother": (a, d),
+                     "parent": parent}, FREQS, mutation=model)  # fmt: skip
+    assert plain.reason is None
 
 
 # -- the combined result ---------------------------------------------------------------------
