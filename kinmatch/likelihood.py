@@ -42,6 +42,11 @@ from kinmatch.relationships import Relationship, get_relationship
 from kinmatch.verdict import VerdictRule
 
 NO_MUTATION = MutationModel()
+RELATED_NEED_MUTATION = (
+    "the persons H2 relates (a trio's mother and child, a family's members) need a mutation "
+    "among themselves here: a sample swap or a wrong pedigree?"
+)
+"""The ``reason`` of a compared locus whose H2 is impossible without mutation."""
 
 
 @dataclass(frozen=True)
@@ -182,12 +187,6 @@ def locus_lr(
         )
     reason = RELATED_NEED_MUTATION if related_need_mutation else None
     return LocusLR(locus, h1 / h2, True, consistent, h1, h2, rare, reason)
-
-
-RELATED_NEED_MUTATION = (
-    "the persons H2 relates (a trio's mother and child, a family's members) need a mutation "
-    "among themselves here: a sample swap or a wrong pedigree?"
-)
 
 
 def _likelihoods(
