@@ -11,8 +11,9 @@ rates. Some members are untyped at some loci, the POI at one, and no member at o
 one-sided locus, exact); 64 values are exclusions (LR 0).
 
 ``fixtures/forrel/make_pairs.R`` wrote every pairwise relationship as its pedigree, related
-and unrelated persons with a one-sided locus each way, and forrel's ``kinshipLR`` per locus at
-theta 0 (H2: the persons as founders, a trio's mother and child as a duo).
+and unrelated persons with a one-sided locus each way, and per locus forrel's ``kinshipLR``
+at theta 0 (H2: the persons as founders, a trio's mother and child as a duo) and pedprobr's
+likelihood ratio at theta 0.02 (H2 joined into one pedigree through untyped children).
 """
 
 from __future__ import annotations
@@ -125,15 +126,16 @@ def test_kinmatch_lr_reads_the_ped_file_and_gives_forrel_s_numbers(tmp_path: Pat
             assert got[locus]["lr"] == pytest.approx(lr, rel=TOLERANCE, abs=0), (poi, locus)
 
 
-PairKey = tuple[str, str, str, bool]
+PairKey = tuple[str, str, str, bool, float]
 
 
 def pair_values() -> dict[PairKey, dict[str, float]]:
-    """(relationship, kind, model, stationary) -> {locus: lr} from pairs.csv."""
+    """(relationship, kind, model, stationary, theta) -> {locus: lr} from pairs.csv."""
     values: dict[PairKey, dict[str, float]] = defaultdict(dict)
     with (FORREL / "pairs.csv").open(newline="") as handle:
         for row in csv.DictReader(handle):
-            key = (row["relationship"], row["kind"], row["model"], row["stationary"] == "TRUE")
+            key = (row["relationship"], row["kind"], row["model"], row["stationary"] == "TRUE",
+                   float(row["theta"]))  # fmt: skip
             values[key][canonical_locus(row["locus"])] = float(row["lr"])
     return dict(values)
 
@@ -163,22 +165,25 @@ PAIR_PROFILES = pair_profiles()
 
 
 def test_the_pairs_cover_every_relationship_and_model() -> None:
-    assert len(PAIRS) == 9 * 2 * 8
-    one_sided = [loci["D3S1358"] for (_, _, kind, _), loci in PAIRS.items() if kind == "stepwise"]
+    at_zero = [key for key in PAIRS if key[4] == 0]
+    assert len(at_zero) == 9 * 2 * 8
+    assert len({key[0] for key in PAIRS if key[4] > 0}) == 9  # every form at theta > 0 too
+    one_sided = [PAIRS[key]["D3S1358"] for key in at_zero if key[2] == "stepwise"]
     assert any(abs(lr - 1) > 1e-4 for lr in one_sided)
 
 
 @pytest.mark.parametrize("key", sorted(PAIRS), ids=lambda key: "-".join(map(str, key)))
 def test_kinship_lr_equals_forrel_s_kinship_lr(key: PairKey) -> None:
     """Every relationship, both one-sided directions (the first person untyped at vWA, the
-    second at D3S1358), per locus."""
-    name, kind, model_name, stationary = key
+    second at D3S1358), per locus; pedprobr's values at theta > 0."""
+    name, kind, model_name, stationary, theta = key
     expected = PAIRS[key]
     relationship = "parent-child" if name == "parent-child-mother" else name
     persons = {
         role: replace(p, genotypes={k: g for k, g in p.genotypes.items() if k in expected})
         for role, p in PAIR_PROFILES[(name, kind)].items()
     }
-    result = kinship_lr(relationship, persons, FREQUENCIES, mutation=model(model_name, stationary))
+    result = kinship_lr(relationship, persons, FREQUENCIES, theta=theta,
+                        mutation=model(model_name, stationary))  # fmt: skip
     for locus, lr in expected.items():
         assert result.loci[locus].lr == pytest.approx(lr, rel=TOLERANCE, abs=0), locus
