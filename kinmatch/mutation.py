@@ -165,8 +165,10 @@ def stabilize(
     ``Familias:::stabilize``). With ``M`` the matrix, ``p`` the frequencies and ``I`` the
     identity:
 
-    * ``v`` is the stationary distribution of ``M``: ``v M = v``, ``sum_i v_i = 1`` (the
-      linear system ``(M^T - I) v = 0`` with its last equation replaced by ``sum v = 1``);
+    * ``v`` is the stationary distribution of ``M``: ``v M = v``, ``sum_i v_i = 1`` (pedmut
+      solves the linear system ``(M^T - I) v = 0`` with its last equation replaced by
+      ``sum v = 1``; kinmatch reduces states, which keeps ``v`` accurate where that system
+      is ill-conditioned);
     * ``R = 1 - sum_i p_i M_ii`` is the overall mutation rate of ``(M, p)`` (pedmut's
       ``mutRate``);
     * ``d_i = R v_i / ((1 - sum_k v_k M_kk) p_i)``;
@@ -223,14 +225,7 @@ def stabilize(
     q = p / p.sum()
     diagonal = np.diag(M)
     rate = 1.0 - float(q @ diagonal)
-    system = M.T - identity
-    system[-1, :] = 1.0
-    target = np.zeros(n)
-    target[-1] = 1.0
-    try:
-        v = np.linalg.solve(system, target)
-    except np.linalg.LinAlgError:
-        v = np.full(n, np.nan)
+    v = _stationary_distribution(M)
     if not (np.all(np.isfinite(v)) and np.all(v > 0.0)):
         raise MutationModelError(
             "the stationary (PM) transformation failed: no positive stationary distribution "
@@ -248,6 +243,26 @@ def stabilize(
         )
     stabilised: Matrix = d[:, np.newaxis] * (M - identity) + identity
     return stabilised
+
+
+def _stationary_distribution(M: Matrix) -> NDArray[np.float64]:
+    """``v`` with ``v M = v`` and ``sum v = 1`` for an irreducible stochastic ``M``, by the
+    Grassmann-Taksar-Heyman state reduction (Grassmann, Taksar & Heyman 1985, Oper. Res.
+    33:1107-1116): Gaussian elimination without subtractions, so ``v`` keeps its relative
+    accuracy where ``M`` is nearly reducible (a stepwise ladder with a gap), where solving
+    ``(M^T - I) v = 0`` loses digits."""
+    P = np.array(M, dtype=np.float64)
+    n = P.shape[0]
+    for k in range(n - 1, 0, -1):
+        out = P[k, :k].sum()
+        P[:k, k] /= out
+        P[:k, :k] += np.outer(P[:k, k], P[k, :k])
+    v = np.zeros(n)
+    v[0] = 1.0
+    for k in range(1, n):
+        v[k] = v[:k] @ P[:k, k]
+    stationary: NDArray[np.float64] = v / v.sum()
+    return stationary
 
 
 def _communicating_classes(M: Matrix) -> list[list[int]]:
