@@ -14,10 +14,11 @@ LR = kappa0 + kappa1 R1 + kappa2 R2 for pairs (Thompson 1975).
 A locus is compared only when it is in the frequency table and the persons under test are
 typed there. A locus typed on one side only is **one-sided**: not compared, but its exact LR
 P(typed | H1) / P(typed | H2) still enters the product (``one_sided_exact``, the default). It
-is 1 without mutation and under a stationary model at theta 0, but not otherwise: under the
-equal, stepwise or onestep model a non-founder's own genotype is less or more probable after
-its untyped ancestors' meioses than in the population (forrel gives 0.9976-1.0046 on such
-loci). ``one_sided_exact=False`` keeps the older convention, LR 1. A locus absent from the
+is 1 without mutation, under a stationary model at theta 0, and where the person of interest
+is untyped (the relatives' pedigree is the same under H1 and H2), but not otherwise: under
+the equal, stepwise or onestep model the POI's own genotype is less or more probable after
+its untyped ancestors' meioses under H1 than as H2's founder (forrel gives 0.9976-1.0046 on
+such loci). ``one_sided_exact=False`` keeps the older convention, LR 1. A locus absent from the
 table contributes LR 1. In a trio or a couple an untyped third person is untyped in the
 pedigree, so the locus reduces to the duo.
 The allele set of a locus is the table's alleles plus the compared persons' alleles the table
@@ -174,6 +175,8 @@ def locus_lr(
                                        min_frequency, transmitter_sex)  # fmt: skip
         if h2 == 0.0:
             raise CaseError("the typed genotypes are impossible under H2", locus=locus)
+        if rel.poi not in typed:  # the relatives' pedigree is H1's and H2's: exactly 1
+            return LocusLR(locus, 1.0, False, None, h2, h2, (), f"untyped: {gap}", True)
         return LocusLR(locus, h1 / h2, False, None, h1, h2, rare, f"untyped: {gap}", True)
 
     h1, h2, (consistent, related_need_mutation), rare = _likelihoods(

@@ -18,7 +18,18 @@ Familias and forrel so that results can be compared:
 * ``avuncular``: H1 person1 is the full brother of person2's (untyped) father.
 * ``first-cousins``: H1 their (untyped) fathers are full brothers.
 
-For every pairwise relationship H2 is: person1 and person2 unrelated.
+``person2`` (``child`` in the parentage forms, the alleged father ``parent`` in the trio) is
+the **person of interest** (POI), the one who may be the missing member: a person of unknown
+origin in a search (:mod:`kinmatch.search.roles`). H2 is forrel's ``missingPersonLR`` H2: the
+POI is an unrelated founder and the typed relatives keep the pedigree H1 gives them, so that
+every relationship is the family of :mod:`kinmatch.family_lr` it describes. For the pairwise
+forms H2 is person1 as the child of their untyped ancestors of H1 and person2 unrelated; where
+person1 is a founder of H1 (the grandparent) that is two unrelated founders, forrel's
+``kinshipLR`` H2. Under a non-stationary mutation model the two H2 differ for a person1 with
+untyped parents (their meioses change person1's own genotype probability), so swapping
+person1 and person2 changes the LR there; without mutation, or stationary at theta 0, they
+are equal. A locus where the POI is untyped has LR 1 exactly: the relatives' pedigree is the
+same under both hypotheses.
 """
 
 from __future__ import annotations
@@ -44,6 +55,8 @@ class Relationship:
     parentage: bool = False
     transmitter: str | None = None
     """Role whose profile sex picks the matrix (duo); other pedigrees fix sexes."""
+    poi: str = "person2"
+    """The person of interest's role (module docstring)."""
 
     def pedigrees(self, transmitter_sex: str = "M") -> tuple[Pedigree, Pedigree]:
         """``(H1, H2)`` pedigrees; ``transmitter_sex`` only matters for the duo."""
@@ -81,12 +94,25 @@ def _couple(_: str) -> tuple[Pedigree, Pedigree]:
 _UNRELATED = Pedigree(_founders("person1", "person2"))
 
 
+def _poi_unrelated(h1: Pedigree) -> Pedigree:
+    """H2 of a pairwise form: person1 with their ancestors of ``h1``, person2 a founder."""
+    by_name = {person.name: person for person in h1.persons}
+    keep, todo = set(), ["person1"]
+    while todo:
+        name = todo.pop()
+        keep.add(name)
+        person = by_name[name]
+        todo += [parent for parent in (person.father, person.mother) if parent is not None]
+    ancestry = tuple(person for person in h1.persons if person.name in keep)
+    return Pedigree((*ancestry, Person("person2", by_name["person2"].sex)))
+
+
 def _full_siblings(_: str) -> tuple[Pedigree, Pedigree]:
     h1 = Pedigree(
         (Person("father", "M"), Person("mother", "F"),
          Person("person1", "M", "father", "mother"), Person("person2", "M", "father", "mother"))
     )  # fmt: skip
-    return h1, _UNRELATED
+    return h1, _poi_unrelated(h1)
 
 
 def _half_siblings(_: str) -> tuple[Pedigree, Pedigree]:
@@ -94,7 +120,7 @@ def _half_siblings(_: str) -> tuple[Pedigree, Pedigree]:
         (Person("father", "M"), Person("mother1", "F"), Person("mother2", "F"),
          Person("person1", "M", "father", "mother1"), Person("person2", "M", "father", "mother2"))
     )  # fmt: skip
-    return h1, _UNRELATED
+    return h1, _poi_unrelated(h1)
 
 
 def _grandparent(_: str) -> tuple[Pedigree, Pedigree]:
@@ -113,7 +139,7 @@ def _avuncular(_: str) -> tuple[Pedigree, Pedigree]:
          Person("person1", "M", "grandfather", "grandmother"),
          Person("mother", "F"), Person("person2", "M", "father", "mother"))
     )  # fmt: skip
-    return h1, _UNRELATED
+    return h1, _poi_unrelated(h1)
 
 
 def _first_cousins(_: str) -> tuple[Pedigree, Pedigree]:
@@ -125,7 +151,7 @@ def _first_cousins(_: str) -> tuple[Pedigree, Pedigree]:
          Person("person1", "M", "father1", "mother1"),
          Person("person2", "M", "father2", "mother2"))
     )  # fmt: skip
-    return h1, _UNRELATED
+    return h1, _poi_unrelated(h1)
 
 
 _PEDIGREES = {
@@ -144,11 +170,11 @@ RELATIONSHIPS: dict[str, Relationship] = {
     r.name: r
     for r in (
         Relationship("parent-child", ("child", "parent"), ("child", "parent"),
-                     parentage=True, transmitter="parent"),
+                     parentage=True, transmitter="parent", poi="child"),
         Relationship("paternity-trio", ("child", "parent", "mother"), ("child", "parent"),
-                     parentage=True),
+                     parentage=True, poi="parent"),
         Relationship("parents-child", ("child", "father", "mother"), ("child",),
-                     any_of=("father", "mother"), parentage=True),
+                     any_of=("father", "mother"), parentage=True, poi="child"),
         *(Relationship(name, _PAIR, _PAIR) for name in
           ("full-siblings", "half-siblings", "grandparent", "avuncular", "first-cousins")),
     )

@@ -233,7 +233,7 @@ class TableBuilder:
             if locus not in self.frequencies:
                 continue
             compared = not untyped_roles(rel, {*query, free_role})
-            if not compared and (query or not self.one_sided):
+            if not compared and (query or not self.one_sided or free_role != rel.poi):
                 continue  # exactly 1 for every code (no searched relationship gets here typed)
             tables.compared[li] = compared
             dictionary = tuple(dictionaries.get(locus, ()))
@@ -249,8 +249,10 @@ class TableBuilder:
         untyped: a child alone (of a duo or a couple) by :func:`child_alone`, anything else
         by the compiled likelihoods (:func:`~kinmatch.descent.descent_likelihood`, the core's
         where they do not apply). The one value the tables, the couples' tables and the
-        evidence's nulls all use."""
+        evidence's nulls all use; exactly 0 when the query is not the person of interest."""
         rel = get_relationship(relationship)
+        if rel.poi not in query:
+            return 0.0
         alleles, coded, matrices = self._comparison(locus, query)
         p = np.ascontiguousarray(alleles.frequencies, dtype=np.float64)
         if rel.name in ("parent-child", "parents-child") and list(coded) == ["child"]:

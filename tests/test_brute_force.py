@@ -1,7 +1,9 @@
 """``locus_lr`` against the brute-force twin in ``brute_force.py``, to 1e-12 relative.
 
 The H1/H2 pedigrees below are written from the relationship definitions, independently of
-:mod:`kinmatch.relationships`; typed persons carry their role names.
+:mod:`kinmatch.relationships`; typed persons carry their role names. H2 is the missing-person
+H2: the person of interest (person2, the child, the trio's alleged father) unrelated, the
+relatives with the ancestors H1 gives them.
 """
 
 from __future__ import annotations
@@ -95,7 +97,7 @@ def full_siblings(sex: str = "M") -> Pedigrees:
         ("person1", "M", "father", "mother"),
         ("person2", "M", "father", "mother"),
     ]
-    return h1, list(UNRELATED)
+    return h1, [*h1[:3], ("person2", "M", None, None)]
 
 
 def half_siblings(sex: str = "M") -> Pedigrees:
@@ -107,7 +109,7 @@ def half_siblings(sex: str = "M") -> Pedigrees:
         ("person1", "M", "father", "mother1"),
         ("person2", "M", "father", "mother2"),
     ]
-    return h1, list(UNRELATED)
+    return h1, [h1[0], h1[1], h1[3], ("person2", "M", None, None)]
 
 
 def grandparent(sex: str = "M") -> Pedigrees:
@@ -132,7 +134,7 @@ def avuncular(sex: str = "M") -> Pedigrees:
         ("mother", "F", None, None),
         ("person2", "M", "father", "mother"),
     ]
-    return h1, list(UNRELATED)
+    return h1, [*h1[:3], ("person2", "M", None, None)]
 
 
 def first_cousins(sex: str = "M") -> Pedigrees:
@@ -147,7 +149,7 @@ def first_cousins(sex: str = "M") -> Pedigrees:
         ("person1", "M", "father1", "mother1"),
         ("person2", "M", "father2", "mother2"),
     ]
-    return h1, list(UNRELATED)
+    return h1, [h1[0], h1[1], h1[2], h1[4], h1[6], ("person2", "M", None, None)]
 
 
 @dataclass(frozen=True)

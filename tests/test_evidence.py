@@ -12,6 +12,7 @@ import pytest
 from brute_force import brute_force_likelihood
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_brute_force import CASES
 
 from kinmatch import (
     AlleleFrequencies,
@@ -82,10 +83,13 @@ def brute_locus(
     sex: str,
 ) -> tuple[list[float], list[float]]:
     """(LR, P) of every genotype of the free person: LR by the core's locus_lr, P by the
-    independent brute-force twin of H2 (all typed persons founders), normalised."""
+    independent brute-force twin of H2 (its pedigree written in test_brute_force.py: the
+    POI unrelated, the relatives with their H1 ancestry), normalised."""
     alleles = frequencies.locus_alleles(locus, [a for g in query.values() for a in g])
     index = {a: i for i, a in enumerate(alleles.alleles)}
-    founders = [(role, "M", None, None) for role in [*query, free]]
+    h2 = CASES[relationship].pedigrees(sex)[1]
+    matrices = mutation.matrices(alleles)
+    paternal, maternal = matrices if matrices is not None else (None, None)
     lrs, weights = [], []
     for i, j in genotypes_of(alleles.alleles):
         genotype = make_genotype(alleles.alleles[i], alleles.alleles[j])
@@ -93,7 +97,8 @@ def brute_locus(
                           theta=theta, mutation=mutation, transmitter_sex=sex)  # fmt: skip
         typed = {role: (index[g[0]], index[g[1]]) for role, g in query.items()} | {free: (i, j)}
         lrs.append(result.lr)
-        weights.append(brute_force_likelihood(founders, typed, alleles.frequencies, theta=theta))
+        weights.append(brute_force_likelihood(h2, typed, alleles.frequencies, theta=theta,
+                                              paternal=paternal, maternal=maternal))  # fmt: skip
     total = math.fsum(weights)
     return lrs, [w / total for w in weights]
 

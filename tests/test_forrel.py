@@ -11,9 +11,11 @@ rates. Some members are untyped at some loci, the POI at one, and no member at o
 one-sided locus, exact); 64 values are exclusions (LR 0).
 
 ``fixtures/forrel/make_pairs.R`` wrote every pairwise relationship as its pedigree, related
-and unrelated persons with a one-sided locus each way, and per locus forrel's ``kinshipLR``
-at theta 0 (H2: the persons as founders, a trio's mother and child as a duo) and pedprobr's
-likelihood ratio at theta 0.02 (H2 joined into one pedigree through untyped children).
+and unrelated persons with a one-sided locus each way, and per locus forrel's
+``missingPersonLR`` at theta 0 with the relationship's person of interest as the missing
+member (H2: the POI unrelated, the relatives in the pedigree with the POI untyped) and
+pedprobr's likelihood ratio at theta 0.02 (H2 joined into one pedigree through an untyped
+child).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from kinmatch.loci import canonical_locus
 from kinmatch.mutation import MutationModel, load_mutation_rates
 from kinmatch.pedfile import read_ped
 from kinmatch.profiles import Profile
+from kinmatch.relationships import get_relationship
 
 FORREL = Path(__file__).resolve().parents[1] / "fixtures" / "forrel"
 TOLERANCE = 1e-10
@@ -168,12 +171,25 @@ def test_the_pairs_cover_every_relationship_and_model() -> None:
     at_zero = [key for key in PAIRS if key[4] == 0]
     assert len(at_zero) == 9 * 2 * 8
     assert len({key[0] for key in PAIRS if key[4] > 0}) == 9  # every form at theta > 0 too
-    one_sided = [PAIRS[key]["D3S1358"] for key in at_zero if key[2] == "stepwise"]
-    assert any(abs(lr - 1) > 1e-4 for lr in one_sided)
+    # make_pairs.R leaves its first typed person untyped at vWA, its second at D3S1358
+    first_two = {"paternity-trio": ("child", "mother"), "parents-child": ("child", "mother")}
+    poi_alone = []
+    for key in at_zero:
+        if key[2] != "stepwise" or key[3]:
+            continue
+        rel = get_relationship("parent-child" if key[0] == "parent-child-mother" else key[0])
+        roles = first_two.get(key[0], rel.required)
+        for role, locus in zip(roles, ("vWA", "D3S1358"), strict=True):
+            lr = PAIRS[key][locus]
+            if role == rel.poi:  # the POI untyped: the relatives' pedigree is H1's and H2's
+                assert lr == pytest.approx(1, rel=1e-12), (key, locus)
+            elif rel.poi == "person2":  # person2 alone, after person1's meioses under H1
+                poi_alone.append(lr)
+    assert len(poi_alone) == 5 * 2 and all(abs(lr - 1) > 1e-4 for lr in poi_alone)
 
 
 @pytest.mark.parametrize("key", sorted(PAIRS), ids=lambda key: "-".join(map(str, key)))
-def test_kinship_lr_equals_forrel_s_kinship_lr(key: PairKey) -> None:
+def test_kinship_lr_equals_forrel_s_missing_person_lr(key: PairKey) -> None:
     """Every relationship, both one-sided directions (the first person untyped at vWA, the
     second at D3S1358), per locus; pedprobr's values at theta > 0."""
     name, kind, model_name, stationary, theta = key

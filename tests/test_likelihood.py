@@ -189,19 +189,24 @@ ASYMMETRIC_WITH_MUTATION = ["grandparent", "avuncular", "parent-child"]
 def test_pairwise_symmetry(
     g1: tuple[str, str], g2: tuple[str, str], model: MutationModel, theta: float
 ) -> None:
-    for relationship in SYMMETRIC:
-        forward = locus_lr(relationship, LOCUS, {"person1": g1, "person2": g2}, FREQS,
-                           theta=theta, mutation=model).lr  # fmt: skip
-        backward = locus_lr(relationship, LOCUS, {"person1": g2, "person2": g1}, FREQS,
-                            theta=theta, mutation=model).lr  # fmt: skip
-        assert forward == pytest.approx(backward, rel=1e-12, abs=1e-300)
-    for relationship in ASYMMETRIC_WITH_MUTATION:  # symmetric without mutation
+    """Without mutation every pairwise form is symmetric in its two persons. With mutation
+    at theta 0 H1 of the symmetric forms still is, while H2 keeps person1's untyped
+    parents: swapping the persons divides the LR by the ratio of their one-sided LRs as
+    the person of interest (relationships.py), exactly."""
+    for relationship in SYMMETRIC + ASYMMETRIC_WITH_MUTATION:
         roles = RELATIONSHIPS[relationship].roles
         forward = locus_lr(relationship, LOCUS, dict(zip(roles, (g1, g2), strict=True)), FREQS,
                            theta=theta).lr  # fmt: skip
         backward = locus_lr(relationship, LOCUS, dict(zip(roles, (g2, g1), strict=True)), FREQS,
                             theta=theta).lr  # fmt: skip
         assert forward == pytest.approx(backward, rel=1e-12, abs=1e-300)
+    for relationship in SYMMETRIC:
+        forward, backward, alone1, alone2 = (
+            locus_lr(relationship, LOCUS, genotypes, FREQS, mutation=model).lr
+            for genotypes in ({"person1": g1, "person2": g2}, {"person1": g2, "person2": g1},
+                              {"person2": g1}, {"person2": g2})
+        )  # fmt: skip
+        assert forward * alone1 == pytest.approx(backward * alone2, rel=1e-12, abs=1e-300)
 
 
 @pytest.mark.parametrize("relationship", list(RELATIONSHIPS))

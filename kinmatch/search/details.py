@@ -54,7 +54,8 @@ def hit_details(
     """The details of a hit whose compared loci scored ``log10_entries`` (locus -> log10 LR,
     -inf for LR 0), with the scan's combined ``lr``. ``one_sided`` holds the exact log10 LR
     of the loci typed on one side only where the tables have it (under a mutation model);
-    the other such loci are one-sided with LR 1."""
+    the other such loci, and those where the person of interest is untyped, are one-sided
+    with LR 1."""
     rel = get_relationship(relationship)
     names = sorted({locus for role in rel.roles if role in persons
                     for locus in persons[role].genotypes}, key=locus_sort_key)  # fmt: skip
@@ -67,7 +68,7 @@ def hit_details(
             exact = one_sided.get(locus)
             if locus not in frequencies or not typed:
                 loci[locus] = LocusDetail(1.0, False, None)
-            elif exact is None:
+            elif exact is None or rel.poi not in typed:  # exactly 1 (likelihood.py)
                 loci[locus] = LocusDetail(1.0, False, None, True)
             else:
                 loci[locus] = LocusDetail(10.0**exact, False, None, True)
