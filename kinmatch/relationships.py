@@ -91,9 +91,6 @@ def _couple(_: str) -> tuple[Pedigree, Pedigree]:
     return h1, Pedigree((father, mother, Person("child", "M")))
 
 
-_UNRELATED = Pedigree(_founders("person1", "person2"))
-
-
 def _poi_unrelated(h1: Pedigree) -> Pedigree:
     """H2 of a pairwise form: person1 with their ancestors of ``h1``, person2 a founder."""
     by_name = {person.name: person for person in h1.persons}
@@ -129,7 +126,7 @@ def _grandparent(_: str) -> tuple[Pedigree, Pedigree]:
          Person("father", "M", "person1", "grandmother"), Person("mother", "F"),
          Person("person2", "M", "father", "mother"))
     )  # fmt: skip
-    return h1, _UNRELATED
+    return h1, _poi_unrelated(h1)
 
 
 def _avuncular(_: str) -> tuple[Pedigree, Pedigree]:
