@@ -19,18 +19,19 @@ when the allele set's frequencies do not sum to exactly 1 (tables within 0.005 o
 rare alleles).
 
 **The mean.** ``E[LR | query, H2] = sum_g P(query, g | H1) / sum_g P(query, g | H2)``, which is
-``P(query | H1) / P(query | H2)`` when the frequencies sum to 1. That is exactly 1 whenever
-the query's own genotype is as probable under H1 as under H2: always for a query of founders
-of H1 (the parent of a duo, a couple, the grandparent); for other queries without mutation
-(their genes are copies of distinct founder genes, and the Balding-Nichols urn is
-exchangeable) and with a stationary mutation model (``p M = p``: ``proportional``, or
+``P(query | H1) / P(query | H2)`` when the frequencies sum to 1. That is exactly 1 whenever the
+query's own genotype is as probable under H1 as under H2: always for a query that is not the
+person of interest (:mod:`kinmatch.relationships`: a registered relative keeps its H1 pedigree
+under H2: the parent of a duo, a couple, person1 of a pairwise form); for a person of interest
+without mutation (their genes are copies of distinct founder genes, and the Balding-Nichols urn
+is exchangeable) and with a stationary mutation model (``p M = p``: ``proportional``, or
 ``equal``, ``stepwise``, ``onestep`` with ``stationary=True``) at theta 0. With plain
-``equal``, ``stepwise`` or ``onestep`` (Simonsson & Mostad 2016, *Stationary mutation
-models*, FSI Genetics 23:217-225), or any mutation with theta > 0 (mutation loosens the
-urn's correlation of the two genes), the genotype of a non-founder query (the child of a
-duo, either sibling or cousin, the grandchild, the nephew) changes probability, and the
-conditional mean is that ratio, not 1 (per locus up to a few percent with the AABB rates,
-for rare alleles next to common ones). Averaged over queries it is 1
+``equal``, ``stepwise`` or ``onestep`` (Simonsson & Mostad 2016, *Stationary mutation models*,
+FSI Genetics 23:217-225), or any mutation with theta > 0 (mutation loosens the urn's
+correlation of the two genes), the genotype of a person of interest who is a non-founder of H1
+(the child of a duo, person2 of the sibling, cousin, grandparent and avuncular forms) changes
+probability, and the conditional mean is that ratio, not 1 (per locus up to a few percent with
+the AABB rates, for rare alleles next to common ones). Averaged over queries it is 1
 (tests/test_likelihood.py).
 
 **Couples** (a child against random unrelated couples, ``parents-child``): at a locus where
