@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -38,9 +38,9 @@ from kinmatch.pedigree import (
     Tree,
     Vector,
     gene_forests,
-    pedigree_likelihood,
     pedigree_likelihood_grid,
 )
+from kinmatch.peeling import peeled_likelihood, set_partitions
 
 MAX_TERMS = 200_000
 """Programs longer than this are left to the core (many founder genes at theta > 0)."""
@@ -70,17 +70,6 @@ class DescentProgram:
     term_pair: NDArray[np.int64]
     pair_first: NDArray[np.int64]
     pair_second: NDArray[np.int64]
-
-
-def _set_partitions(items: list[int]) -> Iterator[list[list[int]]]:
-    if not items:
-        yield []
-        return
-    first, rest = items[0], items[1:]
-    for partition in _set_partitions(rest):
-        yield [[first], *partition]
-        for k in range(len(partition)):
-            yield [*partition[:k], [first, *partition[k]], *partition[k + 1 :]]
 
 
 def _copies(tree: Tree, genes: Mapping[str, int], pinned: list[list[Member]]) -> list[Member]:
@@ -144,7 +133,7 @@ def descent_program(
         if len(free_copies) != len(set(free_copies)):  # a free copy with copies below it
             return None
         fixed = [(False, [len(roots) + k]) for k in range(len(pinned))]
-        for partition in _set_partitions(list(range(len(roots)))):
+        for partition in set_partitions(list(range(len(roots)))):
             weight = probability * _urn_weight(partition, theta)
             if weight == 0.0:
                 continue
@@ -240,11 +229,12 @@ def likelihood(
     matrices: tuple[Matrix, Matrix] | None = None,
 ) -> float:
     """:func:`~kinmatch.pedigree.pedigree_likelihood` by the compiled program where it
-    applies, else by the core."""
+    applies, else by peeling under the urn (:func:`kinmatch.peeling.peeled_likelihood`: a
+    branch below an untyped person costs it nothing, many untyped founders a lot)."""
     found = descent_likelihood(pedigree, genotypes, frequencies, theta=theta, matrices=matrices)
     if found is None:
-        found = pedigree_likelihood(pedigree, genotypes, frequencies, theta=theta,
-                                    matrices=matrices)  # fmt: skip
+        found = peeled_likelihood(pedigree, genotypes, frequencies, theta=theta,
+                                  matrices=matrices)  # fmt: skip
     return found
 
 

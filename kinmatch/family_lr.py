@@ -11,11 +11,11 @@ founder alleles (under H2 the POI is one more founder; the urn is exchangeable, 
 alleles after the family's gives the same law). This is forrel's ``missingPersonLR`` /
 ``kinshipLR`` and Familias' pedigree LR (Egeland, Kling & Mostad, *Relationship Inference with
 Familias and R*, 2016, ch. 3 and 4). At theta 0 both pedigrees are peeled
-(:mod:`kinmatch.peeling`: cost in the family's width); with theta > 0 the core's exact sum of
-:mod:`kinmatch.pedigree` over inheritance patterns, evaluated by its compiled twin
-(:mod:`kinmatch.descent`: the patterns listed once per family shape, each locus a compiled
-sum) where that applies, else by the core itself (its cost grows as 2^meioses, hence
-:data:`kinmatch.families.MAX_MEIOSES`).
+(:mod:`kinmatch.peeling`: cost in the family's width). With theta > 0 the core's exact sum of
+:mod:`kinmatch.pedigree` is evaluated by its compiled twin (:mod:`kinmatch.descent`: the
+inheritance patterns listed once per family shape, each locus a compiled sum) where every
+branch below a founder gene is a simple path, else by peeling under the urn (the set
+partitions of the untyped founder genes, each a peeling; nothing grows as 2^meioses).
 
 A locus is compared when it is in the frequency table, the POI is typed there and at least one
 typed member is. Where only one side is typed the locus is one-sided (not compared): with

@@ -1,9 +1,10 @@
-"""Exact single-locus pedigree likelihood at theta 0 by variable elimination (peeling).
+"""Exact single-locus pedigree likelihood by variable elimination (peeling), any theta.
 
-The same likelihood as :func:`kinmatch.pedigree.pedigree_likelihood` without sub-population
-correction, computed so that its cost grows with the pedigree's width, not as 2^meioses. The
-variables are the genes of every person (paternal slot 0, maternal slot 1); the likelihood is
-the sum over all of them of the product of
+The same likelihood as :func:`kinmatch.pedigree.pedigree_likelihood`, computed so that its
+cost grows with the pedigree's width (and, at theta > 0, with its untyped founders), not as
+2^meioses. Persons who are neither typed nor an ancestor of a typed person are dropped first
+(their genes sum to 1). The variables are the genes of every person (paternal slot 0,
+maternal slot 1); at theta 0 the likelihood is the sum over all of them of the product of
 
 * ``p[x]`` for each founder gene (Hardy-Weinberg founders),
 * ``T_sex[x, y, z] = (M_sex[x, z] + M_sex[y, z]) / 2`` for each meiosis: the parent's genes
@@ -17,6 +18,22 @@ the sum; here a phantom allele of frequency ``1 - sum(p)``, which never mutates 
 another allele and which no typed person carries, makes every such gene sum to exactly 1 and
 adds nothing to the others, so the two agree.
 
+With theta > 0 the founder genes are Balding-Nichols sequential draws (Balding & Nichols
+1994; NRC II 1996, eq. 4.10); the urn is exchangeable, so the typed founders' genes are drawn
+first, with probability ``P_fixed`` (their multiset fixes it, whatever the phase), and the
+``U`` untyped founder genes after them. Those follow the Chinese-restaurant form of the urn
+(as :mod:`kinmatch.descent`): for each set partition ``pi`` of the untyped founder genes, the
+genes of a block carry one allele, drawn with weight ``q = theta c + (1 - theta) p`` (``c``
+the typed founders' allele counts), so
+
+    L = P_fixed / prod_{k < U} (1 + (F + k - 1) theta)
+        * sum_pi prod_{B in pi} theta^(|B| - 1) (|B| - 1)! * peel(pi),
+
+with ``F`` typed founder genes and ``peel(pi)`` the elimination above with each block one
+variable of prior ``q``. The rising-factorial identity prod_{j < m} (q_a + j theta) =
+sum over partitions of m genes of prod_B q_a theta^(|B| - 1) (|B| - 1)! makes this the urn's
+law exactly; the cost is Bell(U) peelings, U counting only founders with a typed descendant.
+
 Variables are summed out one at a time, the one whose merged factor is smallest first (the
 Elston-Stewart peeling order on a pedigree without loops; any pedigree is exact, loops and
 inbreeding included, at the cost of its width). A typed person's genes range only over the
@@ -27,9 +44,11 @@ Statistical Science 18:489-514.
 
 from __future__ import annotations
 
+import math
 import string
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -37,6 +56,7 @@ from numpy.typing import NDArray
 from kinmatch.pedigree import IndexGenotype, Matrix, Pedigree, Vector
 
 Gene = tuple[str, int]
+T = TypeVar("T")
 
 
 @dataclass
@@ -50,9 +70,10 @@ def peeled_likelihood(
     genotypes: Mapping[str, IndexGenotype],
     frequencies: Vector,
     *,
+    theta: float = 0.0,
     matrices: tuple[Matrix, Matrix] | None = None,
 ) -> float:
-    """Likelihood of the typed persons' genotypes at one locus, theta 0 (module docstring).
+    """Likelihood of the typed persons' genotypes at one locus (module docstring).
 
     ``genotypes`` maps typed persons to allele-index pairs into ``frequencies``; the others
     are untyped. ``matrices`` is ``(paternal, maternal)``, None for no mutation.
@@ -63,9 +84,66 @@ def peeled_likelihood(
         raise ValueError(f"typed persons not in the pedigree: {sorted(unknown)}")
     if float(p.sum()) != 1.0:
         p, matrices = _with_phantom(p, matrices)
+    pedigree = _ancestral(pedigree, genotypes)
     domain = _domains(pedigree, genotypes, len(p))
-    factors = _factors(pedigree, genotypes, p, matrices, domain)
-    return _eliminate(factors, domain)
+    founders = [person.name for person in pedigree.persons if person.is_founder]
+    parents = [name for person in pedigree.persons for name in (person.father, person.mother)]
+    single = {f for f in founders if f not in genotypes and parents.count(f) == 1}
+    factors = _factors(pedigree, genotypes, matrices, domain, single, len(p))
+    genes = [(f, slot) for f in founders for slot in ((0,) if f in single else (0, 1))]
+    if theta == 0.0:
+        return _eliminate(factors + [_Factor((g,), p[domain[g]]) for g in genes], domain)
+    fixed = [allele for f in founders if f in genotypes for allele in genotypes[f]]
+    untyped = [gene for gene in genes if gene[0] not in genotypes]
+    counts = np.bincount(np.array(fixed, dtype=np.int64), minlength=len(p))
+    q = theta * counts + (1 - theta) * p
+    scale = _urn_probability(fixed, p, theta)
+    for k in range(len(untyped)):
+        scale /= 1 + (len(fixed) + k - 1) * theta
+    everything = np.arange(len(p), dtype=np.int64)
+    total = 0.0
+    for partition in set_partitions(untyped):
+        block_of = {gene: ("", 2 + i) for i, block in enumerate(partition) for gene in block}
+        tied = {**domain, **dict.fromkeys(block_of.values(), everything)}
+        weight = math.prod(theta ** (len(b) - 1) * math.factorial(len(b) - 1) for b in partition)
+        priors = [_Factor((("", 2 + i),), q) for i in range(len(partition))]
+        total += weight * _eliminate([_renamed(f, block_of) for f in factors] + priors, tied)
+    return scale * total
+
+
+def set_partitions(items: list[T]) -> Iterator[list[list[T]]]:
+    """Every set partition of ``items`` (Bell(len(items)) of them), each once."""
+    if not items:
+        yield []
+        return
+    first, rest = items[0], items[1:]
+    for partition in set_partitions(rest):
+        yield [[first], *partition]
+        for k in range(len(partition)):
+            yield [*partition[:k], [first, *partition[k]], *partition[k + 1 :]]
+
+
+def _urn_probability(alleles: list[int], p: Vector, theta: float) -> float:
+    """Probability of drawing ``alleles`` in this (any) order from the Balding-Nichols urn."""
+    result = 1.0
+    for m, allele in enumerate(alleles):
+        seen = alleles[:m].count(allele)
+        result *= (seen * theta + (1 - theta) * p[allele]) / (1 + (m - 1) * theta)
+    return result
+
+
+def _ancestral(pedigree: Pedigree, genotypes: Mapping[str, IndexGenotype]) -> Pedigree:
+    """The typed persons and their ancestors: anyone else's genes sum to 1 (each meiosis's
+    matrix rows and, frequencies summing to 1, each founder's urn marginal)."""
+    parents = {person.name: (person.father, person.mother) for person in pedigree.persons}
+    kept: set[str] = set()
+    stack: list[str | None] = list(genotypes)
+    while stack:
+        name = stack.pop()
+        if name is not None and name not in kept:
+            kept.add(name)
+            stack.extend(parents[name])
+    return Pedigree(tuple(person for person in pedigree.persons if person.name in kept))
 
 
 def _with_phantom(
@@ -100,25 +178,30 @@ def _domains(
 def _factors(
     pedigree: Pedigree,
     genotypes: Mapping[str, IndexGenotype],
-    p: Vector,
     matrices: tuple[Matrix, Matrix] | None,
     domain: Mapping[Gene, NDArray[np.int64]],
+    single: set[str],
+    n: int,
 ) -> list[_Factor]:
-    n = len(p)
-    transmission = {}
+    """Every factor but the founders' priors. An untyped founder with one child has one
+    gene, the one it passes on (``M_sex[x, z]``): the urn is exchangeable, so the gene it
+    keeps sums out whichever it is."""
+    transmission, matrix_of = {}, {}
     for sex, matrix in zip("MF", matrices or (np.eye(n), np.eye(n)), strict=True):
-        m = np.asarray(matrix, dtype=np.float64)
+        m = matrix_of[sex] = np.asarray(matrix, dtype=np.float64)
         transmission[sex] = (m[:, np.newaxis, :] + m[np.newaxis, :, :]) / 2  # [x, y, z]
     sexes = {person.name: person.sex for person in pedigree.persons}
     factors = []
     for person in pedigree.persons:
         own = ((person.name, 0), (person.name, 1))
-        if person.father is None or person.mother is None:
-            factors += [_Factor((gene,), p[domain[gene]]) for gene in own]
-        else:
+        if person.father is not None and person.mother is not None:
             for gene, parent in zip(own, (person.father, person.mother), strict=True):
-                genes = ((parent, 0), (parent, 1), gene)
-                table = transmission[sexes[parent]][np.ix_(*(domain[g] for g in genes))]
+                if parent in single:
+                    genes: tuple[Gene, ...] = ((parent, 0), gene)
+                    table = matrix_of[sexes[parent]][np.ix_(*(domain[g] for g in genes))]
+                else:
+                    genes = ((parent, 0), (parent, 1), gene)
+                    table = transmission[sexes[parent]][np.ix_(*(domain[g] for g in genes))]
                 factors.append(_Factor(genes, table))
         typed = genotypes.get(person.name)
         if typed is not None:
@@ -131,26 +214,37 @@ def _factors(
     return factors
 
 
+def _renamed(factor: _Factor, names: Mapping[Gene, Gene]) -> _Factor:
+    """``factor`` with genes renamed; two genes renamed alike become one (the diagonal)."""
+    genes = tuple(names.get(gene, gene) for gene in factor.genes)
+    kept = tuple(dict.fromkeys(genes))
+    if len(kept) == len(genes):
+        return _Factor(genes, factor.values)
+    letters = {gene: string.ascii_letters[i] for i, gene in enumerate(kept)}
+    spec = "".join(letters[g] for g in genes) + "->" + "".join(letters[g] for g in kept)
+    return _Factor(kept, np.einsum(spec, factor.values))
+
+
 def _eliminate(factors: list[_Factor], domain: Mapping[Gene, NDArray[np.int64]]) -> float:
     """Sum out every gene, smallest merged factor first; the product of what remains."""
-    remaining = list(factors)
-    genes = {gene for factor in remaining for gene in factor.genes}
-    while genes:
-        gene = min(sorted(genes), key=lambda g: _merged_size(g, remaining, domain))
-        touching = [f for f in remaining if gene in f.genes]
-        remaining = [f for f in remaining if gene not in f.genes]
-        kept = tuple(sorted({g for f in touching for g in f.genes} - {gene}))
-        remaining.append(_Factor(kept, _contract(touching, kept)))
-        genes.discard(gene)
-    return float(np.prod([float(f.values) for f in remaining]))
-
-
-def _merged_size(
-    gene: Gene, factors: list[_Factor], domain: Mapping[Gene, NDArray[np.int64]]
-) -> int:
-    """Entries of the factor that summing out ``gene`` would create (before the sum)."""
-    merged = {g for f in factors if gene in f.genes for g in f.genes}
-    return int(np.prod([len(domain[g]) for g in merged]))
+    size = {gene: len(values) for gene, values in domain.items()}
+    remaining = dict(enumerate(factors))
+    where: dict[Gene, set[int]] = {}
+    for index, factor in remaining.items():
+        for gene in factor.genes:
+            where.setdefault(gene, set()).add(index)
+    fresh = len(factors)
+    while where:
+        merged = {gene: {g for i in found for g in remaining[i].genes}
+                  for gene, found in where.items()}  # fmt: skip
+        gene = min(sorted(merged), key=lambda g: math.prod(size[x] for x in merged[g]))
+        kept = tuple(sorted(merged[gene] - {gene}))
+        used = [remaining.pop(i) for i in sorted(where.pop(gene))]
+        for other in kept:
+            where[other] = {i for i in where[other] if i in remaining} | {fresh}
+        remaining[fresh] = _Factor(kept, _contract(used, kept))
+        fresh += 1
+    return math.prod(float(f.values) for f in remaining.values())
 
 
 def _contract(factors: list[_Factor], kept: tuple[Gene, ...]) -> NDArray[np.float64]:
@@ -162,6 +256,6 @@ def _contract(factors: list[_Factor], kept: tuple[Gene, ...]) -> NDArray[np.floa
     spec = ",".join("".join(letters[g] for g in f.genes) for f in factors)
     output = "".join(letters[g] for g in kept)
     result: NDArray[np.float64] = np.einsum(
-        f"{spec}->{output}", *(f.values for f in factors), optimize=True
+        f"{spec}->{output}", *(f.values for f in factors), optimize=len(factors) > 2
     )
     return result

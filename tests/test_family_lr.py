@@ -245,14 +245,6 @@ def largest_alleles(persons: int) -> int:
     return max(2, min(4, int((4**10) ** (1 / (2 * (persons + 1))) + 1e-9)))
 
 
-def light(shape: Shape) -> bool:
-    """Whether theta > 0 is quick for this family: the core sums 2^meioses inheritance
-    vectors times the two orders of each typed heterozygote's alleles (seconds at 8 meioses
-    and 6 typed heterozygotes), so keep meioses + typed persons + the POI at most 11."""
-    meioses = 2 * sum(1 for _, _, father, _ in shape.persons if father is not None)
-    return meioses + len(shape.typed) + 1 <= 11
-
-
 def profiles_of(locus: Locus, typed: Mapping[str, tuple[int, int]]) -> dict[str, Profile]:
     return {name: Profile(f"S-{name}", {LOCUS: locus.genotype(g)}) for name, g in typed.items()}
 
@@ -279,7 +271,7 @@ def test_family_locus_lr_equals_the_brute_force_twin(data: st.DataObject) -> Non
     shape = data.draw(shapes(), label="shape")
     family = shape.family()
     n = data.draw(st.integers(2, largest_alleles(len(shape.persons))), label="n")
-    locus = data.draw(loci(n, thetas=THETAS if light(shape) else st.just(0.0)), label="locus")
+    locus = data.draw(loci(n), label="locus")
     typed = {name: data.draw(genotypes(n), label=name) for name in shape.typed}
     poi_g = data.draw(genotypes(n), label="poi")
     poi_sex = data.draw(st.sampled_from("MF"), label="poi sex")
@@ -571,11 +563,9 @@ def test_expected_lr_under_h2_is_one(kind: str, data: st.DataObject) -> None:
     P(g | family, H2) = P(family, POI = g | H2) / P(family | H2) (h2 of each g over their
     sum, which is checked against the core's likelihood of the family alone)."""
     subdivided = data.draw(st.booleans(), label="theta > 0")
-    # theta > 0 runs the core (2^meioses inheritance vectors) for each of the POI's genotypes
-    shape = data.draw(shapes(5 if subdivided else 6), label="shape")
+    shape = data.draw(shapes(6), label="shape")
     family = shape.family()
-    n = data.draw(st.integers(2, 3 if subdivided else 4), label="n")
-    assume(light(shape) or not subdivided)
+    n = data.draw(st.integers(2, 4), label="n")
     thetas = st.sampled_from([0.02, 0.1]) | st.floats(0.001, 0.3) if subdivided else st.just(0.0)
     locus = data.draw(loci(n, kinds=(kind,), thetas=thetas), label="locus")
     try:

@@ -1,4 +1,5 @@
-"""Peeling (variable elimination) against the brute-force twin and the core, theta 0."""
+"""Peeling (variable elimination) against the brute-force twin and the core, theta 0 and
+theta > 0 (the urn's set partitions of the untyped founder genes)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from brute_force import brute_force_likelihood
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kinmatch import descent
 from kinmatch.pedigree import Pedigree, Person, pedigree_likelihood
 from kinmatch.peeling import peeled_likelihood
 
@@ -43,10 +45,13 @@ def loci(draw: st.DrawFn, largest: int) -> tuple[np.ndarray, tuple[np.ndarray, n
     return weights / weights.sum(), matrices
 
 
-@settings(max_examples=300, deadline=None)
-@given(pedigrees(), st.data())
+THETAS = st.sampled_from([0.0, 0.0, 0.01, 0.3])
+
+
+@settings(max_examples=400, deadline=None)
+@given(pedigrees(), THETAS, st.data())
 def test_peeling_equals_the_brute_force_and_the_core(
-    persons: list[TwinPerson], data: st.DataObject
+    persons: list[TwinPerson], theta: float, data: st.DataObject
 ) -> None:
     # the twin's tensor has n^(2 persons) entries: at most 4^10
     largest = max(n for n in range(1, 5) if n ** (2 * len(persons)) <= 4**10)
@@ -59,20 +64,21 @@ def test_peeling_equals_the_brute_force_and_the_core(
         for name in typed_names
     }
     paternal, maternal = matrices if matrices is not None else (None, None)
-    twin = brute_force_likelihood(persons, typed, p, paternal=paternal, maternal=maternal)
+    twin = brute_force_likelihood(persons, typed, p, theta=theta, paternal=paternal,
+                                  maternal=maternal)  # fmt: skip
     got = peeled_likelihood(Pedigree(tuple(Person(*person) for person in persons)), typed, p,
-                            matrices=matrices)  # fmt: skip
+                            theta=theta, matrices=matrices)  # fmt: skip
     assert got == pytest.approx(twin, rel=1e-12, abs=1e-300)
     if len(persons) <= 5:  # the core enumerates 2^meioses inheritance vectors
         core = pedigree_likelihood(Pedigree(tuple(Person(*person) for person in persons)), typed,
-                                   p, matrices=matrices)  # fmt: skip
+                                   p, theta=theta, matrices=matrices)  # fmt: skip
         assert got == pytest.approx(core, rel=1e-12, abs=1e-300)
 
 
-@settings(max_examples=150, deadline=None)
-@given(pedigrees(max_persons=5), st.floats(0.9, 1.1), st.data())
+@settings(max_examples=200, deadline=None)
+@given(pedigrees(max_persons=5), st.floats(0.9, 1.1), THETAS, st.data())
 def test_frequencies_off_one_as_the_core(
-    persons: list[TwinPerson], total: float, data: st.DataObject
+    persons: list[TwinPerson], total: float, theta: float, data: st.DataObject
 ) -> None:
     """Frequencies that do not sum to 1: the core counts a gene no typed person inherits as
     1, and so does peeling (its phantom allele)."""
@@ -86,8 +92,8 @@ def test_frequencies_off_one_as_the_core(
         for name in typed_names
     }
     pedigree = Pedigree(tuple(Person(*person) for person in persons))
-    got = peeled_likelihood(pedigree, typed, p, matrices=matrices)
-    core = pedigree_likelihood(pedigree, typed, p, matrices=matrices)
+    got = peeled_likelihood(pedigree, typed, p, theta=theta, matrices=matrices)
+    core = pedigree_likelihood(pedigree, typed, p, theta=theta, matrices=matrices)
     assert got == pytest.approx(core, rel=1e-12, abs=1e-300)
 
 
@@ -109,3 +115,23 @@ def test_a_fourteen_person_pedigree_equals_the_core() -> None:
     got = peeled_likelihood(pedigree, typed, p, matrices=matrices)
     core = pedigree_likelihood(pedigree, typed, p, matrices=matrices)
     assert got == pytest.approx(core, rel=1e-12)
+
+
+def test_a_branch_below_an_untyped_person_is_peeled_at_theta() -> None:
+    """Both paternal grandparents and a full sibling: the untyped father's gene reaches both
+    children, which the compiled program does not cover. ``descent.likelihood`` then peels
+    under the urn, and equals the core."""
+    persons = [("gf", "M", None, None), ("gm", "F", None, None), ("father", "M", "gf", "gm"),
+               ("mother", "F", None, None), ("sib", "F", "father", "mother"),
+               ("child", "M", "father", "mother")]  # fmt: skip
+    pedigree = Pedigree(tuple(Person(*person) for person in persons))
+    typed = {"gf": (0, 1), "gm": (2, 3), "sib": (1, 4), "child": (1, 2)}
+    p = np.array([0.1, 0.15, 0.2, 0.25, 0.3])
+    raw = np.eye(5) * 30 + 1.0
+    matrices = (raw / raw.sum(1, keepdims=True), raw / raw.sum(1, keepdims=True))
+    want = pedigree_likelihood(pedigree, typed, p, theta=0.05, matrices=matrices)
+    assert descent.descent_program(pedigree, tuple(sorted(typed)), None, 0.05) is None
+    got = descent.likelihood(pedigree, typed, p, theta=0.05, matrices=matrices)
+    peeled = peeled_likelihood(pedigree, typed, p, theta=0.05, matrices=matrices)
+    assert got == peeled
+    assert got == pytest.approx(want, rel=1e-12)
