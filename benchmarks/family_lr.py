@@ -5,20 +5,25 @@ each shape on 23 loci.
 
 Shapes (the missing member is always the child; everyone not listed is untyped): mother +
 full sibling; both paternal grandparents; father + paternal half-sibling; mother + maternal
-uncle; father + mother + full sibling; two full siblings; grandmother + maternal aunt. The
-relatives and the POI (the true missing child) are simulated Mendelian, without mutation,
-from the US Caucasian NIST 1036 table (its frequencies rescaled to sum 1) on the CODIS 20 loci
-plus Penta E, D6S1043 and Penta D. Each shape is timed with :func:`kinmatch.family_lr` under
-three settings: (a) no mutation, theta 0; (b) stepwise (STRBase/AABB rates, 0.002 where a
-locus has none, rate2 1e-6, range 0.5), theta 0; (c) the same stepwise model, theta 0.01.
-A time is the best of ``--repeats`` calls after one warm-up call (which builds the mutation
-matrices the later calls find cached), in ms per LR of one POI against one family on all
-loci.
+uncle; father + mother + full sibling; two full siblings; grandmother + maternal aunt (the
+issue's seven); then two where an untyped member passes genes to several typed relatives:
+both paternal grandparents + full sibling, and paternal uncle + maternal aunt + full sibling
+(10 persons, 12 meioses, all four grandparents and both parents untyped). The relatives and
+the POI (the true missing child) are simulated Mendelian, without mutation, from the US
+Caucasian NIST 1036 table (its frequencies rescaled to sum 1) on the CODIS 20 loci plus Penta
+E, D6S1043 and Penta D. Each shape is timed with :func:`kinmatch.family_lr` under three
+settings: (a) no mutation, theta 0; (b) stepwise (STRBase/AABB rates, 0.002 where a locus has
+none, rate2 1e-6, range 0.5), theta 0; (c) the same stepwise model, theta 0.01. A time is the
+best of ``--repeats`` calls after one warm-up call (which builds the mutation matrices and the
+compiled programs the later calls find cached), in ms per LR of one POI against one family on
+all loci.
 
-At theta 0 both pedigrees are peeled (:mod:`kinmatch.peeling`); with theta > 0 the core's sum
-over inheritance patterns is evaluated by its compiled twin (:mod:`kinmatch.descent`: the
-patterns listed once per family shape, then a Numba sum per locus), so its cost grows with
-the meioses (2^meioses patterns, listed once) and the typed persons.
+At theta 0 both pedigrees are peeled (:mod:`kinmatch.peeling`). With theta > 0 the last
+column says how: "compiled" is the core's sum over inheritance patterns evaluated by its
+compiled twin (:mod:`kinmatch.descent`: the patterns listed once per family shape, then a
+Numba sum per locus); "peeled, U genes" is peeling under the urn, one peeling per set
+partition of the U untyped founder genes that reach a typed person (up to swapping a
+founder's two genes), where a gene branches below an untyped member.
 
 Prints a Markdown table and, last, one line
 ``family_lr_ms_max=... plain_ms_max=... stepwise_ms_max=... stepwise_theta_ms_max=...`` (the
@@ -40,13 +45,14 @@ from pathlib import Path
 
 import numpy as np
 
-from kinmatch import AlleleFrequencies, MutationModel, Profile, load_frequencies
+from kinmatch import AlleleFrequencies, MutationModel, Profile, descent, load_frequencies
 from kinmatch.alleles import Genotype, make_genotype
 from kinmatch.families import Family, Member, make_family
 from kinmatch.family_lr import family_lr
 from kinmatch.likelihood import KinshipResult
 from kinmatch.loci import CHINA_PATERNITY_19, CODIS_20
 from kinmatch.mutation import load_mutation_rates
+from kinmatch.peeling import urn_genes
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLE = ROOT / "fixtures" / "freq_US-Cauc_NIST1036.csv"
@@ -94,6 +100,19 @@ SHAPES: dict[str, list[Row]] = {
         ("mother", "F", "gf", "gm", False), ("aunt", "F", "gf", "gm", True),
         ("father", "M", None, None, False), _CHILD,
     ],
+    # beyond the issue's seven: an untyped member passing genes to several typed relatives
+    "both paternal grandparents + full sibling": [
+        ("gf", "M", None, None, True), ("gm", "F", None, None, True),
+        ("father", "M", "gf", "gm", False), ("mother", "F", None, None, False),
+        ("sib", "F", "father", "mother", True), _CHILD,
+    ],
+    "paternal uncle + maternal aunt + full sibling": [
+        ("gf", "M", None, None, False), ("gm", "F", None, None, False),
+        ("mgf", "M", None, None, False), ("mgm", "F", None, None, False),
+        ("father", "M", "gf", "gm", False), ("uncle", "M", "gf", "gm", True),
+        ("mother", "F", "mgf", "mgm", False), ("aunt", "F", "mgf", "mgm", True),
+        ("sib", "F", "father", "mother", True), _CHILD,
+    ],
 }  # fmt: skip
 
 
@@ -109,6 +128,7 @@ def settings() -> dict[str, tuple[float, MutationModel]]:
 
 
 KEYS = ("plain_ms_max", "stepwise_ms_max", "stepwise_theta_ms_max")
+KEYS_THETA = "stepwise, theta 0.01"
 
 
 @dataclass(frozen=True)
@@ -123,6 +143,15 @@ class Case:
     def lr(self, table: AlleleFrequencies, theta: float, mutation: MutationModel) -> KinshipResult:
         return family_lr(self.poi, self.family, self.profiles, table, theta=theta,
                          mutation=mutation)  # fmt: skip
+
+    def theta_method(self, theta: float) -> str:
+        """How theta > 0 is computed under H1: the compiled program, or peeling under the
+        urn over this many untyped founder genes."""
+        pedigree = self.family.pedigree(poi="poi")
+        typed = tuple(sorted([*self.family.typed, "poi"]))
+        if descent.descent_program(pedigree, typed, None, theta) is not None:
+            return "compiled"
+        return f"peeled, {urn_genes(pedigree, typed)} genes"
 
 
 def simulate(
@@ -183,8 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Machine: {machine()}")
     print(f"Table: {TABLE.name}; {len(loci)} loci: {', '.join(loci)}")
     print(f"Mutation rates: {RATES.name} (0.002 where missing), rate2 1e-6, range 0.5\n")
-    print("| shape | persons | meioses | typed | " + " | ".join(f"{s} (ms)" for s in grid) + " |")
-    print("|---|---:|---:|---:|" + "---:|" * len(grid))
+    print("| shape | persons | meioses | typed | " + " | ".join(f"{s} (ms)" for s in grid)
+          + " | theta > 0 by |")  # fmt: skip
+    print("|---|---:|---:|---:|" + "---:|" * len(grid) + "---|")
     worst = dict.fromkeys(KEYS, 0.0)
     for number, (name, rows) in enumerate(SHAPES.items()):
         case = simulate(name, rows, table, loci, args.seed + number)
@@ -199,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
             cells.append(f"{ms:.1f}")
         family = case.family
         print(f"| {name} | {len(family.members)} | {family.meioses} | {len(family.typed)} | "
-              + " | ".join(cells) + " |")  # fmt: skip
+              + " | ".join(cells) + f" | {case.theta_method(grid[KEYS_THETA][0])} |")  # fmt: skip
     shown = " ".join(argv if argv is not None else sys.argv[1:])
     print(f"\nCommand: .venv/bin/python benchmarks/family_lr.py {shown}".rstrip())
     values = {"family_lr_ms_max": max(worst.values()), **worst}

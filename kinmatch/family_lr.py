@@ -129,7 +129,10 @@ def family_locus_lr(
             return peeled_likelihood(pedigree, coded, p, matrices=matrices)
         return descent.likelihood(pedigree, coded, p, theta=theta, matrices=matrices)
 
-    h1, h2 = likelihood(h1_pedigree), likelihood(h2_pedigree)
+    try:
+        h1, h2 = likelihood(h1_pedigree), likelihood(h2_pedigree)
+    except CaseError as exc:  # too many untyped founders for theta > 0
+        raise exc.located(family=family.family_id, locus=locus) from None
     if not typed:
         if h2 == 0.0:
             raise CaseError("the person of interest's genotype is impossible", locus=locus)

@@ -46,15 +46,20 @@ from __future__ import annotations
 
 import math
 import string
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
+from kinmatch.errors import CaseError
 from kinmatch.pedigree import IndexGenotype, Matrix, Pedigree, Vector
 
+MAX_URN_GENES = 8
+"""Most untyped founder genes reaching a typed person at theta > 0 (:func:`urn_genes`; 712
+peelings for four founders, about 1.5 s per locus for ten persons; five founders would take
+10,457, about 20 s). Only families the compiled program does not cover get here."""
 Gene = tuple[str, int]
 T = TypeVar("T")
 
@@ -84,17 +89,20 @@ def peeled_likelihood(
         raise ValueError(f"typed persons not in the pedigree: {sorted(unknown)}")
     if float(p.sum()) != 1.0:
         p, matrices = _with_phantom(p, matrices)
-    pedigree = _ancestral(pedigree, genotypes)
+    pedigree, single, genes = _founder_genes(pedigree, genotypes)
     domain = _domains(pedigree, genotypes, len(p))
-    founders = [person.name for person in pedigree.persons if person.is_founder]
-    parents = [name for person in pedigree.persons for name in (person.father, person.mother)]
-    single = {f for f in founders if f not in genotypes and parents.count(f) == 1}
     factors = _factors(pedigree, genotypes, matrices, domain, single, len(p))
-    genes = [(f, slot) for f in founders for slot in ((0,) if f in single else (0, 1))]
     if theta == 0.0:
         return _eliminate(factors + [_Factor((g,), p[domain[g]]) for g in genes], domain)
-    fixed = [allele for f in founders if f in genotypes for allele in genotypes[f]]
     untyped = [gene for gene in genes if gene[0] not in genotypes]
+    if len(untyped) > MAX_URN_GENES:
+        raise CaseError(
+            f"{len(untyped)} untyped founder genes reach a typed person here: the exact "
+            f"likelihood at theta > 0 supports at most {MAX_URN_GENES} when an untyped "
+            "member passes a gene to several typed relatives; type more founders, or use "
+            "theta 0"
+        )
+    fixed = [genotypes[name][slot] for name, slot in genes if name in genotypes]
     counts = np.bincount(np.array(fixed, dtype=np.int64), minlength=len(p))
     q = theta * counts + (1 - theta) * p
     scale = _urn_probability(fixed, p, theta)
@@ -102,13 +110,46 @@ def peeled_likelihood(
         scale /= 1 + (len(fixed) + k - 1) * theta
     everything = np.arange(len(p), dtype=np.int64)
     total = 0.0
-    for partition in set_partitions(untyped):
+    for partition, orbit in _partition_orbits(untyped):
         block_of = {gene: ("", 2 + i) for i, block in enumerate(partition) for gene in block}
         tied = {**domain, **dict.fromkeys(block_of.values(), everything)}
         weight = math.prod(theta ** (len(b) - 1) * math.factorial(len(b) - 1) for b in partition)
         priors = [_Factor((("", 2 + i),), q) for i in range(len(partition))]
-        total += weight * _eliminate([_renamed(f, block_of) for f in factors] + priors, tied)
+        peeled = _eliminate([_renamed(f, block_of) for f in factors] + priors, tied)
+        total += orbit * weight * peeled
     return scale * total
+
+
+def urn_genes(pedigree: Pedigree, typed: Collection[str]) -> int:
+    """How many untyped founder genes the urn's partitions run over (module docstring)."""
+    _, _, genes = _founder_genes(pedigree, typed)
+    return sum(1 for name, _ in genes if name not in typed)
+
+
+def _founder_genes(
+    pedigree: Pedigree, typed: Collection[str]
+) -> tuple[Pedigree, set[str], list[Gene]]:
+    """The typed persons and their ancestors, the untyped founders among them with one child,
+    and every founder gene (one for such a founder: the one it passes on)."""
+    pedigree = _ancestral(pedigree, typed)
+    founders = [person.name for person in pedigree.persons if person.is_founder]
+    parents = [name for person in pedigree.persons for name in (person.father, person.mother)]
+    single = {f for f in founders if f not in typed and parents.count(f) == 1}
+    genes = [(f, slot) for f in founders for slot in ((0,) if f in single else (0, 1))]
+    return pedigree, single, genes
+
+
+def _partition_orbits(genes: list[Gene]) -> list[tuple[list[list[Gene]], int]]:
+    """The set partitions of ``genes`` up to swapping a founder's two genes, each with how
+    many partitions it stands for. A founder's genes are exchangeable (same prior, symmetric
+    transmission, no genotype), so partitions with the same blocks of founder names peel to
+    the same value: 712 orbits instead of Bell(8) = 4,140 partitions for four founders."""
+    orbits: dict[tuple[tuple[str, ...], ...], tuple[list[list[Gene]], int]] = {}
+    for partition in set_partitions(genes):
+        key = tuple(sorted(tuple(sorted(name for name, _ in block)) for block in partition))
+        found = orbits.get(key)
+        orbits[key] = (partition, 1) if found is None else (found[0], found[1] + 1)
+    return list(orbits.values())
 
 
 def set_partitions(items: list[T]) -> Iterator[list[list[T]]]:
@@ -132,12 +173,12 @@ def _urn_probability(alleles: list[int], p: Vector, theta: float) -> float:
     return result
 
 
-def _ancestral(pedigree: Pedigree, genotypes: Mapping[str, IndexGenotype]) -> Pedigree:
+def _ancestral(pedigree: Pedigree, typed: Collection[str]) -> Pedigree:
     """The typed persons and their ancestors: anyone else's genes sum to 1 (each meiosis's
     matrix rows and, frequencies summing to 1, each founder's urn marginal)."""
     parents = {person.name: (person.father, person.mother) for person in pedigree.persons}
     kept: set[str] = set()
-    stack: list[str | None] = list(genotypes)
+    stack: list[str | None] = list(typed)
     while stack:
         name = stack.pop()
         if name is not None and name not in kept:

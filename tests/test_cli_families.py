@@ -21,6 +21,7 @@ import pytest
 from kinmatch import kinship_lr, load_frequencies, read_profiles
 from kinmatch.families import MAX_PERSONS, read_families
 from kinmatch.pedfile import write_ped
+from kinmatch.peeling import MAX_URN_GENES
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "fixtures" / "examples"
@@ -51,6 +52,16 @@ def too_large() -> str:
     rows += [f"K09,c{i},gf,gm,F,," for i in range(MAX_PERSONS - 2)]
     rows += ["K09,x,gf,gm,M,,1"]
     return "\n".join(rows) + "\n"
+
+
+URN_TOO_LARGE = (
+    "K10,gf,,,M,,\nK10,gm,,,F,,\nK10,mgf,,,M,,\nK10,mgm,,,F,,\nK10,father,gf,gm,M,,\n"
+    "K10,uncle,gf,gm,M,,\nK10,mother,mgf,mgm,F,,\nK10,aunt,mgf,mgm,F,K04-S2,\n"
+    "K10,wife,,,F,,\nK10,c1,uncle,wife,F,K04-HS,\nK10,c2,uncle,wife,M,K04-COUS,\n"
+    "K10,son,father,mother,M,,1\n"
+)
+"""Twelve persons, 14 meioses: four untyped grandparents with two children each, the uncle's
+untyped wife, the untyped uncle passing genes to both typed cousins (no compiled program)."""
 
 
 def ped_with_bad_allele(tmp: Path) -> Path:
@@ -167,6 +178,26 @@ def test_a_bad_family_is_refused_by_name(
     quoted = {g for g in genotypes_of_examples() if re.search(rf"(?<![\d.]){re.escape(g)}(?![\d.])",
                                                                message)}  # fmt: skip
     assert not quoted, (quoted, done.stderr)
+
+
+def test_too_many_untyped_founders_at_theta_is_a_case_error(tmp_path: Path) -> None:
+    """At theta > 0 a family the compiled program does not cover and whose untyped founder
+    genes exceed the limit is not computed: the case reports why (family, locus, the limit,
+    what to do), exit 3, no traceback, no genotype; at theta 0 it is computed."""
+    out = tmp_path / "out.jsonl"
+    cases = CASES.replace("K01", "K10")
+    done = run(*lr(tmp_path, URN_TOO_LARGE, cases, "--theta", "0.01", "--out", str(out)))
+    assert done.returncode == 3, (done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr
+    (record,) = [json.loads(line) for line in out.read_text().splitlines()]
+    assert record["lr"] is None
+    for text in ("family 'K10'", "locus", f"{MAX_URN_GENES + 2} untyped founder genes",
+                 f"at most {MAX_URN_GENES}", "theta 0"):  # fmt: skip
+        assert text in record["error"], record["error"]
+    assert not {g for g in genotypes_of_examples() if g in record["error"] + done.stderr}
+    done = run(*lr(tmp_path, URN_TOO_LARGE, cases, "--out", str(out)))
+    assert done.returncode == 0, done.stderr
+    assert json.loads(out.read_text())["lr"] > 0
 
 
 def test_a_family_gives_the_trio_lr_and_names_its_family(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from kinmatch import descent
 from kinmatch.pedigree import Pedigree, Person, pedigree_likelihood
-from kinmatch.peeling import peeled_likelihood
+from kinmatch.peeling import _partition_orbits, peeled_likelihood, urn_genes
 
 
 @st.composite
@@ -135,3 +135,31 @@ def test_a_branch_below_an_untyped_person_is_peeled_at_theta() -> None:
     peeled = peeled_likelihood(pedigree, typed, p, theta=0.05, matrices=matrices)
     assert got == peeled
     assert got == pytest.approx(want, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("typed", "want"),
+    [
+        ({"mother", "uncle", "child"}, 5),  # grandparents 2 + 2, the father one gene
+        ({"mother", "child"}, 3),  # the uncle dropped: the grandparents one child each
+        ({"gf", "child"}, 2),  # a typed founder draws none: the grandmother 1, the father 1
+        ({"uncle"}, 2),  # the uncle's parents only, one child each once the rest is dropped
+    ],
+)
+def test_urn_genes_counts_the_founder_genes_that_reach_a_typed_person(
+    typed: set[str], want: int
+) -> None:
+    persons = [("gf", "M", None, None), ("gm", "F", None, None), ("mother", "F", "gf", "gm"),
+               ("uncle", "M", "gf", "gm"), ("father", "M", None, None),
+               ("child", "M", "father", "mother"), ("spouse", "F", None, None)]  # fmt: skip
+    assert urn_genes(Pedigree(tuple(Person(*person) for person in persons)), typed) == want
+
+
+def test_partition_orbits_are_the_multiset_partitions() -> None:
+    """Up to swapping each founder's two genes, the set partitions of k founders' genes are
+    the partitions of the multiset {1, 1, 2, 2, ..., k, k} (OEIS A020555: 2, 9, 66, 712,
+    10457), and the orbits' sizes add up to the Bell numbers (2, 15, 203, 4140, 115975)."""
+    for k, orbits, bell in [(1, 2, 2), (2, 9, 15), (3, 66, 203), (4, 712, 4140)]:
+        genes = [(f"f{i}", slot) for i in range(k) for slot in (0, 1)]
+        found = _partition_orbits(genes)
+        assert len(found) == orbits and sum(size for _, size in found) == bell
