@@ -7,12 +7,13 @@ import numpy as np
 import pytest
 from brute_force import Person as TwinPerson
 from brute_force import brute_force_likelihood
-from hypothesis import given, settings
+from hypothesis import assume, event, given, settings, target
 from hypothesis import strategies as st
+from test_family_lr import Shape, shapes
 
 from kinmatch import descent
 from kinmatch.pedigree import Pedigree, Person, pedigree_likelihood
-from kinmatch.peeling import _partition_orbits, peeled_likelihood, urn_genes
+from kinmatch.peeling import MAX_URN_GENES, _partition_orbits, peeled_likelihood, urn_genes
 
 
 @st.composite
@@ -163,3 +164,29 @@ def test_partition_orbits_are_the_multiset_partitions() -> None:
         genes = [(f"f{i}", slot) for i in range(k) for slot in (0, 1)]
         found = _partition_orbits(genes)
         assert len(found) == orbits and sum(size for _, size in found) == bell
+
+
+@settings(max_examples=600, deadline=None)
+@given(shapes(max_persons=10), st.data())
+def test_every_family_of_ten_persons_is_computed_at_theta(
+    shape: Shape, data: st.DataObject
+) -> None:
+    """A family of at most 10 persons and 12 meioses is never refused at theta > 0, whoever
+    is typed at a locus: where the compiled program does not cover it, its urn has at most
+    MAX_URN_GENES genes. (Why: an urn gene needs a parent-child link of its own (a founder
+    with two genes has two children or more), so 9 genes need 5 founders or more and 9 of
+    the at most 2 x 5 links of their 5 non-founders; the program fails on an untyped
+    non-founder with two children, 2 links more, or on a program over MAX_TERMS. Random
+    families rarely come near: this checks the argument where they do.)"""
+    meioses = 2 * sum(1 for _, _, father, _ in shape.persons if father is not None)
+    assume(meioses <= 12)
+    family = shape.family()
+    typed = data.draw(st.sets(st.sampled_from(shape.typed), min_size=1)) | {"poi"}
+    h1 = family.pedigree(poi="poi")
+    h2 = Pedigree((*family.pedigree().persons, Person("poi", "M")))
+    genes = {pedigree: urn_genes(pedigree, typed) for pedigree in (h1, h2)}
+    event(f"{genes[h1]} urn genes")
+    target(float(genes[h1]))  # steer the search toward large urns
+    for pedigree in (h1, h2):
+        if genes[pedigree] > MAX_URN_GENES:
+            assert descent.descent_program(pedigree, tuple(sorted(typed)), None, 0.01) is not None
