@@ -40,8 +40,8 @@ from kinmatch.profiles import Profile
 MAX_PERSONS = 12
 """Most persons in a family (the missing member and untyped persons included)."""
 MAX_MEIOSES = 14
-"""Most meioses in a family: two per non-founder. The exact core sums over 2^meioses
-inheritance vectors (:mod:`kinmatch.pedigree`)."""
+"""Most meioses in a family: two per non-founder. At theta > 0 the compiled program lists
+2^meioses inheritance patterns once per family shape (:mod:`kinmatch.descent`)."""
 
 FAMILY_COLUMNS: tuple[str, ...] = (
     "family_id", "person_id", "father", "mother", "sex", "sample_id", "missing",
