@@ -32,7 +32,9 @@ the typed founders' allele counts), so
 with ``F`` typed founder genes and ``peel(pi)`` the elimination above with each block one
 variable of prior ``q``. The rising-factorial identity prod_{j < m} (q_a + j theta) =
 sum over partitions of m genes of prod_B q_a theta^(|B| - 1) (|B| - 1)! makes this the urn's
-law exactly; the cost is Bell(U) peelings, U counting only founders with a typed descendant.
+law exactly. Partitions that differ only by swapping a founder's two genes peel alike, so
+the cost is one peeling per partition of the multiset of founder names (fewer than Bell(U)),
+U counting only the founder genes that reach a typed person.
 
 Variables are summed out one at a time, the one whose merged factor is smallest first (the
 Elston-Stewart peeling order on a pedigree without loops; any pedigree is exact, loops and
@@ -57,9 +59,10 @@ from kinmatch.errors import CaseError
 from kinmatch.pedigree import IndexGenotype, Matrix, Pedigree, Vector
 
 MAX_URN_GENES = 8
-"""Most untyped founder genes reaching a typed person at theta > 0 (:func:`urn_genes`; 712
-peelings for four founders, about 1.5 s per locus for ten persons; five founders would take
-10,457, about 20 s). Only families the compiled program does not cover get here."""
+"""Most untyped founder genes reaching a typed person at theta > 0 (:func:`urn_genes`): four
+founders take 712 peelings (14 s per LR on 23 loci for the ten-person family of
+``benchmarks/family_lr.py``), five would take 10,457 (20 s per locus). Only families the
+compiled program does not cover get here."""
 Gene = tuple[str, int]
 T = TypeVar("T")
 
