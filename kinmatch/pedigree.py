@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TypeAlias
@@ -85,6 +85,18 @@ class Pedigree:
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(person.name for person in self.persons)
+
+    def ancestral(self, names: Collection[str]) -> Pedigree:
+        """The persons ``names`` and all their ancestors, in this pedigree's order."""
+        parents = {person.name: (person.father, person.mother) for person in self.persons}
+        kept: set[str] = set()
+        stack: list[str | None] = list(names)
+        while stack:
+            name = stack.pop()
+            if name is not None and name not in kept:
+                kept.add(name)
+                stack.extend(parents[name])
+        return Pedigree(tuple(person for person in self.persons if person.name in kept))
 
 
 # A gene-copy tree: (label, children) where label is "person/slot" for an observed allele or

@@ -134,7 +134,7 @@ def _founder_genes(
 ) -> tuple[Pedigree, set[str], list[Gene]]:
     """The typed persons and their ancestors, the untyped founders among them with one child,
     and every founder gene (one for such a founder: the one it passes on)."""
-    pedigree = _ancestral(pedigree, typed)
+    pedigree = pedigree.ancestral(typed)  # anyone else's genes sum to 1 (matrix rows, urn)
     founders = [person.name for person in pedigree.persons if person.is_founder]
     parents = [name for person in pedigree.persons for name in (person.father, person.mother)]
     single = {f for f in founders if f not in typed and parents.count(f) == 1}
@@ -174,20 +174,6 @@ def _urn_probability(alleles: list[int], p: Vector, theta: float) -> float:
         seen = alleles[:m].count(allele)
         result *= (seen * theta + (1 - theta) * p[allele]) / (1 + (m - 1) * theta)
     return result
-
-
-def _ancestral(pedigree: Pedigree, typed: Collection[str]) -> Pedigree:
-    """The typed persons and their ancestors: anyone else's genes sum to 1 (each meiosis's
-    matrix rows and, frequencies summing to 1, each founder's urn marginal)."""
-    parents = {person.name: (person.father, person.mother) for person in pedigree.persons}
-    kept: set[str] = set()
-    stack: list[str | None] = list(typed)
-    while stack:
-        name = stack.pop()
-        if name is not None and name not in kept:
-            kept.add(name)
-            stack.extend(parents[name])
-    return Pedigree(tuple(person for person in pedigree.persons if person.name in kept))
 
 
 def _with_phantom(

@@ -93,15 +93,8 @@ def _couple(_: str) -> tuple[Pedigree, Pedigree]:
 
 def _poi_unrelated(h1: Pedigree) -> Pedigree:
     """H2 of a pairwise form: person1 with their ancestors of ``h1``, person2 a founder."""
-    by_name = {person.name: person for person in h1.persons}
-    keep, todo = set(), ["person1"]
-    while todo:
-        name = todo.pop()
-        keep.add(name)
-        person = by_name[name]
-        todo += [parent for parent in (person.father, person.mother) if parent is not None]
-    ancestry = tuple(person for person in h1.persons if person.name in keep)
-    return Pedigree((*ancestry, Person("person2", by_name["person2"].sex)))
+    sex = next(person.sex for person in h1.persons if person.name == "person2")
+    return Pedigree((*h1.ancestral(["person1"]).persons, Person("person2", sex)))
 
 
 def _full_siblings(_: str) -> tuple[Pedigree, Pedigree]:

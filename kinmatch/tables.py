@@ -247,8 +247,8 @@ class TableBuilder:
     ) -> float:
         """log10 one-sided LR of the query's genotypes at ``locus`` with the other side
         untyped: a child alone (of a duo or a couple) by :func:`child_alone`, anything else
-        by the compiled likelihoods (:func:`~kinmatch.descent.descent_likelihood`, the core's
-        where they do not apply). The one value the tables, the couples' tables and the
+        by the compiled likelihoods (:func:`~kinmatch.descent.likelihood`, peeling where they
+        do not apply). The one value the tables, the couples' tables and the
         evidence's nulls all use; exactly 0 when the query is not the person of interest."""
         rel = get_relationship(relationship)
         if rel.poi not in query:
